@@ -1,0 +1,342 @@
+// @generated automatically by Diesel CLI.
+
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "appointment_status"))]
+    pub struct AppointmentStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "appointment_type"))]
+    pub struct AppointmentType;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "audit_action"))]
+    pub struct AuditAction;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "billing_status"))]
+    pub struct BillingStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "day_of_week"))]
+    pub struct DayOfWeek;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "gender"))]
+    pub struct Gender;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "medical_record_type"))]
+    pub struct MedicalRecordType;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "notification_type"))]
+    pub struct NotificationType;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "user_role"))]
+    pub struct UserRole;
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::AppointmentType;
+    use super::sql_types::AppointmentStatus;
+
+    appointments (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        doctor_id -> Uuid,
+        time_slot_id -> Nullable<Uuid>,
+        #[sql_name = "type"]
+        type_ -> AppointmentType,
+        status -> AppointmentStatus,
+        reason -> Text,
+        notes -> Nullable<Text>,
+        #[max_length = 500]
+        cancel_reason -> Nullable<Varchar>,
+        consultation_fee -> Numeric,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::AuditAction;
+
+    audit_outbox (id) {
+        id -> Int8,
+        user_id -> Nullable<Uuid>,
+        action -> AuditAction,
+        #[max_length = 40]
+        entity -> Varchar,
+        entity_id -> Nullable<Uuid>,
+        changes -> Jsonb,
+        #[max_length = 64]
+        ip_address -> Nullable<Varchar>,
+        #[max_length = 512]
+        user_agent -> Nullable<Varchar>,
+        occurred_at -> Timestamptz,
+        shipped_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::BillingStatus;
+
+    billings (id) {
+        id -> Uuid,
+        appointment_id -> Uuid,
+        patient_id -> Uuid,
+        amount -> Numeric,
+        status -> BillingStatus,
+        #[max_length = 30]
+        payment_method -> Nullable<Varchar>,
+        paid_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        due_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    departments (id) {
+        id -> Uuid,
+        #[max_length = 120]
+        name -> Varchar,
+        description -> Nullable<Text>,
+        is_active -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    doctor_departments (doctor_id, department_id) {
+        doctor_id -> Uuid,
+        department_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    doctors (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[max_length = 120]
+        specialization -> Varchar,
+        #[max_length = 200]
+        qualification -> Varchar,
+        experience_years -> Int4,
+        #[max_length = 64]
+        license_number -> Varchar,
+        consultation_fee -> Numeric,
+        is_available -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        #[max_length = 200]
+        key -> Varchar,
+        #[max_length = 64]
+        request_hash -> Varchar,
+        response_status -> Int2,
+        response_body -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::MedicalRecordType;
+
+    medical_records (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        uploaded_by -> Uuid,
+        #[sql_name = "type"]
+        type_ -> MedicalRecordType,
+        #[max_length = 200]
+        title -> Varchar,
+        description -> Nullable<Text>,
+        #[max_length = 500]
+        file_url -> Varchar,
+        #[max_length = 100]
+        content_type -> Varchar,
+        size_bytes -> Int8,
+        #[max_length = 255]
+        file_name -> Varchar,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::NotificationType;
+
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> NotificationType,
+        #[max_length = 200]
+        title -> Varchar,
+        message -> Text,
+        is_read -> Bool,
+        created_at -> Timestamptz,
+        appointment_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Gender;
+
+    patients (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        date_of_birth -> Nullable<Date>,
+        gender -> Nullable<Gender>,
+        #[max_length = 3]
+        blood_group -> Nullable<Varchar>,
+        address -> Nullable<Text>,
+        #[max_length = 120]
+        emergency_contact_name -> Nullable<Varchar>,
+        #[max_length = 32]
+        emergency_contact_phone -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    prescription_items (id) {
+        id -> Uuid,
+        prescription_id -> Uuid,
+        #[max_length = 200]
+        medicine_name -> Varchar,
+        #[max_length = 100]
+        dosage -> Varchar,
+        #[max_length = 100]
+        frequency -> Varchar,
+        #[max_length = 100]
+        duration -> Varchar,
+        instructions -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    prescriptions (id) {
+        id -> Uuid,
+        appointment_id -> Uuid,
+        doctor_id -> Uuid,
+        patient_id -> Uuid,
+        diagnosis -> Text,
+        notes -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::DayOfWeek;
+
+    schedules (id) {
+        id -> Uuid,
+        doctor_id -> Uuid,
+        day_of_week -> DayOfWeek,
+        start_time -> Time,
+        end_time -> Time,
+        slot_duration_minutes -> Int4,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    time_slots (id) {
+        id -> Uuid,
+        schedule_id -> Uuid,
+        doctor_id -> Uuid,
+        date -> Date,
+        start_time -> Time,
+        end_time -> Time,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        is_available -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UserRole;
+
+    users (id) {
+        id -> Uuid,
+        #[max_length = 254]
+        email -> Varchar,
+        #[max_length = 255]
+        password_hash -> Varchar,
+        #[max_length = 120]
+        name -> Varchar,
+        #[max_length = 32]
+        phone -> Nullable<Varchar>,
+        role -> UserRole,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(appointments -> doctors (doctor_id));
+diesel::joinable!(appointments -> patients (patient_id));
+diesel::joinable!(appointments -> time_slots (time_slot_id));
+diesel::joinable!(billings -> appointments (appointment_id));
+diesel::joinable!(billings -> patients (patient_id));
+diesel::joinable!(doctor_departments -> departments (department_id));
+diesel::joinable!(doctor_departments -> doctors (doctor_id));
+diesel::joinable!(doctors -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(medical_records -> patients (patient_id));
+diesel::joinable!(medical_records -> users (uploaded_by));
+diesel::joinable!(notifications -> appointments (appointment_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(patients -> users (user_id));
+diesel::joinable!(prescription_items -> prescriptions (prescription_id));
+diesel::joinable!(prescriptions -> appointments (appointment_id));
+diesel::joinable!(prescriptions -> doctors (doctor_id));
+diesel::joinable!(prescriptions -> patients (patient_id));
+diesel::joinable!(schedules -> doctors (doctor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    appointments,
+    audit_outbox,
+    billings,
+    departments,
+    doctor_departments,
+    doctors,
+    idempotency_keys,
+    medical_records,
+    notifications,
+    patients,
+    prescription_items,
+    prescriptions,
+    schedules,
+    time_slots,
+    users,
+);

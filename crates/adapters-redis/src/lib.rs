@@ -1,0 +1,9 @@
+//! Redis adapters (deadpool-redis): sessions, the rate limiter, the slot and analytics caches.
+//!
+//! Redis is a cache and a session store here: losing it never loses data. Every key is
+//! written under a configurable prefix (`REDIS_KEY_PREFIX`), so tests and several deployments
+//! can share one server without seeing each other's keys.
+
+pub mod pool;
+
+pub use pool::{RedisConfig, RedisProbe, RedisStore};

@@ -1,0 +1,87 @@
+//! Configuration: environment variables with local defaults (the ports of `make stack-up`).
+//! Secrets have no default; see the README's configuration table.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: String,
+
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:55432/healthsync"
+    )]
+    pub database_url: String,
+
+    /// Maximum PostgreSQL connections in the pool.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+
+    /// Redis connection URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
+    pub redis_url: String,
+
+    /// Prefix put before every Redis key (empty in production; tests use one each).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    pub redis_key_prefix: String,
+
+    /// Maximum Redis connections in the pool.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16)]
+    pub redis_pool_size: usize,
+
+    /// MongoDB connection URI.
+    #[arg(
+        long,
+        env = "MONGODB_URI",
+        default_value = "mongodb://127.0.0.1:57017/?directConnection=true"
+    )]
+    pub mongodb_uri: String,
+
+    /// MongoDB database name.
+    #[arg(long, env = "MONGODB_DATABASE", default_value = "healthsync")]
+    pub mongodb_database: String,
+
+    /// Maximum MongoDB connections in the pool.
+    #[arg(long, env = "MONGODB_POOL_SIZE", default_value_t = 16)]
+    pub mongodb_pool_size: u32,
+
+    /// How long (milliseconds) to wait for a store before answering 503.
+    #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
+    pub store_timeout_ms: u64,
+
+    /// Run pending migrations when `serve` starts.
+    #[arg(long, env = "RUN_MIGRATIONS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub run_migrations: bool,
+
+    /// Log format: `json` (default, for machines) or `pretty` (for people).
+    #[arg(long, env = "LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+
+    /// Largest accepted JSON body, in bytes.
+    #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub json_body_limit: usize,
+}
+
+impl Config {
+    /// The store timeout as a [`Duration`].
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms)
+    }
+
+    /// The configuration from the environment alone (no command-line flags), as tests use it.
+    pub fn from_env() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        <Only as clap::Parser>::parse_from(["healthsync"]).config
+    }
+}

@@ -1,0 +1,204 @@
+//! The one place where failures become HTTP answers.
+//!
+//! Every error body has the same shape: a stable machine `code`, a human `message`, and the
+//! `field` that was wrong when there is one. Unexpected failures are logged with their cause
+//! and answered as a generic 500 that reveals nothing about the internals.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `VALIDATION_FAILED`, `NOT_FOUND`, `SLOT_TAKEN`.
+    #[schema(example = "VALIDATION_FAILED")]
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request field that was wrong, when the error is about one field.
+    #[schema(nullable)]
+    pub field: Option<String>,
+}
+
+/// An error answer: status plus [`ErrorBody`], and optionally a `Retry-After` hint.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+                field: None,
+            },
+            retry_after_secs: None,
+        }
+    }
+
+    /// Names the request field the error is about.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.body.field = Some(field.into());
+        self
+    }
+
+    /// Adds a `Retry-After` header.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            message,
+        )
+        .with_field(field)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// A store is down: 503 with a retry hint, never the driver's message.
+    pub fn unavailable(what: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            format!("{what} is temporarily unavailable; retry shortly"),
+        )
+        .retry_after(5)
+    }
+
+    /// Something that is not the client's fault. The cause is logged here, once, with its
+    /// chain; the client sees only a generic message.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "unexpected error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "an unexpected error occurred",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.body.code,
+            self.body.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(&self.body)
+    }
+}
+
+/// Handlers for actix's own extractor failures, which are `text/plain` (and a bad UUID in a
+/// path is a 404) unless replaced: they answer the error model instead.
+pub mod extractor_errors {
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+    use actix_web::{HttpRequest, HttpResponse};
+
+    use super::ApiError;
+
+    pub fn json(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+        let api = match &err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    "request body is too large",
+                )
+            }
+            JsonPayloadError::ContentType => ApiError::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "expected Content-Type: application/json",
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                e.to_string(),
+            ),
+            _ => ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"),
+        };
+        actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
+    }
+
+    pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+        let api = ApiError::bad_request("INVALID_PATH", format!("invalid path parameter: {err}"));
+        actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
+    }
+
+    pub fn query(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+        let api = ApiError::bad_request("INVALID_QUERY", format!("invalid query string: {err}"));
+        actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
+    }
+
+    impl ApiError {
+        pub(crate) fn error_response_owned(&self) -> HttpResponse {
+            actix_web::ResponseError::error_response(self)
+        }
+    }
+}
+
+/// The JSON 404 for routes that do not exist.
+pub async fn route_not_found() -> HttpResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route").error_response()
+}
+
+/// The JSON 405 for a route that exists with other methods.
+pub async fn method_not_allowed() -> HttpResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this route",
+    )
+    .error_response()
+}

@@ -1,0 +1,15 @@
+//! The HealthSync HTTP API: actix-web routes, DTOs with utoipa schemas, the error model, the
+//! OpenAPI document and the application builder shared by `main` and the end-to-end tests.
+
+pub mod config;
+pub mod errors;
+pub mod extract;
+pub mod openapi;
+pub mod request_id;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,66 @@
+//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the
+//! DTOs' `ToSchema` derives. `healthsync openapi` prints it; `openapi/openapi.json` is the
+//! committed copy, and a test fails when the two differ.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::errors::ErrorBody;
+use crate::routes::health;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "HealthSync API",
+        description = "Clinic backend: patients book a doctor's time slot, receptionists run the \
+front desk, doctors run their day, admins run the clinic. Every error answers the `ErrorBody` \
+shape with a stable `code`.",
+        version = "0.1.0"
+    ),
+    paths(health::health, health::ready),
+    components(schemas(ErrorBody, health::Health, health::Readiness, health::StoreReport)),
+    modifiers(&BearerAuth),
+    tags((name = "operations", description = "Liveness and readiness")),
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme (JWT access tokens from `POST /auth/login`).
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as committed.
+pub fn document_json() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    /// Fails when the code's API drifts from the committed `openapi/openapi.json`.
+    /// Regenerate with `make openapi`.
+    #[test]
+    fn committed_openapi_document_matches_the_code() {
+        let committed = include_str!("../../../openapi/openapi.json");
+        assert!(
+            committed == super::document_json(),
+            "openapi/openapi.json is stale: run `make openapi` and commit the result"
+        );
+    }
+}

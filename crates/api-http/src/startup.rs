@@ -1,0 +1,99 @@
+//! The application builder, shared by `healthsync serve` and the end-to-end tests so both run
+//! exactly the same routes, middleware and configuration.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::errors::{self, extractor_errors};
+use crate::openapi::ApiDoc;
+use crate::request_id;
+use crate::routes;
+use crate::state::AppState;
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Builds the state and binds `config.http_addr` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.http_addr)
+            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.http_addr))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState::build(config).await?);
+        let server = serve(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// The server future and a handle that stops it (tests spawn the one and keep the other).
+    pub fn into_parts(self) -> (Server, actix_web::dev::ServerHandle) {
+        let handle = self.server.handle();
+        (self.server, handle)
+    }
+
+    /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Registers every route, the extractor error handlers and the middleware.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(routes::health::health)
+        .service(routes::health::ready);
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let openapi = ApiDoc::openapi();
+    let server = HttpServer::new(move || {
+        let json_limit = state.config.json_body_limit;
+        App::new()
+            .wrap(middleware::from_fn(request_id::middleware))
+            .wrap(middleware::Compress::default())
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(extractor_errors::json),
+            )
+            .app_data(web::PathConfig::default().error_handler(extractor_errors::path))
+            .app_data(web::QueryConfig::default().error_handler(extractor_errors::query))
+            .configure(configure)
+            .route(
+                "/swagger-ui",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/swagger-ui/"))
+                        .finish()
+                }),
+            )
+            .service(
+                SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()),
+            )
+            .default_service(web::to(errors::route_not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,141 @@
+//! The end-to-end test harness: every test gets its own PostgreSQL database (cloned from a
+//! template migrated once per migration set), its own MongoDB database and its own Redis key
+//! prefix, and the real application on a random port. Everything is removed when the test's
+//! [`TestApp`] is dropped, so tests run in parallel (and two `make test` runs side by side)
+//! without seeing each other.
+//!
+//! Store addresses come from `DATABASE_URL`, `REDIS_URL` and `MONGODB_URI` (set by
+//! `make test` from `.stack/env`), with the same local defaults as the service.
+
+pub mod db;
+pub mod servers;
+
+use std::time::Duration;
+
+use api_http::{Application, Config};
+
+pub use db::TestDatabase;
+
+/// A running application and the stores it was given.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub app: actix_web::web::Data<api_http::state::AppState>,
+    db: Option<TestDatabase>,
+    server: Option<actix_web::dev::ServerHandle>,
+}
+
+/// A fresh id for naming per-test resources.
+pub fn unique_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+impl TestApp {
+    /// Starts the application against fresh, isolated stores.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the configuration first (for example to
+    /// point at a private Redis it will stop).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let id = unique_id();
+        let db = TestDatabase::create().await;
+        let mut config = Config::from_env();
+        config.http_addr = "127.0.0.1:0".into();
+        config.database_url = db.url.clone();
+        config.database_pool_size = 8;
+        config.redis_key_prefix = format!("test:{id}:");
+        config.redis_pool_size = 8;
+        config.mongodb_database = format!("hs_test_{id}");
+        config.mongodb_pool_size = 8;
+        config.store_timeout_ms = 1000;
+        config.log_format = "pretty".into();
+        adjust(&mut config);
+        api_http::telemetry::init("pretty");
+
+        let application = Application::build(config.clone())
+            .await
+            .expect("the app builds");
+        let port = application.port();
+        let app = application.state();
+        let (server, handle) = application.into_parts();
+        tokio::spawn(server);
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            config,
+            app,
+            db: Some(db),
+            server: Some(handle),
+        }
+    }
+
+    /// `self.address` joined with `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent at once; its completion would need this (blocked) runtime,
+        // so it is not awaited. Workers run on their own threads and wind down by themselves.
+        if let Some(server) = self.server.take() {
+            drop(server.stop(false));
+        }
+        let db = self.db.take();
+        let config = self.config.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on, and the app's
+        // clients belong to that runtime: clean up on a thread with its own runtime and its
+        // own clients, and wait for it so nothing outlives the test.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                let limit = Duration::from_secs(5);
+                if let Ok(redis) = adapters_redis::RedisStore::new(&adapters_redis::RedisConfig {
+                    url: config.redis_url.clone(),
+                    key_prefix: config.redis_key_prefix.clone(),
+                    max_size: 1,
+                    timeout: limit,
+                }) {
+                    let _ = tokio::time::timeout(limit, redis.delete_all_under_prefix()).await;
+                }
+                if config.mongodb_database.starts_with("hs_test_") {
+                    let mongo_config = adapters_mongo::MongoConfig {
+                        uri: config.mongodb_uri.clone(),
+                        database: config.mongodb_database.clone(),
+                        max_pool_size: 1,
+                        timeout: limit,
+                    };
+                    let mongo = adapters_mongo::MongoStore::new(&mongo_config);
+                    if let Ok(Ok(mongo)) = tokio::time::timeout(limit, mongo).await {
+                        let _ = tokio::time::timeout(limit, mongo.database().drop()).await;
+                    }
+                }
+                if let Some(db) = db {
+                    let _ = tokio::time::timeout(limit * 2, db.drop_now()).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
