@@ -3,11 +3,21 @@
 //! Modules follow the business areas of the clinic, each holding its entities, rules, ports
 //! (traits the adapters implement) and use cases, so one area reads top to bottom:
 //!
+//! - [`identity`]: accounts, sessions, roles, password policy.
+//! - [`directory`]: patients, doctors, departments and who may see or change them.
+//! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
+//! - [`error`], [`paging`], [`money`]: shared by every area.
 //!
 //! This crate depends on no database, web or runtime crate; `make lint` checks that with
 //! `cargo tree`. Mocks of every port come from `mockall` under the `mocks` feature.
 
+pub mod audit;
 pub mod clock;
+pub mod directory;
+pub mod error;
 pub mod health;
+pub mod identity;
+pub mod money;
+pub mod paging;

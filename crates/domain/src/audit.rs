@@ -1,0 +1,252 @@
+//! The audit trail: every committed change and every login/logout leaves one event.
+//!
+//! Events are written to a PostgreSQL outbox in the same transaction as the change (so a
+//! rolled-back change has none and a committed one cannot miss it), then shipped to MongoDB
+//! `audit_logs` by the [`AuditRelay`], in order and exactly once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::DomainError;
+use crate::paging::{Page, PageRequest};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditAction {
+    Create,
+    Update,
+    Delete,
+    Login,
+    Logout,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+            Self::Login => "LOGIN",
+            Self::Logout => "LOGOUT",
+        }
+    }
+}
+
+/// Who did it and from where: taken from the request, passed to every mutating use case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One audit event as written to the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub user_id: Option<Uuid>,
+    pub action: AuditAction,
+    /// Lower-case entity name: `user`, `patient`, `doctor`, `department`, `appointment`, ...
+    pub entity: &'static str,
+    pub entity_id: Option<Uuid>,
+    /// State before the change (`None` for CREATE); secrets are never included.
+    pub before: Option<Value>,
+    /// State after the change (`None` for DELETE).
+    pub after: Option<Value>,
+    pub meta: RequestMeta,
+}
+
+impl AuditEvent {
+    pub fn new(
+        actor: Option<Uuid>,
+        action: AuditAction,
+        entity: &'static str,
+        entity_id: Option<Uuid>,
+        meta: &RequestMeta,
+    ) -> Self {
+        Self {
+            user_id: actor,
+            action,
+            entity,
+            entity_id,
+            before: None,
+            after: None,
+            meta: meta.clone(),
+        }
+    }
+
+    pub fn before(mut self, value: Value) -> Self {
+        self.before = Some(value);
+        self
+    }
+
+    pub fn after(mut self, value: Value) -> Self {
+        self.after = Some(value);
+        self
+    }
+}
+
+/// An event read back from the outbox (with its sequence number) or from `audit_logs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// The outbox sequence number; unique in `audit_logs`, which makes re-shipping a no-op.
+    pub outbox_id: i64,
+    pub user_id: Option<Uuid>,
+    pub action: AuditAction,
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The MongoDB side of the relay.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    /// Stores the records. Idempotent: a record whose `outbox_id` is already stored is skipped
+    /// silently. Returns `DomainError::Unavailable` when MongoDB cannot be reached.
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<(), DomainError>;
+}
+
+/// The PostgreSQL side of the relay.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditOutbox: Send + Sync {
+    /// In one transaction holding the relay lock (so two `serve` processes never ship out of
+    /// order): reads up to `limit` unshipped events oldest first, hands them to `sink`, and
+    /// marks them shipped only if the sink succeeded. Returns how many were shipped; 0 when
+    /// nothing is pending or another process holds the lock.
+    async fn relay_batch(&self, sink: Arc<dyn AuditSink>, limit: i64)
+        -> Result<usize, DomainError>;
+
+    /// How many events wait to be shipped.
+    async fn pending(&self) -> Result<u64, DomainError>;
+}
+
+/// Search criteria of the admin audit search; every one optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub user_id: Option<Uuid>,
+    pub entity: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub action: Option<AuditAction>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Reads `audit_logs`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLogReader: Send + Sync {
+    /// Newest first. `DomainError::Unavailable` when MongoDB is down.
+    async fn search(
+        &self,
+        query: AuditQuery,
+        page: PageRequest,
+    ) -> Result<Page<AuditRecord>, DomainError>;
+}
+
+/// Ships the outbox to the sink until it is empty.
+pub struct AuditRelay {
+    pub outbox: Arc<dyn AuditOutbox>,
+    pub sink: Arc<dyn AuditSink>,
+    pub batch_size: i64,
+}
+
+impl AuditRelay {
+    /// Ships batches until none is left (or one fails). Returns the number shipped; an error
+    /// leaves the remaining events in the outbox for the next run.
+    pub async fn drain(&self) -> Result<usize, DomainError> {
+        let mut shipped = 0;
+        loop {
+            let n = self
+                .outbox
+                .relay_batch(self.sink.clone(), self.batch_size)
+                .await?;
+            shipped += n;
+            if n < usize::try_from(self.batch_size).unwrap_or(usize::MAX) || n == 0 {
+                return Ok(shipped);
+            }
+        }
+    }
+}
+
+/// Validates a search and runs it (the route admits admins only).
+pub async fn search(
+    reader: &dyn AuditLogReader,
+    query: AuditQuery,
+    page: PageRequest,
+) -> Result<Page<AuditRecord>, DomainError> {
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if from > to {
+            return Err(DomainError::validation("from", "from must not be after to"));
+        }
+    }
+    reader.search(query, page).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_ships_until_a_short_batch() {
+        let mut outbox = MockAuditOutbox::new();
+        let mut seq = mockall::Sequence::new();
+        outbox
+            .expect_relay_batch()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(2));
+        outbox
+            .expect_relay_batch()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(1));
+        let relay = AuditRelay {
+            outbox: Arc::new(outbox),
+            sink: Arc::new(MockAuditSink::new()),
+            batch_size: 2,
+        };
+        assert_eq!(relay.drain().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn drain_stops_and_reports_when_the_sink_is_down() {
+        let mut outbox = MockAuditOutbox::new();
+        outbox
+            .expect_relay_batch()
+            .times(1)
+            .returning(|_, _| Err(DomainError::Unavailable("audit log")));
+        let relay = AuditRelay {
+            outbox: Arc::new(outbox),
+            sink: Arc::new(MockAuditSink::new()),
+            batch_size: 10,
+        };
+        assert_eq!(
+            relay.drain().await,
+            Err(DomainError::Unavailable("audit log"))
+        );
+    }
+
+    #[tokio::test]
+    async fn search_rejects_an_inverted_range_without_asking_the_store() {
+        let reader = MockAuditLogReader::new();
+        let now = Utc::now();
+        let query = AuditQuery {
+            from: Some(now),
+            to: Some(now - chrono::Duration::hours(1)),
+            ..AuditQuery::default()
+        };
+        let err = search(&reader, query, PageRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DomainError::Validation { ref field, .. } if field == "from"));
+    }
+}

@@ -1,0 +1,67 @@
+//! The error every use case returns. Variants say what went wrong in business terms; the HTTP
+//! crate maps each to a status and a stable code in one place. No HTTP codes here.
+
+/// A uniqueness rule that a request broke, named so clients can react to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Registration or staff creation with an email already in use. The message deliberately
+    /// does not confirm whether that account is active, a patient or staff.
+    EmailTaken,
+    LicenseNumberTaken,
+    DepartmentNameTaken,
+    /// The user already has the profile being created.
+    ProfileExists,
+}
+
+impl Conflict {
+    /// The stable machine code of this conflict.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::LicenseNumberTaken => "LICENSE_NUMBER_TAKEN",
+            Self::DepartmentNameTaken => "DEPARTMENT_NAME_TAKEN",
+            Self::ProfileExists => "PROFILE_EXISTS",
+        }
+    }
+}
+
+/// Why a use case refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A value broke a rule; `field` names it in the request's terms.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// The resource does not exist, or exists but the actor may not see it (the two are
+    /// indistinguishable on purpose, so ids cannot be probed).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// Wrong email or password, or an inactive account: one answer for all, so logins cannot
+    /// tell which accounts exist.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No valid session (token missing, expired, logged out, or user deactivated).
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The actor's role may not perform this action at all (on resources it can see).
+    #[error("forbidden")]
+    Forbidden,
+    /// A store needed for this action is down; the caller should retry later.
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    /// An infrastructure failure that is nobody's fault in the request; logged, answered 500.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl DomainError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;
