@@ -53,6 +53,8 @@ impl TestApp {
         config.mongodb_pool_size = 8;
         config.store_timeout_ms = 1000;
         config.log_format = "pretty".into();
+        config.jwt_secret = Some("test-secret-test-secret-test-secret-0123".into());
+        config.audit_relay_interval_ms = 100;
         adjust(&mut config);
         api_http::telemetry::init("pretty");
 

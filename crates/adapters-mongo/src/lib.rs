@@ -3,6 +3,8 @@
 //! Documents use the camelCase field names of the data model. The client's own pool is used,
 //! with short server-selection and connect timeouts so a dead server fails requests fast.
 
+pub mod audit_logs;
 pub mod client;
 
+pub use audit_logs::MongoAuditLog;
 pub use client::{MongoConfig, MongoProbe, MongoStore};

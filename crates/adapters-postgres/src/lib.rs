@@ -2,10 +2,19 @@
 //! repositories that implement the domain's ports.
 //!
 //! Every statement goes through diesel's typed query builder, or `sql_query` with bound
-//! parameters; no SQL is built from strings of user input.
+//! parameters; no SQL is built from strings of user input. Each repository method that must
+//! be atomic runs in one transaction, which also writes its audit events to the outbox.
 
+pub mod audit_outbox;
+pub mod directory;
+pub mod enums;
+pub mod errors;
+pub mod identity;
 pub mod migrations;
 pub mod pool;
 pub mod schema;
 
+pub use audit_outbox::PgAuditOutbox;
+pub use directory::PgDirectoryRepository;
+pub use identity::PgUserRepository;
 pub use pool::{PgPool, PgPoolConfig, PgProbe};

@@ -5,5 +5,9 @@
 //! can share one server without seeing each other's keys.
 
 pub mod pool;
+pub mod rate_limit;
+pub mod sessions;
 
 pub use pool::{RedisConfig, RedisProbe, RedisStore};
+pub use rate_limit::{RateDecision, RedisRateLimiter};
+pub use sessions::RedisSessionStore;

@@ -64,6 +64,30 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", default_value = "json")]
     pub log_format: String,
 
+    /// Secret key that signs access tokens (HS256). Required by `serve`; no default.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Session (and access token) lifetime, in hours.
+    #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24)]
+    pub session_ttl_hours: i64,
+
+    /// Requests per minute per client IP (all routes).
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 300)]
+    pub rate_limit_per_minute: u64,
+
+    /// Login attempts per minute per client IP.
+    #[arg(long, env = "LOGIN_RATE_LIMIT_PER_MINUTE", default_value_t = 5)]
+    pub login_rate_limit_per_minute: u64,
+
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
+    /// How often (milliseconds) the audit relay ships the outbox to MongoDB.
+    #[arg(long, env = "AUDIT_RELAY_INTERVAL_MS", default_value_t = 1000)]
+    pub audit_relay_interval_ms: u64,
+
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub json_body_limit: usize,
@@ -83,5 +107,16 @@ impl Config {
             config: Config,
         }
         <Only as clap::Parser>::parse_from(["healthsync"]).config
+    }
+
+    /// The signing secret, refusing to start without a strong one.
+    pub fn jwt_secret(&self) -> anyhow::Result<&str> {
+        match self.jwt_secret.as_deref() {
+            Some(s) if s.len() >= 32 => Ok(s),
+            Some(_) => anyhow::bail!("JWT_SECRET must be at least 32 characters"),
+            None => {
+                anyhow::bail!("JWT_SECRET is not set (make run generates one in .stack/jwt_secret)")
+            }
+        }
     }
 }

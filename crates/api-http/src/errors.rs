@@ -135,7 +135,44 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         response.json(&self.body)
+    }
+}
+
+impl From<domain::error::DomainError> for ApiError {
+    fn from(error: domain::error::DomainError) -> Self {
+        use domain::error::DomainError as E;
+        match error {
+            E::Validation { field, message } => Self::validation(field, message),
+            E::NotFound(what) => Self::not_found(what),
+            E::Conflict(c) => Self::conflict(c.code(), conflict_message(c)),
+            E::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "email or password is incorrect",
+            ),
+            E::Unauthenticated => Self::unauthorized("a valid session is required; log in again"),
+            E::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "your role may not do this",
+            ),
+            E::Unavailable(what) => Self::unavailable(what),
+            E::Unexpected(cause) => Self::internal(&std::io::Error::other(cause)),
+        }
+    }
+}
+
+fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
+    use domain::error::Conflict as C;
+    match conflict {
+        C::EmailTaken => "this email cannot be used for a new account",
+        C::LicenseNumberTaken => "another doctor has this licence number",
+        C::DepartmentNameTaken => "a department with this name exists",
+        C::ProfileExists => "this user already has that profile",
     }
 }
 

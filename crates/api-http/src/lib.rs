@@ -1,10 +1,14 @@
 //! The HealthSync HTTP API: actix-web routes, DTOs with utoipa schemas, the error model, the
 //! OpenAPI document and the application builder shared by `main` and the end-to-end tests.
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod extract;
+pub mod jobs;
 pub mod openapi;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

@@ -21,6 +21,14 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Create an ADMIN account (the first admin). The password is read from the
+    /// HEALTHSYNC_ADMIN_PASSWORD environment variable, never from the command line.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
 }
 
 #[actix_web::main]
@@ -33,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&cli.config).await,
+        Command::CreateAdmin { email, name } => create_admin(cli.config, &email, &name).await,
         Command::Serve => {
             if cli.config.run_migrations {
                 migrate(&cli.config).await?;
@@ -48,5 +57,22 @@ async fn main() -> anyhow::Result<()> {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     let applied = adapters_postgres::migrations::run_pending(&config.database_url).await?;
     tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
+    Ok(())
+}
+
+async fn create_admin(config: Config, email: &str, name: &str) -> anyhow::Result<()> {
+    use domain::identity::{parse_name, Email, Password, Role};
+    let password = std::env::var("HEALTHSYNC_ADMIN_PASSWORD").map_err(|_| {
+        anyhow::anyhow!("set HEALTHSYNC_ADMIN_PASSWORD to the new admin's password")
+    })?;
+    let account = api_http::admin::first_admin(
+        Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?,
+        Password::parse(&password, "HEALTHSYNC_ADMIN_PASSWORD")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        parse_name(name, "name").map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let user = api_http::admin::create_admin(&config, account).await?;
+    debug_assert_eq!(user.role, Role::Admin);
+    println!("created admin {} ({})", user.email, user.id);
     Ok(())
 }

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::errors::ErrorBody;
-use crate::routes::health;
+use crate::routes::{audit, auth, departments, doctors, dto, health, patients, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,10 +17,35 @@ front desk, doctors run their day, admins run the clinic. Every error answers th
 shape with a stable `code`.",
         version = "0.1.0"
     ),
-    paths(health::health, health::ready),
-    components(schemas(ErrorBody, health::Health, health::Readiness, health::StoreReport)),
+    paths(
+        health::health, health::ready,
+        auth::register, auth::login, auth::logout, auth::me, auth::change_password,
+        users::create_staff, users::get_user, users::set_status,
+        patients::create, patients::list, patients::me, patients::get, patients::update,
+        doctors::list, doctors::get, doctors::update, doctors::set_departments,
+        departments::list, departments::get, departments::create, departments::update,
+        audit::search,
+    ),
+    components(schemas(
+        ErrorBody, health::Health, health::Readiness, health::StoreReport,
+        auth::RegisterRequest, auth::LoginRequest, auth::LoginResponse, auth::ChangePasswordRequest,
+        users::StaffRequest, users::StatusRequest,
+        doctors::DoctorProfileRequest, doctors::DoctorUpdateRequest, doctors::DepartmentsRequest,
+        departments::DepartmentRequest,
+        dto::UserDto, dto::PatientDto, dto::PatientProfileDto, dto::DoctorDto, dto::DepartmentDto,
+        dto::PatientPage, dto::DoctorPage, dto::DepartmentPage, dto::AuditLogPage,
+        audit::AuditLogDto, audit::AuditChangesDto,
+    )),
     modifiers(&BearerAuth),
-    tags((name = "operations", description = "Liveness and readiness")),
+    tags(
+        (name = "operations", description = "Liveness and readiness"),
+        (name = "auth", description = "Registration, login, sessions"),
+        (name = "users", description = "Staff accounts and account status (admins)"),
+        (name = "patients", description = "Patients"),
+        (name = "doctors", description = "Doctors"),
+        (name = "departments", description = "Departments"),
+        (name = "audit", description = "The audit log (admins)"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -20,6 +20,16 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    _relay: AbortOnDrop,
+}
+
+/// Stops a background job when the application that started it goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
@@ -30,10 +40,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::build(config).await?);
         let server = serve(listener, state.clone())?;
+        let relay = crate::jobs::spawn_audit_relay(state.clone());
         Ok(Self {
             port,
             server,
             state,
+            _relay: AbortOnDrop(relay),
         })
     }
 
@@ -46,21 +58,58 @@ impl Application {
     }
 
     /// The server future and a handle that stops it (tests spawn the one and keep the other).
-    pub fn into_parts(self) -> (Server, actix_web::dev::ServerHandle) {
+    pub fn into_parts(
+        self,
+    ) -> (
+        impl std::future::Future<Output = std::io::Result<()>>,
+        actix_web::dev::ServerHandle,
+    ) {
         let handle = self.server.handle();
-        (self.server, handle)
+        let relay = self._relay;
+        let server = self.server;
+        (
+            async move {
+                let _relay = relay;
+                server.await
+            },
+            handle,
+        )
     }
 
     /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _relay = self._relay;
         self.server.await
     }
 }
 
-/// Registers every route, the extractor error handlers and the middleware.
+/// Registers every route. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(routes::health::health)
-        .service(routes::health::ready);
+    use routes::{audit, auth, departments, doctors, health, patients, users};
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(auth::register)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(auth::change_password)
+        .service(users::create_staff)
+        .service(users::get_user)
+        .service(users::set_status)
+        .service(patients::me)
+        .service(patients::create)
+        .service(patients::list)
+        .service(patients::get)
+        .service(patients::update)
+        .service(doctors::list)
+        .service(doctors::get)
+        .service(doctors::update)
+        .service(doctors::set_departments)
+        .service(departments::list)
+        .service(departments::get)
+        .service(departments::create)
+        .service(departments::update)
+        .service(audit::search);
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
@@ -68,6 +117,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     let server = HttpServer::new(move || {
         let json_limit = state.config.json_body_limit;
         App::new()
+            .wrap(middleware::from_fn(crate::rate_limit::middleware))
             .wrap(middleware::from_fn(request_id::middleware))
             .wrap(middleware::Compress::default())
             .app_data(state.clone())

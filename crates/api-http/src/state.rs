@@ -1,13 +1,20 @@
-//! What every handler can reach: configuration, the stores' clients and the use cases.
+//! What every handler can reach: configuration, the stores' clients and the use cases, wired
+//! once at start-up (this is the composition root of the hexagon).
 
 use std::sync::Arc;
 
-use adapters_mongo::{MongoConfig, MongoProbe, MongoStore};
+use adapters_mongo::{MongoAuditLog, MongoConfig, MongoProbe, MongoStore};
 use adapters_postgres::pool::{build_pool, PgPool, PgPoolConfig};
-use adapters_postgres::PgProbe;
-use adapters_redis::{RedisConfig, RedisProbe, RedisStore};
+use adapters_postgres::{PgAuditOutbox, PgDirectoryRepository, PgProbe, PgUserRepository};
+use adapters_redis::{RedisConfig, RedisProbe, RedisRateLimiter, RedisSessionStore, RedisStore};
+use domain::audit::AuditRelay;
+use domain::clock::SystemClock;
+use domain::directory::DirectoryService;
 use domain::health::StoreProbe;
+use domain::identity::IdentityService;
 
+use crate::auth::password::Argon2Hasher;
+use crate::auth::tokens::TokenService;
 use crate::config::Config;
 
 /// Shared application state, built once at start-up.
@@ -18,11 +25,17 @@ pub struct AppState {
     pub mongo: MongoStore,
     /// The stores `/ready` checks, in the order it reports them.
     pub probes: Vec<Arc<dyn StoreProbe>>,
+    pub tokens: TokenService,
+    pub identity: IdentityService,
+    pub directory: DirectoryService,
+    pub audit_log: MongoAuditLog,
+    pub audit_relay: AuditRelay,
+    pub rate_limiter: RedisRateLimiter,
 }
 
 impl AppState {
-    /// Builds the pools. Nothing connects yet: the service starts even with a store down and
-    /// reports it on `/ready`.
+    /// Builds the pools and the use cases. Nothing connects yet: the service starts even with
+    /// a store down and reports it on `/ready`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let timeout = config.store_timeout();
         let pg = build_pool(&PgPoolConfig {
@@ -51,12 +64,43 @@ impl AppState {
             Arc::new(RedisProbe(redis.clone())),
             Arc::new(MongoProbe(mongo.clone())),
         ];
+        let tokens = TokenService::new(config.jwt_secret()?);
+        let users = Arc::new(PgUserRepository { pool: pg.clone() });
+        let identity = IdentityService {
+            users,
+            sessions: Arc::new(RedisSessionStore {
+                store: redis.clone(),
+            }),
+            hasher: Arc::new(Argon2Hasher),
+            clock: Arc::new(SystemClock),
+            session_ttl: chrono::Duration::hours(config.session_ttl_hours.clamp(1, 24 * 30)),
+            decoy_hash: Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        };
+        let directory = DirectoryService {
+            repo: Arc::new(PgDirectoryRepository { pool: pg.clone() }),
+        };
+        let audit_log = MongoAuditLog::new(&mongo);
+        let audit_relay = AuditRelay {
+            outbox: Arc::new(PgAuditOutbox { pool: pg.clone() }),
+            sink: Arc::new(audit_log.clone()),
+            batch_size: 500,
+        };
+        let rate_limiter = RedisRateLimiter {
+            store: redis.clone(),
+        };
         Ok(Self {
             config,
             pg,
             redis,
             mongo,
             probes,
+            tokens,
+            identity,
+            directory,
+            audit_log,
+            audit_relay,
+            rate_limiter,
         })
     }
 }

@@ -62,6 +62,28 @@ impl IdentityService {
         registration: Registration,
         meta: &RequestMeta,
     ) -> Result<User, DomainError> {
+        self.insert_patient(None, registration, meta).await
+    }
+
+    /// The front desk registers a patient (receptionists and admins).
+    pub async fn register_patient_for(
+        &self,
+        actor: &Actor,
+        registration: Registration,
+    ) -> Result<User, DomainError> {
+        if !matches!(actor.role, Role::Receptionist | Role::Admin) {
+            return Err(DomainError::Forbidden);
+        }
+        self.insert_patient(Some(actor.user_id), registration, &actor.meta)
+            .await
+    }
+
+    async fn insert_patient(
+        &self,
+        by: Option<Uuid>,
+        registration: Registration,
+        meta: &RequestMeta,
+    ) -> Result<User, DomainError> {
         let id = Uuid::new_v4();
         let password_hash = self.hasher.hash(&registration.password).await?;
         let user = NewUser {
@@ -72,11 +94,17 @@ impl IdentityService {
             role: Role::Patient,
             password_hash,
         };
-        let event =
-            AuditEvent::new(Some(id), AuditAction::Create, "user", Some(id), meta).after(json!({
-                "email": user.email.as_str(), "name": user.name, "role": Role::Patient,
-                "patient": registration.profile.snapshot(),
-            }));
+        let event = AuditEvent::new(
+            Some(by.unwrap_or(id)),
+            AuditAction::Create,
+            "user",
+            Some(id),
+            meta,
+        )
+        .after(json!({
+            "email": user.email.as_str(), "name": user.name, "role": Role::Patient,
+            "patient": registration.profile.snapshot(),
+        }));
         self.users
             .create_patient(user, registration.profile, vec![event])
             .await

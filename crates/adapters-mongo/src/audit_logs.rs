@@ -1,0 +1,210 @@
+//! The `audit_logs` collection: documents exactly as in the data model (camelCase), plus
+//! `outboxId`, unique, which makes shipping a batch twice harmless.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, AuditLogReader, AuditQuery, AuditRecord, AuditSink};
+use domain::error::DomainError;
+use domain::paging::{Page, PageRequest};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::MongoStore;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Changes {
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+}
+
+/// One `audit_logs` document. Ids are stored as strings (readable in any MongoDB tool).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditDoc {
+    outbox_id: i64,
+    user_id: Option<String>,
+    action: AuditAction,
+    entity: String,
+    entity_id: Option<String>,
+    changes: Changes,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+    #[serde(with = "mongodb::bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    timestamp: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct MongoAuditLog {
+    collection: Collection<AuditDoc>,
+}
+
+fn unavailable(e: &mongodb::error::Error) -> DomainError {
+    tracing::warn!(error = %e.kind, "audit log store unavailable");
+    DomainError::Unavailable("audit log")
+}
+
+impl MongoAuditLog {
+    pub fn new(store: &MongoStore) -> Self {
+        Self {
+            collection: store.database().collection("audit_logs"),
+        }
+    }
+
+    /// Creates the indexes the relay and the admin search need (idempotent).
+    pub async fn ensure_indexes(&self) -> Result<(), DomainError> {
+        let unique = IndexOptions::builder().unique(true).build();
+        let indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "outboxId": 1 })
+                .options(unique)
+                .build(),
+            IndexModel::builder().keys(doc! { "timestamp": -1 }).build(),
+            IndexModel::builder()
+                .keys(doc! { "userId": 1, "timestamp": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "entity": 1, "entityId": 1, "timestamp": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "action": 1, "timestamp": -1 })
+                .build(),
+        ];
+        self.collection
+            .create_indexes(indexes)
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(&e))
+    }
+}
+
+fn is_only_duplicates(error: &mongodb::error::Error) -> bool {
+    match &*error.kind {
+        ErrorKind::InsertMany(failure) => {
+            failure.write_concern_error.is_none()
+                && failure
+                    .write_errors
+                    .as_ref()
+                    .is_some_and(|errors| errors.iter().all(|e| e.code == 11000))
+        }
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl AuditSink for MongoAuditLog {
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<(), DomainError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let docs: Vec<AuditDoc> = records
+            .into_iter()
+            .map(|r| AuditDoc {
+                outbox_id: r.outbox_id,
+                user_id: r.user_id.map(|u| u.to_string()),
+                action: r.action,
+                entity: r.entity,
+                entity_id: r.entity_id.map(|u| u.to_string()),
+                changes: Changes {
+                    before: r.before,
+                    after: r.after,
+                },
+                ip_address: r.ip_address,
+                user_agent: r.user_agent,
+                timestamp: r.timestamp,
+            })
+            .collect();
+        // Unordered: a duplicate (already shipped) does not stop the rest of the batch.
+        match self.collection.insert_many(docs).ordered(false).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_only_duplicates(&e) => Ok(()),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+}
+
+fn filter_of(query: &AuditQuery) -> Document {
+    let mut filter = Document::new();
+    if let Some(u) = query.user_id {
+        filter.insert("userId", u.to_string());
+    }
+    if let Some(e) = &query.entity {
+        filter.insert("entity", e.clone());
+    }
+    if let Some(id) = query.entity_id {
+        filter.insert("entityId", id.to_string());
+    }
+    if let Some(a) = query.action {
+        filter.insert("action", a.as_str());
+    }
+    let mut range = Document::new();
+    if let Some(from) = query.from {
+        range.insert(
+            "$gte",
+            Bson::DateTime(mongodb::bson::DateTime::from_chrono(from)),
+        );
+    }
+    if let Some(to) = query.to {
+        range.insert(
+            "$lte",
+            Bson::DateTime(mongodb::bson::DateTime::from_chrono(to)),
+        );
+    }
+    if !range.is_empty() {
+        filter.insert("timestamp", range);
+    }
+    filter
+}
+
+#[async_trait]
+impl AuditLogReader for MongoAuditLog {
+    async fn search(
+        &self,
+        query: AuditQuery,
+        page: PageRequest,
+    ) -> Result<Page<AuditRecord>, DomainError> {
+        let filter = filter_of(&query);
+        let total = self
+            .collection
+            .count_documents(filter.clone())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let cursor = self
+            .collection
+            .find(filter)
+            .sort(doc! { "timestamp": -1, "outboxId": -1 })
+            .skip(u64::try_from(page.offset()).unwrap_or(0))
+            .limit(page.limit())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let docs: Vec<AuditDoc> = cursor.try_collect().await.map_err(|e| unavailable(&e))?;
+        let parse = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+        let items = docs
+            .into_iter()
+            .map(|d| AuditRecord {
+                outbox_id: d.outbox_id,
+                user_id: parse(d.user_id),
+                action: d.action,
+                entity: d.entity,
+                entity_id: parse(d.entity_id),
+                before: d.changes.before,
+                after: d.changes.after,
+                ip_address: d.ip_address,
+                user_agent: d.user_agent,
+                timestamp: d.timestamp,
+            })
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            page: page.page,
+            per_page: page.per_page,
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! The per-IP request budget at `rate:{ip}` (and `rate:{ip}:login` for login attempts): a
+//! fixed one-minute window counted with INCR, so every API process sharing the Redis server
+//! shares the budget.
+
+use deadpool_redis::redis;
+
+use crate::pool::RedisError;
+use crate::RedisStore;
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed {
+        remaining: u64,
+    },
+    /// Over budget; retry after this many seconds (the rest of the window).
+    Limited {
+        retry_after_secs: u64,
+    },
+}
+
+#[derive(Clone)]
+pub struct RedisRateLimiter {
+    pub store: RedisStore,
+}
+
+impl RedisRateLimiter {
+    /// Counts one request against `rate:{bucket}` and decides. Errors mean Redis is down;
+    /// the caller fails open (and logs it).
+    pub async fn hit(&self, bucket: &str, budget: u64) -> Result<RateDecision, RedisError> {
+        let key = self.store.key(&format!("rate:{bucket}"));
+        let mut conn = self.store.conn().await?;
+        // INCR then set the expiry only when the key is new, atomically.
+        let (count, ttl): (u64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(60)
+            .arg("NX")
+            .ignore()
+            .ttl(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| RedisError::Command(e.to_string()))?;
+        if count > budget {
+            Ok(RateDecision::Limited {
+                retry_after_secs: u64::try_from(ttl).unwrap_or(60).clamp(1, 60),
+            })
+        } else {
+            Ok(RateDecision::Allowed {
+                remaining: budget - count,
+            })
+        }
+    }
+}

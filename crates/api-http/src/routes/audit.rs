@@ -1,0 +1,107 @@
+//! The admin search over MongoDB `audit_logs`.
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, AuditQuery, AuditRecord};
+use domain::identity::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::routes::dto::{AuditLogPage, PageQuery};
+use crate::state::AppState;
+
+/// One audit entry, as stored in `audit_logs`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogDto {
+    pub user_id: Option<Uuid>,
+    #[schema(value_type = String, example = "UPDATE")]
+    pub action: AuditAction,
+    #[schema(example = "user")]
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub changes: AuditChangesDto,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditChangesDto {
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<AuditRecord> for AuditLogDto {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            user_id: r.user_id,
+            action: r.action,
+            entity: r.entity,
+            entity_id: r.entity_id,
+            changes: AuditChangesDto {
+                before: r.before,
+                after: r.after,
+            },
+            ip_address: r.ip_address,
+            user_agent: r.user_agent,
+            timestamp: r.timestamp,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditSearchQuery {
+    pub user_id: Option<Uuid>,
+    /// `user`, `patient`, `doctor`, `department`, ...
+    pub entity: Option<String>,
+    pub entity_id: Option<Uuid>,
+    /// CREATE, UPDATE, DELETE, LOGIN or LOGOUT.
+    #[param(value_type = Option<String>)]
+    pub action: Option<AuditAction>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Search the audit log (admins only), newest first.
+#[utoipa::path(get, path = "/audit-logs", tag = "audit", security(("bearer" = [])), params(AuditSearchQuery),
+    responses(
+        (status = 200, description = "A page of audit entries", body = AuditLogPage),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "MongoDB down", body = ErrorBody),
+    ))]
+#[get("/audit-logs")]
+pub async fn search(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<AuditSearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !user.0.is(Role::Admin) {
+        return Err(domain::error::DomainError::Forbidden.into());
+    }
+    let q = query.into_inner();
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .parse()?;
+    let criteria = AuditQuery {
+        user_id: q.user_id,
+        entity: q.entity,
+        entity_id: q.entity_id,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+    };
+    let found = domain::audit::search(&state.audit_log, criteria, page).await?;
+    Ok(HttpResponse::Ok().json(AuditLogPage::from(found)))
+}

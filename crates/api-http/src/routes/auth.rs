@@ -1,0 +1,197 @@
+//! Registration, login, logout, the current user and password change.
+
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::identity::{parse_name, parse_phone, Email, Password, Registration};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{AuthUser, Meta};
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::rate_limit;
+use crate::routes::dto::{PatientProfileDto, UserDto};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ann@example.org")]
+    pub email: String,
+    /// 10 to 128 characters with at least one letter and one digit.
+    pub password: String,
+    pub name: String,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub profile: PatientProfileDto,
+}
+
+impl RegisterRequest {
+    pub fn parse(&self, today: chrono::NaiveDate) -> Result<Registration, ApiError> {
+        Ok(Registration {
+            email: Email::parse(&self.email)?,
+            password: Password::parse(&self.password, "password")?,
+            name: parse_name(&self.name, "name")?,
+            phone: self
+                .phone
+                .as_deref()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| parse_phone(p, "phone"))
+                .transpose()?,
+            profile: self
+                .profile
+                .parse(today)
+                .map_err(|e| prefix_field(e, "profile"))?,
+        })
+    }
+}
+
+/// Prefixes a validation error's field with the enclosing object (`profile.bloodGroup`).
+pub fn prefix_field(error: domain::error::DomainError, prefix: &str) -> domain::error::DomainError {
+    match error {
+        domain::error::DomainError::Validation { field, message } => {
+            domain::error::DomainError::Validation {
+                field: format!("{prefix}.{field}"),
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Register as a patient.
+///
+/// Creates the account (role PATIENT) and its patient profile in one transaction. A taken
+/// email answers 409 `EMAIL_TAKEN` without saying anything about that account.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserDto),
+        (status = 409, description = "Email taken", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    meta: Meta,
+    body: ApiJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let registration = body.0.parse(Utc::now().date_naive())?;
+    let user = state
+        .identity
+        .register_patient(registration, &meta.0)
+        .await?;
+    Ok(HttpResponse::Created().json(UserDto::from(user)))
+}
+
+/// Log in.
+///
+/// Verifies the password (Argon2id) and opens a 24-hour session; a new login replaces the
+/// user's previous session. Wrong email, wrong password and deactivated account all answer the
+/// same 401 `INVALID_CREDENTIALS`. At most 5 attempts per minute per IP (429 beyond).
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 401, description = "Invalid credentials", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 503, description = "Session store down", body = ErrorBody),
+    ))]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    meta: Meta,
+    body: ApiJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    rate_limit::check_login(&req, &state).await?;
+    let session = state
+        .identity
+        .login(&body.0.email, &body.0.password, &meta.0)
+        .await?;
+    let token = state.tokens.issue(
+        session.user_id,
+        session.session_id,
+        session.issued_at,
+        session.expires_at,
+    );
+    let user = state
+        .identity
+        .get_user(&session_actor(&session), session.user_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_at: session.expires_at,
+        user: user.into(),
+    }))
+}
+
+fn session_actor(session: &domain::identity::Session) -> domain::identity::Actor {
+    domain::identity::Actor {
+        user_id: session.user_id,
+        role: session.role,
+        session_id: session.session_id,
+        meta: Default::default(),
+    }
+}
+
+/// Log out: ends the session at once (the token stops working immediately).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody)))]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    state.identity.logout(&user.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The current user.
+#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The current user", body = UserDto), (status = 401, description = "No session", body = ErrorBody)))]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserDto::from(state.identity.me(&user.0).await?)))
+}
+
+/// Change the current user's password. Ends the session: log in again with the new password.
+#[utoipa::path(put, path = "/me/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; session ended"),
+        (status = 422, description = "Wrong current password or weak new one", body = ErrorBody),
+    ))]
+#[put("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let new = Password::parse(&body.0.new_password, "newPassword")?;
+    state
+        .identity
+        .change_password(&user.0, &body.0.current_password, new)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,131 @@
+//! Departments: public to browse (active ones), run by admins.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use domain::directory::DepartmentInput;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::dto::{DepartmentDto, DepartmentPage, PageQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DepartmentRequest {
+    pub name: String,
+    pub description: Option<String>,
+    /// `false` deactivates the department (hidden from the public).
+    #[serde(default = "active")]
+    pub is_active: bool,
+}
+
+fn active() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DepartmentListQuery {
+    /// Admins only: include deactivated departments.
+    pub include_inactive: Option<bool>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Browse departments (public).
+#[utoipa::path(get, path = "/departments", tag = "departments", params(DepartmentListQuery),
+    responses((status = 200, description = "A page of departments", body = DepartmentPage)))]
+#[get("/departments")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    query: web::Query<DepartmentListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    }
+    .parse()?;
+    let departments = state
+        .directory
+        .list_departments(
+            user.0.as_ref(),
+            query.include_inactive.unwrap_or(false),
+            page,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(DepartmentPage::from(departments)))
+}
+
+/// A department (public while active).
+#[utoipa::path(get, path = "/departments/{id}", tag = "departments", params(("id" = Uuid, Path, description = "Department id")),
+    responses((status = 200, description = "The department", body = DepartmentDto), (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/departments/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(DepartmentDto::from(
+        state
+            .directory
+            .get_department(user.0.as_ref(), id.into_inner())
+            .await?,
+    )))
+}
+
+/// Create a department (admins only).
+#[utoipa::path(post, path = "/departments", tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
+    responses(
+        (status = 201, description = "Created", body = DepartmentDto),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody),
+    ))]
+#[post("/departments")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<DepartmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = DepartmentInput::parse(
+        &body.0.name,
+        body.0.description.as_deref(),
+        body.0.is_active,
+    )?;
+    Ok(HttpResponse::Created().json(DepartmentDto::from(
+        state.directory.create_department(&user.0, input).await?,
+    )))
+}
+
+/// Replace a department (admins only); `isActive: false` deactivates it.
+#[utoipa::path(put, path = "/departments/{id}", tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
+    params(("id" = Uuid, Path, description = "Department id")),
+    responses(
+        (status = 200, description = "Updated", body = DepartmentDto),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody),
+    ))]
+#[put("/departments/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<DepartmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = DepartmentInput::parse(
+        &body.0.name,
+        body.0.description.as_deref(),
+        body.0.is_active,
+    )?;
+    Ok(HttpResponse::Ok().json(DepartmentDto::from(
+        state
+            .directory
+            .update_department(&user.0, id.into_inner(), input)
+            .await?,
+    )))
+}

@@ -1,0 +1,183 @@
+//! Doctors: public to browse (active ones), edited by admins (and partly by the doctor).
+
+use actix_web::{get, patch, put, web, HttpResponse};
+use domain::directory::{DoctorFilter, DoctorProfile, DoctorUpdate};
+use domain::error::DomainError;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::dto::{DoctorDto, DoctorPage, PageQuery};
+use crate::state::AppState;
+
+/// A doctor's professional details (at staff creation).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DoctorProfileRequest {
+    pub specialization: String,
+    pub qualification: String,
+    #[serde(default)]
+    pub experience_years: i32,
+    pub license_number: String,
+    /// Exact decimal as a string, e.g. "80.50" (a JSON number is refused).
+    #[schema(example = "80.50")]
+    pub consultation_fee: String,
+    #[serde(default = "yes")]
+    pub is_available: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DoctorProfileRequest {
+    pub fn parse(&self) -> Result<DoctorProfile, DomainError> {
+        DoctorProfile::parse(
+            &self.specialization,
+            &self.qualification,
+            self.experience_years,
+            &self.license_number,
+            &self.consultation_fee,
+            self.is_available,
+        )
+    }
+}
+
+/// A partial update; absent fields keep their value. Licence and fee: admins only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DoctorUpdateRequest {
+    pub specialization: Option<String>,
+    pub qualification: Option<String>,
+    pub experience_years: Option<i32>,
+    pub license_number: Option<String>,
+    #[schema(example = "95.00")]
+    pub consultation_fee: Option<String>,
+    pub is_available: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DepartmentsRequest {
+    pub department_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DoctorListQuery {
+    /// Exact specialization, case-insensitive.
+    pub specialization: Option<String>,
+    pub department_id: Option<Uuid>,
+    pub available: Option<bool>,
+    /// Admins only: include deactivated doctors.
+    pub include_inactive: Option<bool>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Browse doctors (public): filter by specialization, department and availability.
+#[utoipa::path(get, path = "/doctors", tag = "doctors", params(DoctorListQuery),
+    responses((status = 200, description = "A page of doctors", body = DoctorPage)))]
+#[get("/doctors")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    query: web::Query<DoctorListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .parse()?;
+    let filter = DoctorFilter {
+        specialization: q
+            .specialization
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        department_id: q.department_id,
+        available: q.available,
+        include_inactive: q.include_inactive.unwrap_or(false),
+    };
+    let doctors = state
+        .directory
+        .list_doctors(user.0.as_ref(), filter, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(DoctorPage::from(doctors)))
+}
+
+/// A doctor (public while active).
+#[utoipa::path(get, path = "/doctors/{id}", tag = "doctors", params(("id" = Uuid, Path, description = "Doctor id")),
+    responses((status = 200, description = "The doctor", body = DoctorDto), (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/doctors/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(DoctorDto::from(
+        state
+            .directory
+            .get_doctor(user.0.as_ref(), id.into_inner())
+            .await?,
+    )))
+}
+
+/// Update a doctor (admins; a doctor itself except licence number and fee).
+#[utoipa::path(patch, path = "/doctors/{id}", tag = "doctors", security(("bearer" = [])), request_body = DoctorUpdateRequest,
+    params(("id" = Uuid, Path, description = "Doctor id")),
+    responses(
+        (status = 200, description = "Updated", body = DoctorDto),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Licence number taken", body = ErrorBody),
+    ))]
+#[patch("/doctors/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<DoctorUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let update = DoctorUpdate {
+        specialization: b.specialization,
+        qualification: b.qualification,
+        experience_years: b.experience_years,
+        license_number: b.license_number,
+        consultation_fee: b.consultation_fee,
+        is_available: b.is_available,
+    };
+    Ok(HttpResponse::Ok().json(DoctorDto::from(
+        state
+            .directory
+            .update_doctor(&user.0, id.into_inner(), update)
+            .await?,
+    )))
+}
+
+/// Replace the departments a doctor belongs to (admins only).
+#[utoipa::path(put, path = "/doctors/{id}/departments", tag = "doctors", security(("bearer" = [])), request_body = DepartmentsRequest,
+    params(("id" = Uuid, Path, description = "Doctor id")),
+    responses(
+        (status = 200, description = "Updated", body = DoctorDto),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Unknown department", body = ErrorBody),
+    ))]
+#[put("/doctors/{id}/departments")]
+pub async fn set_departments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<DepartmentsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let doctor = state
+        .directory
+        .set_doctor_departments(&user.0, id.into_inner(), body.0.department_ids)
+        .await?;
+    Ok(HttpResponse::Ok().json(DoctorDto::from(doctor)))
+}

@@ -1,0 +1,209 @@
+//! DTOs shared by several resources. DTOs are separate from domain entities: they are the
+//! public contract (camelCase JSON, documented by utoipa), entities are free to change.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::directory::{BloodGroup, Department, Doctor, Gender, Patient, PatientProfile};
+use domain::error::DomainError;
+use domain::identity::{Role, User};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A user account (never its password hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    #[schema(value_type = String, example = "PATIENT")]
+    pub role: Role,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            phone: u.phone,
+            role: u.role,
+            is_active: u.is_active,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A patient's profile fields, as sent and received.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatientProfileDto {
+    pub date_of_birth: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, example = "FEMALE")]
+    pub gender: Option<Gender>,
+    /// One of A+, A-, B+, B-, AB+, AB-, O+, O-.
+    #[schema(example = "O+")]
+    pub blood_group: Option<String>,
+    pub address: Option<String>,
+    pub emergency_contact_name: Option<String>,
+    pub emergency_contact_phone: Option<String>,
+}
+
+impl PatientProfileDto {
+    pub fn parse(&self, today: NaiveDate) -> Result<PatientProfile, DomainError> {
+        PatientProfile::parse(
+            self.date_of_birth,
+            self.gender,
+            self.blood_group.as_deref(),
+            self.address.as_deref(),
+            self.emergency_contact_name.as_deref(),
+            self.emergency_contact_phone.as_deref(),
+            today,
+        )
+    }
+
+    pub fn from_profile(p: &PatientProfile) -> Self {
+        Self {
+            date_of_birth: p.date_of_birth,
+            gender: p.gender,
+            blood_group: p.blood_group.map(|b| BloodGroup::as_str(b).to_owned()),
+            address: p.address.clone(),
+            emergency_contact_name: p.emergency_contact_name.clone(),
+            emergency_contact_phone: p.emergency_contact_phone.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientDto {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub is_active: bool,
+    pub profile: PatientProfileDto,
+}
+
+impl From<Patient> for PatientDto {
+    fn from(p: Patient) -> Self {
+        Self {
+            id: p.id,
+            user_id: p.user_id,
+            name: p.name,
+            email: p.email,
+            phone: p.phone,
+            is_active: p.is_active,
+            profile: PatientProfileDto::from_profile(&p.profile),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoctorDto {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub is_active: bool,
+    pub specialization: String,
+    pub qualification: String,
+    pub experience_years: i32,
+    pub license_number: String,
+    /// Exact decimal as a string, e.g. "80.50".
+    #[schema(example = "80.50")]
+    pub consultation_fee: String,
+    pub is_available: bool,
+    pub department_ids: Vec<Uuid>,
+}
+
+impl From<Doctor> for DoctorDto {
+    fn from(d: Doctor) -> Self {
+        Self {
+            id: d.id,
+            user_id: d.user_id,
+            name: d.name,
+            email: d.email,
+            is_active: d.is_active,
+            specialization: d.specialization,
+            qualification: d.qualification,
+            experience_years: d.experience_years,
+            license_number: d.license_number,
+            consultation_fee: d.consultation_fee.to_string(),
+            is_available: d.is_available,
+            department_ids: d.department_ids,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DepartmentDto {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_active: bool,
+}
+
+impl From<Department> for DepartmentDto {
+    fn from(d: Department) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            description: d.description,
+            is_active: d.is_active,
+        }
+    }
+}
+
+/// `page` (from 1) and `perPage` (1 to 100, default 20).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn parse(&self) -> Result<domain::paging::PageRequest, DomainError> {
+        domain::paging::PageRequest::parse(self.page, self.per_page)
+    }
+}
+
+/// Declares a page type for each listed DTO (utoipa documents concrete types best).
+macro_rules! page_dto {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub total: u64,
+            pub page: u32,
+            pub per_page: u32,
+        }
+
+        impl<T: Into<$item>> From<domain::paging::Page<T>> for $name {
+            fn from(p: domain::paging::Page<T>) -> Self {
+                Self {
+                    items: p.items.into_iter().map(Into::into).collect(),
+                    total: p.total,
+                    page: p.page,
+                    per_page: p.per_page,
+                }
+            }
+        }
+    };
+}
+
+page_dto!(PatientPage, PatientDto);
+page_dto!(DoctorPage, DoctorDto);
+page_dto!(DepartmentPage, DepartmentDto);
+page_dto!(AuditLogPage, crate::routes::audit::AuditLogDto);

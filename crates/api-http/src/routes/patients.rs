@@ -1,0 +1,130 @@
+//! Patients: the front desk registers and edits them, doctors read their own patients, a
+//! patient reads and edits itself.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::Utc;
+use domain::directory::PatientFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::auth::RegisterRequest;
+use crate::routes::dto::{PageQuery, PatientDto, PatientPage, PatientProfileDto, UserDto};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PatientListQuery {
+    /// Case-insensitive part of the name or email.
+    pub search: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Register a patient at the front desk (receptionists and admins).
+#[utoipa::path(post, path = "/patients", tag = "patients", security(("bearer" = [])), request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserDto),
+        (status = 403, description = "Not front-desk staff", body = ErrorBody),
+        (status = 409, description = "Email taken", body = ErrorBody),
+    ))]
+#[post("/patients")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let registration = body.0.parse(Utc::now().date_naive())?;
+    let created = state
+        .identity
+        .register_patient_for(&user.0, registration)
+        .await?;
+    Ok(HttpResponse::Created().json(UserDto::from(created)))
+}
+
+/// List patients: staff see all, a doctor only its own patients; patients may not list.
+#[utoipa::path(get, path = "/patients", tag = "patients", security(("bearer" = [])), params(PatientListQuery),
+    responses((status = 200, description = "A page of patients", body = PatientPage), (status = 403, description = "Patients may not list", body = ErrorBody)))]
+#[get("/patients")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<PatientListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .parse()?;
+    let search = q
+        .search
+        .map(|s| s.trim().chars().take(100).collect::<String>())
+        .filter(|s| !s.is_empty());
+    let patients = state
+        .directory
+        .list_patients(
+            &user.0,
+            PatientFilter {
+                search,
+                doctor_id: None,
+            },
+            page,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(PatientPage::from(patients)))
+}
+
+/// The current patient's own record.
+#[utoipa::path(get, path = "/patients/me", tag = "patients", security(("bearer" = [])),
+    responses((status = 200, description = "My patient record", body = PatientDto), (status = 404, description = "Not a patient", body = ErrorBody)))]
+#[get("/patients/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(PatientDto::from(state.directory.my_patient(&user.0).await?)))
+}
+
+/// A patient, if the caller may see it (404 otherwise, also for other patients' records).
+#[utoipa::path(get, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, description = "The patient", body = PatientDto), (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/patients/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(PatientDto::from(
+        state
+            .directory
+            .get_patient(&user.0, id.into_inner())
+            .await?,
+    )))
+}
+
+/// Replace a patient's profile (front desk, admins, or the patient itself).
+#[utoipa::path(put, path = "/patients/{id}", tag = "patients", security(("bearer" = [])), request_body = PatientProfileDto,
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "Updated", body = PatientDto),
+        (status = 403, description = "Doctors read only", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+#[put("/patients/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<PatientProfileDto>,
+) -> Result<HttpResponse, ApiError> {
+    let profile = body.0.parse(Utc::now().date_naive())?;
+    let updated = state
+        .directory
+        .update_patient(&user.0, id.into_inner(), profile)
+        .await?;
+    Ok(HttpResponse::Ok().json(PatientDto::from(updated)))
+}
