@@ -7,6 +7,7 @@
 //! Store addresses come from `DATABASE_URL`, `REDIS_URL` and `MONGODB_URI` (set by
 //! `make test` from `.stack/env`), with the same local defaults as the service.
 
+pub mod api;
 pub mod db;
 pub mod servers;
 
@@ -55,8 +56,12 @@ impl TestApp {
         config.log_format = "pretty".into();
         config.jwt_secret = Some("test-secret-test-secret-test-secret-0123".into());
         config.audit_relay_interval_ms = 100;
+        // Budgets high enough for tests that log many users in from 127.0.0.1; the rate-limit
+        // tests set their own.
+        config.rate_limit_per_minute = 100_000;
+        config.login_rate_limit_per_minute = 1_000;
         adjust(&mut config);
-        api_http::telemetry::init("pretty");
+        api_http::telemetry::init_with("pretty", "warn,actix_server=error,mongodb=error");
 
         let application = Application::build(config.clone())
             .await

@@ -43,7 +43,8 @@ impl Money {
 
     /// Wraps a stored decimal (from `numeric(10,2)`).
     pub fn from_decimal(value: BigDecimal) -> Result<Self, DomainError> {
-        if value < BigDecimal::from(0) || value >= BigDecimal::from(100_000_000) {
+        let range = BigDecimal::from(0)..BigDecimal::from(100_000_000);
+        if !range.contains(&value) {
             return Err(DomainError::validation("amount", "out of range"));
         }
         Ok(Self(value.with_scale(2)))
