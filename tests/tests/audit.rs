@@ -1,0 +1,272 @@
+//! The audit trail: every committed change has exactly one `audit_logs` entry, even when
+//! MongoDB is down at the time; a rolled-back change has none; admins can search it.
+
+use std::collections::HashSet;
+
+use e2e::api::PASSWORD;
+use e2e::servers::{Kind, ThrowawayServer};
+use e2e::TestApp;
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn audit_docs(app: &TestApp) -> Vec<Document> {
+    let collection = app
+        .app
+        .mongo
+        .database()
+        .collection::<Document>("audit_logs");
+    collection
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+async fn outbox_count(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.app.pg.get().await.unwrap();
+    adapters_postgres::schema::audit_outbox::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}
+
+fn assert_exactly_once(docs: &[Document], expected: i64) {
+    let ids: HashSet<i64> = docs
+        .iter()
+        .map(|d| d.get_i64("outboxId").unwrap())
+        .collect();
+    assert_eq!(
+        docs.len() as i64,
+        expected,
+        "one document per committed event"
+    );
+    assert_eq!(ids.len(), docs.len(), "no event shipped twice");
+}
+
+#[tokio::test]
+async fn writes_succeed_while_mongodb_is_down_and_every_event_arrives_once_afterwards() {
+    let mut mongo = ThrowawayServer::start(Kind::Mongo);
+    let uri = mongo.url();
+    let app = TestApp::spawn_with(|c| c.mongodb_uri = uri).await;
+    let admin = app.admin().await;
+
+    mongo.stop();
+    let mut department_ids = Vec::new();
+    for i in 0..5 {
+        let (status, body) = app
+            .json(
+                Method::POST,
+                "/departments",
+                Some(&admin.token),
+                Some(json!({ "name": format!("Ward {i}") })),
+            )
+            .await;
+        assert_eq!(status, 201, "writes succeed with MongoDB down: {body}");
+        department_ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let patient = app.patient().await; // CREATE user + LOGIN
+                                       // A rolled-back write: the duplicate registration fails, so it must leave no event.
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/auth/register",
+            None,
+            Some(json!({ "email": patient.email, "password": PASSWORD, "name": "Dup" })),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = app
+        .json(Method::GET, "/audit-logs", Some(&admin.token), None)
+        .await;
+    assert_eq!(status, 503, "searching the audit log needs MongoDB");
+
+    let committed = outbox_count(&app).await;
+    // create-admin CREATE + admin LOGIN + 5 departments + patient CREATE + patient LOGIN.
+    assert_eq!(
+        committed, 9,
+        "one outbox row per committed change, none for the rolled-back one"
+    );
+
+    mongo.restart();
+    app.wait_for_audit_shipped().await;
+    let docs = audit_docs(&app).await;
+    assert_exactly_once(&docs, committed);
+    let user_creates = docs
+        .iter()
+        .filter(|d| d.get_str("entity") == Ok("user") && d.get_str("action") == Ok("CREATE"))
+        .count();
+    assert_eq!(
+        user_creates, 2,
+        "the failed duplicate registration left no event"
+    );
+
+    // Documents have the data model's shape, and never a password hash.
+    let department = docs
+        .iter()
+        .find(|d| d.get_str("entityId") == Ok(department_ids[0].as_str()))
+        .unwrap();
+    assert_eq!(department.get_str("action").unwrap(), "CREATE");
+    assert_eq!(department.get_str("userId").unwrap(), admin.user_id);
+    assert_eq!(
+        department
+            .get_document("changes")
+            .unwrap()
+            .get_document("after")
+            .unwrap()
+            .get_str("name")
+            .unwrap(),
+        "Ward 0"
+    );
+    assert!(department.get_datetime("timestamp").is_ok());
+    assert!(department.contains_key("ipAddress") && department.contains_key("userAgent"));
+    let everything = format!("{docs:?}");
+    assert!(
+        !everything.contains("$argon2"),
+        "no password hash is ever recorded"
+    );
+    assert!(
+        !everything.contains(PASSWORD),
+        "no password is ever recorded"
+    );
+}
+
+#[tokio::test]
+async fn two_relays_side_by_side_ship_each_event_once_and_in_order() {
+    let first = TestApp::spawn().await;
+    let (database, mongo_db, prefix) = (
+        first.config.database_url.clone(),
+        first.config.mongodb_database.clone(),
+        first.config.redis_key_prefix.clone(),
+    );
+    // A second `serve` on the same stores: same database, same MongoDB database, same Redis.
+    let second = TestApp::spawn_with(|c| {
+        c.database_url = database;
+        c.mongodb_database = mongo_db;
+        c.redis_key_prefix = prefix;
+    })
+    .await;
+    let admin = first.admin().await;
+    for i in 0..30 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let (status, _) = app
+            .json(
+                Method::POST,
+                "/departments",
+                Some(&admin.token),
+                Some(json!({ "name": format!("D{i}") })),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    first.wait_for_audit_shipped().await;
+    let docs = audit_docs(&first).await;
+    assert_exactly_once(&docs, outbox_count(&first).await);
+    let mut ids: Vec<i64> = docs
+        .iter()
+        .map(|d| d.get_i64("outboxId").unwrap())
+        .collect();
+    let inserted_order = ids.clone();
+    ids.sort_unstable();
+    assert_eq!(inserted_order, ids, "shipped in outbox order");
+}
+
+#[tokio::test]
+async fn admins_search_the_audit_log_by_user_entity_action_and_time() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let receptionist = app.staff(&admin, "RECEPTIONIST").await;
+    let (_, department) = app
+        .json(
+            Method::POST,
+            "/departments",
+            Some(&admin.token),
+            Some(json!({ "name": "Radiology" })),
+        )
+        .await;
+    let department_id = department["id"].as_str().unwrap();
+    let path = format!("/departments/{department_id}");
+    let (status, _) = app
+        .json(
+            Method::PUT,
+            &path,
+            Some(&admin.token),
+            Some(json!({ "name": "Radiology", "isActive": false })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/auth/logout",
+            Some(&receptionist.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    app.wait_for_audit_shipped().await;
+
+    let search = |query: String| {
+        let app = &app;
+        let token = admin.token.clone();
+        async move {
+            let (status, body) = app
+                .json(
+                    Method::GET,
+                    &format!("/audit-logs?{query}"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {body}");
+            body
+        }
+    };
+    let by_entity: Value = search(format!("entity=department&entityId={department_id}")).await;
+    let actions: Vec<&str> = by_entity["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["UPDATE", "CREATE"], "newest first");
+    let update = &by_entity["items"][0];
+    assert_eq!(update["changes"]["before"]["isActive"], true);
+    assert_eq!(update["changes"]["after"]["isActive"], false);
+
+    let logouts = search(format!("action=LOGOUT&userId={}", receptionist.user_id)).await;
+    assert_eq!(logouts["total"], 1);
+    let logins = search("action=LOGIN".into()).await;
+    assert_eq!(logins["total"], 2, "admin and receptionist logged in");
+
+    let future = search("from=2099-01-01T00:00:00Z".into()).await;
+    assert_eq!(future["total"], 0);
+    let paged = search("perPage=2&page=1".into()).await;
+    assert_eq!(paged["items"].as_array().unwrap().len(), 2);
+    assert!(paged["total"].as_u64().unwrap() >= 6);
+
+    let (status, body) = app
+        .json(
+            Method::GET,
+            "/audit-logs?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("from")));
+    let (status, _) = app
+        .json(
+            Method::GET,
+            "/audit-logs?action=EXPLODE",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+}
