@@ -94,6 +94,9 @@ struct Row {
     expected: [u16; 7],
 }
 
+/// A creating route: its path, a fresh body per call, and the expected statuses.
+type Creator<'a> = (&'a str, &'a dyn Fn() -> Option<Value>, [u16; 7]);
+
 fn row(method: Method, path: impl Into<String>, body: Option<Value>, expected: [u16; 7]) -> Row {
     Row {
         method,
@@ -236,7 +239,7 @@ async fn every_route_admits_exactly_the_roles_it_states() {
         }
     }
     // Creating routes: a fresh body per call (unique emails and names).
-    let creators: [(&str, &dyn Fn() -> Option<Value>, [u16; 7]); 3] = [
+    let creators: [Creator<'_>; 3] = [
         ("/users", &new_staff, [401, 403, 403, 403, 403, 403, 201]),
         (
             "/patients",
