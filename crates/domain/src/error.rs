@@ -11,6 +11,12 @@ pub enum Conflict {
     DepartmentNameTaken,
     /// The user already has the profile being created.
     ProfileExists,
+    /// The schedule overlaps another active schedule of the doctor on that day.
+    ScheduleOverlap,
+    /// The slot already has an active appointment (or was withdrawn).
+    SlotTaken,
+    /// The patient already holds an active appointment at an overlapping time.
+    PatientOverlap,
 }
 
 impl Conflict {
@@ -21,6 +27,9 @@ impl Conflict {
             Self::LicenseNumberTaken => "LICENSE_NUMBER_TAKEN",
             Self::DepartmentNameTaken => "DEPARTMENT_NAME_TAKEN",
             Self::ProfileExists => "PROFILE_EXISTS",
+            Self::ScheduleOverlap => "SCHEDULE_OVERLAP",
+            Self::SlotTaken => "SLOT_TAKEN",
+            Self::PatientOverlap => "PATIENT_OVERLAP",
         }
     }
 }
@@ -37,6 +46,13 @@ pub enum DomainError {
     NotFound(&'static str),
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
+    /// A status change the appointment's state machine does not allow from its status.
+    #[error("cannot go from {from} to {to}")]
+    InvalidTransition {
+        from: String,
+        to: String,
+        allowed: Vec<String>,
+    },
     /// Wrong email or password, or an inactive account: one answer for all, so logins cannot
     /// tell which accounts exist.
     #[error("invalid credentials")]

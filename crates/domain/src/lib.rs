@@ -5,6 +5,7 @@
 //!
 //! - [`identity`]: accounts, sessions, roles, password policy.
 //! - [`directory`]: patients, doctors, departments and who may see or change them.
+//! - [`scheduling`]: weekly schedules, DST-correct slot generation, cached availability.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
@@ -21,3 +22,4 @@ pub mod health;
 pub mod identity;
 pub mod money;
 pub mod paging;
+pub mod scheduling;

@@ -156,3 +156,28 @@ pub trait DirectoryRepository: Send + Sync {
         event: AuditEvent,
     ) -> Result<Department, DomainError>;
 }
+
+/// Builders shared by the domain's unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::Doctor;
+    use crate::money::Money;
+    use uuid::Uuid;
+
+    pub fn doctor(user_id: Uuid) -> Doctor {
+        Doctor {
+            id: Uuid::new_v4(),
+            user_id,
+            name: "D".into(),
+            email: "d@x.org".into(),
+            is_active: true,
+            specialization: "GP".into(),
+            qualification: "MD".into(),
+            experience_years: 3,
+            license_number: "L-1".into(),
+            consultation_fee: Money::parse("40.00", "fee").unwrap(),
+            is_available: true,
+            department_ids: vec![],
+        }
+    }
+}

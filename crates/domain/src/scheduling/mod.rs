@@ -1,0 +1,234 @@
+//! Scheduling: a doctor's weekly rules and the time slots generated from them.
+//!
+//! Rules: end after start; a slot length of 5 to 480 minutes that fits the window; schedules of
+//! one doctor on one day never overlap (checked here for a clear message, and enforced by an
+//! exclusion constraint). Changing or deactivating a schedule withdraws its future unbooked
+//! slots and regenerates them; booked slots are never touched.
+
+mod service;
+pub mod slots;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
+use uuid::Uuid;
+
+pub use service::SchedulingService;
+pub use slots::{generate, SlotSpec};
+
+use crate::audit::AuditEvent;
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DayOfWeek {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl DayOfWeek {
+    pub const ALL: [Self; 7] = [
+        Self::Mon,
+        Self::Tue,
+        Self::Wed,
+        Self::Thu,
+        Self::Fri,
+        Self::Sat,
+        Self::Sun,
+    ];
+
+    pub fn weekday(self) -> Weekday {
+        match self {
+            Self::Mon => Weekday::Mon,
+            Self::Tue => Weekday::Tue,
+            Self::Wed => Weekday::Wed,
+            Self::Thu => Weekday::Thu,
+            Self::Fri => Weekday::Fri,
+            Self::Sat => Weekday::Sat,
+            Self::Sun => Weekday::Sun,
+        }
+    }
+}
+
+/// A validated weekly rule (without identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleInput {
+    pub day_of_week: DayOfWeek,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub slot_minutes: u32,
+}
+
+impl ScheduleInput {
+    pub fn parse(
+        day_of_week: DayOfWeek,
+        start_time: NaiveTime,
+        end_time: NaiveTime,
+        slot_minutes: u32,
+    ) -> Result<Self, DomainError> {
+        if end_time <= start_time {
+            return Err(DomainError::validation(
+                "endTime",
+                "must be after startTime",
+            ));
+        }
+        if !(5..=480).contains(&slot_minutes) {
+            return Err(DomainError::validation(
+                "slotDurationMinutes",
+                "must be between 5 and 480",
+            ));
+        }
+        if chrono::Duration::minutes(i64::from(slot_minutes)) > end_time - start_time {
+            return Err(DomainError::validation(
+                "slotDurationMinutes",
+                "must fit between startTime and endTime",
+            ));
+        }
+        Ok(Self {
+            day_of_week,
+            start_time,
+            end_time,
+            slot_minutes,
+        })
+    }
+
+    /// Whether two rules share a day and overlap in time.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        self.day_of_week == other.day_of_week
+            && self.start_time < other.end_time
+            && other.start_time < self.end_time
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub id: Uuid,
+    pub doctor_id: Uuid,
+    pub day_of_week: DayOfWeek,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub slot_minutes: u32,
+    pub is_active: bool,
+}
+
+impl Schedule {
+    pub fn new(id: Uuid, doctor_id: Uuid, input: ScheduleInput) -> Self {
+        Self {
+            id,
+            doctor_id,
+            day_of_week: input.day_of_week,
+            start_time: input.start_time,
+            end_time: input.end_time,
+            slot_minutes: input.slot_minutes,
+            is_active: true,
+        }
+    }
+
+    pub fn input(&self) -> ScheduleInput {
+        ScheduleInput {
+            day_of_week: self.day_of_week,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            slot_minutes: self.slot_minutes,
+        }
+    }
+
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "doctorId": self.doctor_id, "dayOfWeek": self.day_of_week,
+            "startTime": self.start_time.format("%H:%M").to_string(), "endTime": self.end_time.format("%H:%M").to_string(),
+            "slotDurationMinutes": self.slot_minutes, "isActive": self.is_active,
+        })
+    }
+}
+
+/// A free slot as patients see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableSlot {
+    pub id: Uuid,
+    pub doctor_id: Uuid,
+    pub date: NaiveDate,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Schedules and slots in PostgreSQL.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ScheduleRepository: Send + Sync {
+    /// Inserts the schedule and its slots. `Conflict(ScheduleOverlap)` when it overlaps an
+    /// active schedule of the doctor on that day.
+    async fn create(
+        &self,
+        schedule: Schedule,
+        slots: Vec<SlotSpec>,
+        event: AuditEvent,
+    ) -> Result<Schedule, DomainError>;
+
+    /// Replaces the rule; deletes the schedule's unbooked slots starting after `now`, then
+    /// inserts `slots` (those that already exist are kept). Returns the dates whose slots
+    /// changed, so their caches can be dropped.
+    async fn replace(
+        &self,
+        schedule: Schedule,
+        now: DateTime<Utc>,
+        slots: Vec<SlotSpec>,
+        event: AuditEvent,
+    ) -> Result<Vec<NaiveDate>, DomainError>;
+
+    async fn get(&self, id: Uuid) -> Result<Option<Schedule>, DomainError>;
+    async fn list_for_doctor(&self, doctor_id: Uuid) -> Result<Vec<Schedule>, DomainError>;
+    async fn list_active(&self) -> Result<Vec<Schedule>, DomainError>;
+
+    /// Inserts slots, skipping existing ones; returns how many were new.
+    async fn insert_slots(&self, slots: Vec<SlotSpec>) -> Result<usize, DomainError>;
+
+    /// Free slots of a doctor on a date that start after `now`, by start time.
+    async fn available_slots(
+        &self,
+        doctor_id: Uuid,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AvailableSlot>, DomainError>;
+}
+
+/// The availability cache (`slots:{doctorId}:{date}`, 5 minutes). Best effort: errors mean
+/// "no cache" and callers fall through to the database.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SlotCache: Send + Sync {
+    async fn get(&self, doctor_id: Uuid, date: NaiveDate) -> Option<Vec<AvailableSlot>>;
+    async fn put(&self, doctor_id: Uuid, date: NaiveDate, slots: &[AvailableSlot]);
+    async fn invalidate(&self, doctor_id: Uuid, dates: &[NaiveDate]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn schedule_rules() {
+        assert!(ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(9, 0), 15).is_err());
+        assert!(ScheduleInput::parse(DayOfWeek::Mon, t(10, 0), t(9, 0), 15).is_err());
+        assert!(ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(9, 20), 30).is_err());
+        assert!(ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(17, 0), 4).is_err());
+        let morning = ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(12, 0), 30).unwrap();
+        let noon = ScheduleInput::parse(DayOfWeek::Mon, t(12, 0), t(14, 0), 30).unwrap();
+        let late_morning = ScheduleInput::parse(DayOfWeek::Mon, t(11, 0), t(13, 0), 30).unwrap();
+        let tuesday = ScheduleInput::parse(DayOfWeek::Tue, t(9, 0), t(12, 0), 30).unwrap();
+        assert!(!morning.overlaps(&noon), "touching windows do not overlap");
+        assert!(morning.overlaps(&late_morning));
+        assert!(!morning.overlaps(&tuesday));
+    }
+}

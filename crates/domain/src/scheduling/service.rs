@@ -1,0 +1,309 @@
+//! Scheduling use cases: schedules (admins, or a doctor for itself), slot generation, and the
+//! cached availability patients book from.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use super::{generate, AvailableSlot, Schedule, ScheduleInput, ScheduleRepository, SlotCache};
+use crate::audit::{AuditAction, AuditEvent};
+use crate::clock::Clock;
+use crate::directory::DirectoryRepository;
+use crate::error::{Conflict, DomainError};
+use crate::identity::{Actor, Role};
+
+pub struct SchedulingService {
+    pub schedules: Arc<dyn ScheduleRepository>,
+    pub directory: Arc<dyn DirectoryRepository>,
+    pub cache: Arc<dyn SlotCache>,
+    pub clock: Arc<dyn Clock>,
+    /// The clinic's time zone: schedules are in local time.
+    pub tz: Tz,
+    /// How many days ahead slots exist.
+    pub horizon_days: i64,
+}
+
+impl SchedulingService {
+    fn today(&self) -> NaiveDate {
+        self.clock.now().with_timezone(&self.tz).date_naive()
+    }
+
+    fn horizon(&self) -> (NaiveDate, NaiveDate) {
+        let today = self.today();
+        (today, today + Duration::days(self.horizon_days))
+    }
+
+    /// Admins manage any doctor's schedules; a doctor only its own.
+    async fn check_manager(&self, actor: &Actor, doctor_id: Uuid) -> Result<(), DomainError> {
+        let doctor = self
+            .directory
+            .doctor(doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        match actor.role {
+            Role::Admin => Ok(()),
+            Role::Doctor if doctor.user_id == actor.user_id => Ok(()),
+            _ => Err(DomainError::Forbidden),
+        }
+    }
+
+    async fn check_no_overlap(
+        &self,
+        doctor_id: Uuid,
+        input: &ScheduleInput,
+        except: Option<Uuid>,
+    ) -> Result<(), DomainError> {
+        let existing = self.schedules.list_for_doctor(doctor_id).await?;
+        if existing
+            .iter()
+            .any(|s| s.is_active && Some(s.id) != except && s.input().overlaps(input))
+        {
+            return Err(DomainError::Conflict(Conflict::ScheduleOverlap));
+        }
+        Ok(())
+    }
+
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        doctor_id: Uuid,
+        input: ScheduleInput,
+    ) -> Result<Schedule, DomainError> {
+        self.check_manager(actor, doctor_id).await?;
+        self.check_no_overlap(doctor_id, &input, None).await?;
+        let schedule = Schedule::new(Uuid::new_v4(), doctor_id, input);
+        let (from, to) = self.horizon();
+        let slots = generate(&schedule, from, to, self.tz, self.clock.now());
+        let dates: BTreeSet<NaiveDate> = slots.iter().map(|s| s.date).collect();
+        let event = AuditEvent::new(
+            Some(actor.user_id),
+            AuditAction::Create,
+            "schedule",
+            Some(schedule.id),
+            &actor.meta,
+        )
+        .after(schedule.snapshot());
+        let created = self.schedules.create(schedule, slots, event).await?;
+        self.cache
+            .invalidate(doctor_id, &dates.into_iter().collect::<Vec<_>>())
+            .await;
+        Ok(created)
+    }
+
+    /// Changes or (de)activates a schedule: its future unbooked slots are withdrawn and
+    /// regenerated from the new rule (none when inactive); booked slots stay as they are.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        input: ScheduleInput,
+        is_active: bool,
+    ) -> Result<Schedule, DomainError> {
+        let current = self
+            .schedules
+            .get(id)
+            .await?
+            .ok_or(DomainError::NotFound("schedule"))?;
+        self.check_manager(actor, current.doctor_id).await?;
+        if is_active {
+            self.check_no_overlap(current.doctor_id, &input, Some(id))
+                .await?;
+        }
+        let mut updated = Schedule::new(id, current.doctor_id, input);
+        updated.is_active = is_active;
+        let (from, to) = self.horizon();
+        let now = self.clock.now();
+        let slots = generate(&updated, from, to, self.tz, now);
+        let event = AuditEvent::new(
+            Some(actor.user_id),
+            AuditAction::Update,
+            "schedule",
+            Some(id),
+            &actor.meta,
+        )
+        .before(current.snapshot())
+        .after(updated.snapshot());
+        let mut dates: BTreeSet<NaiveDate> = slots.iter().map(|s| s.date).collect();
+        dates.extend(
+            self.schedules
+                .replace(updated.clone(), now, slots, event)
+                .await?,
+        );
+        self.cache
+            .invalidate(current.doctor_id, &dates.into_iter().collect::<Vec<_>>())
+            .await;
+        Ok(updated)
+    }
+
+    /// A doctor's schedules (public: patients see working hours).
+    pub async fn list(&self, doctor_id: Uuid) -> Result<Vec<Schedule>, DomainError> {
+        self.directory
+            .doctor(doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        self.schedules.list_for_doctor(doctor_id).await
+    }
+
+    /// Extends every active schedule's slots to the horizon; idempotent. Returns new slots.
+    pub async fn generate_all(&self) -> Result<usize, DomainError> {
+        let (from, to) = self.horizon();
+        let now = self.clock.now();
+        let mut created = 0;
+        for schedule in self.schedules.list_active().await? {
+            let slots = generate(&schedule, from, to, self.tz, now);
+            let dates: BTreeSet<NaiveDate> = slots.iter().map(|s| s.date).collect();
+            let new = self.schedules.insert_slots(slots).await?;
+            if new > 0 {
+                self.cache
+                    .invalidate(schedule.doctor_id, &dates.into_iter().collect::<Vec<_>>())
+                    .await;
+            }
+            created += new;
+        }
+        Ok(created)
+    }
+
+    /// Free slots of a doctor on a date (public), served from the cache when warm.
+    pub async fn available(
+        &self,
+        doctor_id: Uuid,
+        date: NaiveDate,
+    ) -> Result<Vec<AvailableSlot>, DomainError> {
+        let now = self.clock.now();
+        let slots = match self.cache.get(doctor_id, date).await {
+            Some(cached) => cached,
+            None => {
+                let doctor = self.directory.doctor(doctor_id).await?;
+                if !doctor.is_some_and(|d| d.is_active) {
+                    return Err(DomainError::NotFound("doctor"));
+                }
+                let fresh = self.schedules.available_slots(doctor_id, date, now).await?;
+                self.cache.put(doctor_id, date, &fresh).await;
+                fresh
+            }
+        };
+        Ok(slots.into_iter().filter(|s| s.starts_at > now).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::RequestMeta;
+    use crate::clock::FixedClock;
+    use crate::directory::MockDirectoryRepository;
+    use crate::scheduling::{DayOfWeek, MockScheduleRepository, MockSlotCache};
+    use chrono::{NaiveTime, TimeZone, Utc};
+
+    fn t(h: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, 0, 0).unwrap()
+    }
+
+    fn service(
+        schedules: MockScheduleRepository,
+        directory: MockDirectoryRepository,
+        cache: MockSlotCache,
+    ) -> SchedulingService {
+        SchedulingService {
+            schedules: Arc::new(schedules),
+            directory: Arc::new(directory),
+            cache: Arc::new(cache),
+            clock: Arc::new(FixedClock(
+                Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap(),
+            )),
+            tz: Tz::UTC,
+            horizon_days: 14,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overlapping_schedule_is_refused_before_touching_the_database() {
+        let doctor_id = Uuid::new_v4();
+        let mut schedules = MockScheduleRepository::new();
+        schedules.expect_list_for_doctor().returning(move |d| {
+            Ok(vec![Schedule::new(
+                Uuid::new_v4(),
+                d,
+                ScheduleInput::parse(DayOfWeek::Mon, t(9), t(12), 30).unwrap(),
+            )])
+        });
+        let mut directory = MockDirectoryRepository::new();
+        directory.expect_doctor().returning(|_| {
+            Ok(Some(
+                crate::directory::tests_support::doctor(Uuid::new_v4()),
+            ))
+        });
+        let svc = service(schedules, directory, MockSlotCache::new());
+        let admin = Actor {
+            user_id: Uuid::new_v4(),
+            role: Role::Admin,
+            session_id: Uuid::new_v4(),
+            meta: RequestMeta::default(),
+        };
+        let overlapping = ScheduleInput::parse(DayOfWeek::Mon, t(11), t(13), 30).unwrap();
+        assert_eq!(
+            svc.create(&admin, doctor_id, overlapping).await,
+            Err(DomainError::Conflict(Conflict::ScheduleOverlap))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_warm_cache_answers_without_the_database() {
+        let doctor_id = Uuid::new_v4();
+        let date = NaiveDate::from_ymd_opt(2030, 1, 2).unwrap();
+        let slot = AvailableSlot {
+            id: Uuid::new_v4(),
+            doctor_id,
+            date,
+            start_time: t(9),
+            end_time: t(10),
+            starts_at: Utc.with_ymd_and_hms(2030, 1, 2, 9, 0, 0).unwrap(),
+            ends_at: Utc.with_ymd_and_hms(2030, 1, 2, 10, 0, 0).unwrap(),
+        };
+        let mut cache = MockSlotCache::new();
+        let cached = vec![slot.clone()];
+        cache
+            .expect_get()
+            .times(1)
+            .returning(move |_, _| Some(cached.clone()));
+        // No expectations on the repositories: touching them would fail the test.
+        let svc = service(
+            MockScheduleRepository::new(),
+            MockDirectoryRepository::new(),
+            cache,
+        );
+        assert_eq!(svc.available(doctor_id, date).await.unwrap(), vec![slot]);
+    }
+
+    #[tokio::test]
+    async fn only_admins_and_the_doctor_itself_manage_schedules() {
+        let mut directory = MockDirectoryRepository::new();
+        directory.expect_doctor().returning(|_| {
+            Ok(Some(
+                crate::directory::tests_support::doctor(Uuid::new_v4()),
+            ))
+        });
+        let svc = service(
+            MockScheduleRepository::new(),
+            directory,
+            MockSlotCache::new(),
+        );
+        let input = ScheduleInput::parse(DayOfWeek::Mon, t(9), t(12), 30).unwrap();
+        for role in [Role::Patient, Role::Receptionist, Role::Doctor] {
+            let actor = Actor {
+                user_id: Uuid::new_v4(),
+                role,
+                session_id: Uuid::new_v4(),
+                meta: RequestMeta::default(),
+            };
+            assert_eq!(
+                svc.create(&actor, Uuid::new_v4(), input).await,
+                Err(DomainError::Forbidden),
+                "{role:?}"
+            );
+        }
+    }
+}
