@@ -17,6 +17,10 @@ pub enum Conflict {
     SlotTaken,
     /// The patient already holds an active appointment at an overlapping time.
     PatientOverlap,
+    /// The doctor is not taking appointments (`is_available = false` or deactivated).
+    DoctorUnavailable,
+    /// The appointment changed while the request was being handled; read it again.
+    StaleStatus,
 }
 
 impl Conflict {
@@ -30,6 +34,8 @@ impl Conflict {
             Self::ScheduleOverlap => "SCHEDULE_OVERLAP",
             Self::SlotTaken => "SLOT_TAKEN",
             Self::PatientOverlap => "PATIENT_OVERLAP",
+            Self::DoctorUnavailable => "DOCTOR_UNAVAILABLE",
+            Self::StaleStatus => "STALE_STATUS",
         }
     }
 }

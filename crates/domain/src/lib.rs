@@ -6,6 +6,7 @@
 //! - [`identity`]: accounts, sessions, roles, password policy.
 //! - [`directory`]: patients, doctors, departments and who may see or change them.
 //! - [`scheduling`]: weekly schedules, DST-correct slot generation, cached availability.
+//! - [`appointments`]: booking, the status machine and who may move it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
@@ -14,6 +15,7 @@
 //! This crate depends on no database, web or runtime crate; `make lint` checks that with
 //! `cargo tree`. Mocks of every port come from `mockall` under the `mocks` feature.
 
+pub mod appointments;
 pub mod audit;
 pub mod clock;
 pub mod directory;

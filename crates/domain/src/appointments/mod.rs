@@ -1,0 +1,125 @@
+//! Appointments: booking a slot, the status machine and who may move it.
+//!
+//! No double booking, ever: the repository books in one transaction that locks the slot row,
+//! and the partial unique index `appointments_active_slot_key` makes a second active
+//! appointment on a slot impossible even if code were wrong. Of N concurrent requests for one
+//! slot exactly one succeeds; the others get `Conflict(SlotTaken)`.
+
+mod service;
+pub mod status;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+pub use service::{AppointmentAction, AppointmentService, BookingRequest};
+pub use status::AppointmentStatus;
+
+use crate::audit::AuditEvent;
+use crate::error::DomainError;
+use crate::money::Money;
+use crate::paging::{Page, PageRequest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppointmentType {
+    Consultation,
+    FollowUp,
+    Emergency,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub time_slot_id: Option<Uuid>,
+    pub kind: AppointmentType,
+    pub status: AppointmentStatus,
+    pub reason: String,
+    pub notes: Option<String>,
+    pub cancel_reason: Option<String>,
+    /// The fee quoted at booking; the bill uses this, not the doctor's current fee.
+    pub consultation_fee: Money,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "patientId": self.patient_id, "doctorId": self.doctor_id, "timeSlotId": self.time_slot_id,
+            "type": self.kind, "status": self.status.as_str(), "reason": self.reason,
+            "cancelReason": self.cancel_reason, "consultationFee": self.consultation_fee.to_string(),
+            "startsAt": self.starts_at,
+        })
+    }
+}
+
+/// What the repository needs to book a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBooking {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub slot_id: Uuid,
+    pub kind: AppointmentType,
+    pub reason: String,
+    pub booked_by: Uuid,
+    /// Slots starting at or before this instant cannot be booked.
+    pub now: DateTime<Utc>,
+}
+
+/// The booked appointment and the slot's local date (for cache invalidation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booked {
+    pub appointment: Appointment,
+    pub slot_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppointmentFilter {
+    pub patient_id: Option<Uuid>,
+    pub doctor_id: Option<Uuid>,
+    pub status: Option<AppointmentStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Soonest first when true, newest first otherwise.
+    pub soonest_first: bool,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AppointmentRepository: Send + Sync {
+    /// Books in one transaction: locks the slot, checks it is free and in the future and that
+    /// its doctor is available, inserts the appointment with the doctor's current fee, marks
+    /// the slot taken, writes BOOKING_CONFIRMATION notifications (patient and doctor) and the
+    /// audit event. Errors: `NotFound("slot")`, `Conflict(SlotTaken)`,
+    /// `Conflict(DoctorUnavailable)`, `Conflict(PatientOverlap)`, `Validation("timeSlotId")`
+    /// for a slot that has started.
+    async fn book(
+        &self,
+        booking: NewBooking,
+        meta: crate::audit::RequestMeta,
+    ) -> Result<Booked, DomainError>;
+
+    async fn get(&self, id: Uuid) -> Result<Option<Appointment>, DomainError>;
+
+    /// Moves `id` from `from` to `to` (only if still in `from`), freeing its slot when
+    /// cancelled, with the audit event. `Conflict(StaleStatus)` if it changed meanwhile.
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: AppointmentStatus,
+        to: AppointmentStatus,
+        cancel_reason: Option<String>,
+        event: AuditEvent,
+    ) -> Result<Booked, DomainError>;
+
+    async fn list(
+        &self,
+        filter: AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, DomainError>;
+}

@@ -1,0 +1,480 @@
+//! Appointment use cases with the role rules of the spec.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::{
+    Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AppointmentType,
+    NewBooking,
+};
+use crate::audit::{AuditAction, AuditEvent};
+use crate::clock::Clock;
+use crate::directory::DirectoryRepository;
+use crate::error::DomainError;
+use crate::identity::{parse_optional_text, Actor, Role};
+use crate::paging::{Page, PageRequest};
+use crate::scheduling::SlotCache;
+
+/// A booking as requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingRequest {
+    pub slot_id: Uuid,
+    /// Required when staff book; ignored (the actor's own record) when a patient books.
+    pub patient_id: Option<Uuid>,
+    pub kind: AppointmentType,
+    pub reason: String,
+}
+
+/// A status change someone asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppointmentAction {
+    Confirm,
+    Start,
+    Complete,
+    Cancel { reason: String },
+}
+
+impl AppointmentAction {
+    pub fn target(&self) -> AppointmentStatus {
+        match self {
+            Self::Confirm => AppointmentStatus::Confirmed,
+            Self::Start => AppointmentStatus::InProgress,
+            Self::Complete => AppointmentStatus::Completed,
+            Self::Cancel { .. } => AppointmentStatus::Cancelled,
+        }
+    }
+}
+
+pub struct AppointmentService {
+    pub appointments: Arc<dyn AppointmentRepository>,
+    pub directory: Arc<dyn DirectoryRepository>,
+    pub cache: Arc<dyn SlotCache>,
+    pub clock: Arc<dyn Clock>,
+    /// How long before the start a patient may still cancel itself.
+    pub patient_cancel_notice: Duration,
+}
+
+/// Who the actor is in relation to an appointment.
+struct Relation {
+    is_patient: bool,
+    is_doctor: bool,
+}
+
+impl AppointmentService {
+    async fn relation(
+        &self,
+        actor: &Actor,
+        appointment: &Appointment,
+    ) -> Result<Relation, DomainError> {
+        Ok(match actor.role {
+            Role::Patient => Relation {
+                is_patient: self
+                    .directory
+                    .patient_of_user(actor.user_id)
+                    .await?
+                    .is_some_and(|p| p.id == appointment.patient_id),
+                is_doctor: false,
+            },
+            Role::Doctor => Relation {
+                is_patient: false,
+                is_doctor: self
+                    .directory
+                    .doctor_of_user(actor.user_id)
+                    .await?
+                    .is_some_and(|d| d.id == appointment.doctor_id),
+            },
+            Role::Admin | Role::Receptionist => Relation {
+                is_patient: false,
+                is_doctor: false,
+            },
+        })
+    }
+
+    /// The appointment if the actor may see it: staff at the desk and admins all; patients
+    /// and doctors their own. Anyone else gets `NotFound`.
+    async fn visible(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(Appointment, Relation), DomainError> {
+        let appointment = self
+            .appointments
+            .get(id)
+            .await?
+            .ok_or(DomainError::NotFound("appointment"))?;
+        let relation = self.relation(actor, &appointment).await?;
+        let staff = matches!(actor.role, Role::Admin | Role::Receptionist);
+        if !(staff || relation.is_patient || relation.is_doctor) {
+            return Err(DomainError::NotFound("appointment"));
+        }
+        Ok((appointment, relation))
+    }
+
+    /// A patient books for itself; receptionists and admins for any patient.
+    pub async fn book(
+        &self,
+        actor: &Actor,
+        request: BookingRequest,
+    ) -> Result<Appointment, DomainError> {
+        let reason = parse_optional_text(Some(&request.reason), "reason", 2000)?
+            .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
+        let patient_id = match actor.role {
+            Role::Patient => {
+                self.directory
+                    .patient_of_user(actor.user_id)
+                    .await?
+                    .ok_or(DomainError::Forbidden)?
+                    .id
+            }
+            Role::Receptionist | Role::Admin => {
+                let id = request.patient_id.ok_or_else(|| {
+                    DomainError::validation("patientId", "required when staff book")
+                })?;
+                self.directory
+                    .patient(id)
+                    .await?
+                    .ok_or(DomainError::NotFound("patient"))?
+                    .id
+            }
+            Role::Doctor => return Err(DomainError::Forbidden),
+        };
+        let booking = NewBooking {
+            id: Uuid::new_v4(),
+            patient_id,
+            slot_id: request.slot_id,
+            kind: request.kind,
+            reason,
+            booked_by: actor.user_id,
+            now: self.clock.now(),
+        };
+        let booked = self.appointments.book(booking, actor.meta.clone()).await?;
+        if let Some(date) = booked.slot_date {
+            self.cache
+                .invalidate(booked.appointment.doctor_id, &[date])
+                .await;
+        }
+        Ok(booked.appointment)
+    }
+
+    pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Appointment, DomainError> {
+        self.visible(actor, id).await.map(|(a, _)| a)
+    }
+
+    /// Confirm (receptionist, admin, the appointment's doctor or patient), start and complete
+    /// (its doctor), cancel (its patient up to the notice period before the start; staff any
+    /// time before IN_PROGRESS). An illegal move is `InvalidTransition` naming the allowed ones.
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        action: AppointmentAction,
+    ) -> Result<Appointment, DomainError> {
+        let (current, relation) = self.visible(actor, id).await?;
+        let desk = matches!(actor.role, Role::Admin | Role::Receptionist);
+        let permitted = match &action {
+            AppointmentAction::Confirm => desk || relation.is_doctor || relation.is_patient,
+            AppointmentAction::Start | AppointmentAction::Complete => relation.is_doctor,
+            AppointmentAction::Cancel { .. } => desk || relation.is_doctor || relation.is_patient,
+        };
+        if !permitted {
+            return Err(DomainError::Forbidden);
+        }
+        let target = action.target();
+        if !current.status.can_become(target) {
+            return Err(DomainError::InvalidTransition {
+                from: current.status.as_str().into(),
+                to: target.as_str().into(),
+                allowed: current
+                    .status
+                    .next()
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+            });
+        }
+        let cancel_reason = match &action {
+            AppointmentAction::Cancel { reason } => {
+                if relation.is_patient
+                    && current.starts_at - self.clock.now() < self.patient_cancel_notice
+                {
+                    return Err(DomainError::validation(
+                        "status",
+                        format!("patients may cancel up to {} hours before the start; call the front desk", self.patient_cancel_notice.num_hours()),
+                    ));
+                }
+                Some(
+                    parse_optional_text(Some(reason), "cancelReason", 500)?.ok_or_else(|| {
+                        DomainError::validation("cancelReason", "a reason is required to cancel")
+                    })?,
+                )
+            }
+            _ => None,
+        };
+        let mut after = current.clone();
+        after.status = target;
+        after.cancel_reason.clone_from(&cancel_reason);
+        let event = AuditEvent::new(
+            Some(actor.user_id),
+            AuditAction::Update,
+            "appointment",
+            Some(id),
+            &actor.meta,
+        )
+        .before(current.snapshot())
+        .after(after.snapshot());
+        let moved = self
+            .appointments
+            .transition(id, current.status, target, cancel_reason, event)
+            .await?;
+        if let (Some(date), AppointmentStatus::Cancelled) = (moved.slot_date, target) {
+            self.cache
+                .invalidate(moved.appointment.doctor_id, &[date])
+                .await;
+        }
+        Ok(moved.appointment)
+    }
+
+    /// My appointments (patient), my day (doctor), or all (desk and admins), filtered.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        mut filter: AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, DomainError> {
+        match actor.role {
+            Role::Patient => {
+                filter.patient_id = Some(
+                    self.directory
+                        .patient_of_user(actor.user_id)
+                        .await?
+                        .ok_or(DomainError::Forbidden)?
+                        .id,
+                );
+            }
+            Role::Doctor => {
+                filter.doctor_id = Some(
+                    self.directory
+                        .doctor_of_user(actor.user_id)
+                        .await?
+                        .ok_or(DomainError::Forbidden)?
+                        .id,
+                );
+            }
+            Role::Admin | Role::Receptionist => {}
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to) {
+            if from > to {
+                return Err(DomainError::validation("from", "from must not be after to"));
+            }
+        }
+        self.appointments.list(filter, page).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appointments::MockAppointmentRepository;
+    use crate::audit::RequestMeta;
+    use crate::clock::FixedClock;
+    use crate::directory::{MockDirectoryRepository, Patient, PatientProfile};
+    use crate::money::Money;
+    use crate::scheduling::MockSlotCache;
+    use chrono::{TimeZone, Utc};
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap()
+    }
+
+    fn appointment(
+        patient_id: Uuid,
+        status: AppointmentStatus,
+        starts_in: Duration,
+    ) -> Appointment {
+        Appointment {
+            id: Uuid::new_v4(),
+            patient_id,
+            doctor_id: Uuid::new_v4(),
+            time_slot_id: Some(Uuid::new_v4()),
+            kind: AppointmentType::Consultation,
+            status,
+            reason: "r".into(),
+            notes: None,
+            cancel_reason: None,
+            consultation_fee: Money::parse("10", "f").unwrap(),
+            starts_at: now() + starts_in,
+            ends_at: now() + starts_in + Duration::minutes(30),
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn patient_actor() -> (Actor, Patient) {
+        let actor = Actor {
+            user_id: Uuid::new_v4(),
+            role: Role::Patient,
+            session_id: Uuid::new_v4(),
+            meta: RequestMeta::default(),
+        };
+        let patient = Patient {
+            id: Uuid::new_v4(),
+            user_id: actor.user_id,
+            name: "P".into(),
+            email: "p@x.org".into(),
+            phone: None,
+            is_active: true,
+            profile: PatientProfile::default(),
+        };
+        (actor, patient)
+    }
+
+    fn service(
+        repo: MockAppointmentRepository,
+        directory: MockDirectoryRepository,
+    ) -> AppointmentService {
+        AppointmentService {
+            appointments: Arc::new(repo),
+            directory: Arc::new(directory),
+            cache: Arc::new(MockSlotCache::new()),
+            clock: Arc::new(FixedClock(now())),
+            patient_cancel_notice: Duration::hours(24),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_illegal_move_names_the_allowed_ones() {
+        let (actor, patient) = patient_actor();
+        let a = appointment(patient.id, AppointmentStatus::Scheduled, Duration::days(3));
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_get().returning(move |_| Ok(Some(a.clone())));
+        let mut directory = MockDirectoryRepository::new();
+        directory
+            .expect_patient_of_user()
+            .returning(move |_| Ok(Some(patient.clone())));
+        directory.expect_doctor_of_user().returning(|_| Ok(None));
+        let svc = service(repo, directory);
+        // A patient may not start an appointment at all ...
+        assert_eq!(
+            svc.act(&actor, Uuid::new_v4(), AppointmentAction::Start)
+                .await,
+            Err(DomainError::Forbidden)
+        );
+        // ... and from SCHEDULED, COMPLETED is not a legal move for anyone.
+        let desk = Actor {
+            role: Role::Receptionist,
+            ..actor.clone()
+        };
+        let err = svc
+            .act(&desk, Uuid::new_v4(), AppointmentAction::Complete)
+            .await;
+        assert_eq!(
+            err.unwrap_err(),
+            DomainError::Forbidden,
+            "only the appointment's doctor completes"
+        );
+    }
+
+    #[tokio::test]
+    async fn confirming_twice_is_an_invalid_transition_naming_the_allowed_moves() {
+        let a = appointment(
+            Uuid::new_v4(),
+            AppointmentStatus::Confirmed,
+            Duration::days(3),
+        );
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_get().returning(move |_| Ok(Some(a.clone())));
+        let svc = service(repo, MockDirectoryRepository::new());
+        let desk = Actor {
+            user_id: Uuid::new_v4(),
+            role: Role::Receptionist,
+            session_id: Uuid::new_v4(),
+            meta: RequestMeta::default(),
+        };
+        let err = svc
+            .act(&desk, Uuid::new_v4(), AppointmentAction::Confirm)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            DomainError::InvalidTransition {
+                from: "CONFIRMED".into(),
+                to: "CONFIRMED".into(),
+                allowed: vec!["IN_PROGRESS".into(), "CANCELLED".into()]
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_patient_cannot_cancel_inside_the_notice_period() {
+        let (actor, patient) = patient_actor();
+        let a = appointment(patient.id, AppointmentStatus::Confirmed, Duration::hours(3));
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_get().returning(move |_| Ok(Some(a.clone())));
+        let mut directory = MockDirectoryRepository::new();
+        directory
+            .expect_patient_of_user()
+            .returning(move |_| Ok(Some(patient.clone())));
+        let svc = service(repo, directory);
+        let err = svc
+            .act(
+                &actor,
+                Uuid::new_v4(),
+                AppointmentAction::Cancel {
+                    reason: "busy".into(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DomainError::Validation { ref field, .. } if field == "status"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn someone_elses_appointment_is_not_found() {
+        let (actor, patient) = patient_actor();
+        let a = appointment(
+            Uuid::new_v4(),
+            AppointmentStatus::Scheduled,
+            Duration::days(3),
+        );
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_get().returning(move |_| Ok(Some(a.clone())));
+        let mut directory = MockDirectoryRepository::new();
+        directory
+            .expect_patient_of_user()
+            .returning(move |_| Ok(Some(patient.clone())));
+        let svc = service(repo, directory);
+        assert_eq!(
+            svc.get(&actor, Uuid::new_v4()).await,
+            Err(DomainError::NotFound("appointment"))
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_needs_a_reason_and_doctors_cannot_book() {
+        let doctor = Actor {
+            user_id: Uuid::new_v4(),
+            role: Role::Doctor,
+            session_id: Uuid::new_v4(),
+            meta: RequestMeta::default(),
+        };
+        let svc = service(
+            MockAppointmentRepository::new(),
+            MockDirectoryRepository::new(),
+        );
+        let request = BookingRequest {
+            slot_id: Uuid::new_v4(),
+            patient_id: None,
+            kind: AppointmentType::Consultation,
+            reason: "pain".into(),
+        };
+        assert_eq!(
+            svc.book(&doctor, request).await,
+            Err(DomainError::Forbidden)
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The appointment status machine:
+//! SCHEDULED -> CONFIRMED -> IN_PROGRESS -> COMPLETED, and SCHEDULED | CONFIRMED -> CANCELLED.
+//! COMPLETED and CANCELLED are final.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppointmentStatus {
+    Scheduled,
+    Confirmed,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+
+impl AppointmentStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Scheduled,
+        Self::Confirmed,
+        Self::InProgress,
+        Self::Completed,
+        Self::Cancelled,
+    ];
+
+    /// The statuses this one may move to.
+    pub fn next(self) -> &'static [Self] {
+        match self {
+            Self::Scheduled => &[Self::Confirmed, Self::Cancelled],
+            Self::Confirmed => &[Self::InProgress, Self::Cancelled],
+            Self::InProgress => &[Self::Completed],
+            Self::Completed | Self::Cancelled => &[],
+        }
+    }
+
+    pub fn can_become(self, next: Self) -> bool {
+        self.next().contains(&next)
+    }
+
+    /// Holds its slot and counts for patient overlap.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Confirmed | Self::InProgress)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "SCHEDULED",
+            Self::Confirmed => "CONFIRMED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppointmentStatus as S;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_spec_transitions_and_no_others() {
+        let allowed = [
+            (S::Scheduled, S::Confirmed),
+            (S::Confirmed, S::InProgress),
+            (S::InProgress, S::Completed),
+            (S::Scheduled, S::Cancelled),
+            (S::Confirmed, S::Cancelled),
+        ];
+        for from in S::ALL {
+            for to in S::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever is attempted, only allowed steps happen: a COMPLETED appointment went
+        /// through IN_PROGRESS (and CONFIRMED), nothing leaves a final state, and an
+        /// IN_PROGRESS or COMPLETED appointment is never CANCELLED.
+        #[test]
+        fn no_path_reaches_a_forbidden_state(attempts in prop::collection::vec(prop::sample::select(S::ALL.to_vec()), 0..30)) {
+            let mut status = S::Scheduled;
+            let mut history = vec![status];
+            for next in attempts {
+                if status.can_become(next) {
+                    status = next;
+                    history.push(status);
+                }
+            }
+            if history.contains(&S::Completed) {
+                let i = history.iter().position(|s| *s == S::Completed).unwrap();
+                prop_assert_eq!(&history[..i], &[S::Scheduled, S::Confirmed, S::InProgress][..]);
+            }
+            if history.contains(&S::Cancelled) {
+                prop_assert!(!history.contains(&S::InProgress));
+                prop_assert_eq!(*history.last().unwrap(), S::Cancelled);
+            }
+            for pair in history.windows(2) {
+                prop_assert!(pair[0].can_become(pair[1]));
+            }
+        }
+    }
+}
