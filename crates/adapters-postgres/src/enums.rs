@@ -56,3 +56,21 @@ pg_enum!(PgGender, sql_types::Gender, domain::directory::Gender, {
 pg_enum!(PgAuditAction, sql_types::AuditAction, domain::audit::AuditAction, {
     Create => "CREATE", Update => "UPDATE", Delete => "DELETE", Login => "LOGIN", Logout => "LOGOUT",
 });
+
+pg_enum!(PgDayOfWeek, sql_types::DayOfWeek, domain::scheduling::DayOfWeek, {
+    Mon => "MON", Tue => "TUE", Wed => "WED", Thu => "THU", Fri => "FRI", Sat => "SAT", Sun => "SUN",
+});
+
+pg_enum!(PgAppointmentType, sql_types::AppointmentType, domain::appointments::AppointmentType, {
+    Consultation => "CONSULTATION", FollowUp => "FOLLOW_UP", Emergency => "EMERGENCY",
+});
+
+pg_enum!(PgAppointmentStatus, sql_types::AppointmentStatus, domain::appointments::AppointmentStatus, {
+    Scheduled => "SCHEDULED", Confirmed => "CONFIRMED", InProgress => "IN_PROGRESS",
+    Completed => "COMPLETED", Cancelled => "CANCELLED",
+});
+
+pg_enum!(PgNotificationType, sql_types::NotificationType, domain::notifications::NotificationType, {
+    BookingConfirmation => "BOOKING_CONFIRMATION", Reminder => "REMINDER", Prescription => "PRESCRIPTION",
+    Payment => "PAYMENT", General => "GENERAL",
+});

@@ -8,30 +8,40 @@ use domain::error::{Conflict, DomainError};
 
 /// Maps a query error, turning known unique constraints into conflicts.
 pub fn map_diesel(error: DieselError) -> DomainError {
-    match &error {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => match info
-            .constraint_name()
-        {
-            Some("users_email_key") => DomainError::Conflict(Conflict::EmailTaken),
+    if let DieselError::DatabaseError(kind, info) = &error {
+        // Constraints the domain knows by name, whatever their kind (unique, exclusion, FK).
+        let known = match info.constraint_name() {
+            Some("users_email_key") => Some(DomainError::Conflict(Conflict::EmailTaken)),
             Some("doctors_license_number_key") => {
-                DomainError::Conflict(Conflict::LicenseNumberTaken)
+                Some(DomainError::Conflict(Conflict::LicenseNumberTaken))
             }
-            Some("departments_name_key") => DomainError::Conflict(Conflict::DepartmentNameTaken),
+            Some("departments_name_key") => {
+                Some(DomainError::Conflict(Conflict::DepartmentNameTaken))
+            }
             Some("patients_user_id_key" | "doctors_user_id_key") => {
-                DomainError::Conflict(Conflict::ProfileExists)
+                Some(DomainError::Conflict(Conflict::ProfileExists))
             }
-            _ => DomainError::Unexpected(error.to_string()),
-        },
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-            DomainError::Unavailable("database")
+            Some("schedules_no_overlap") => Some(DomainError::Conflict(Conflict::ScheduleOverlap)),
+            Some("appointments_active_slot_key") => {
+                Some(DomainError::Conflict(Conflict::SlotTaken))
+            }
+            Some("appointments_patient_no_overlap") => {
+                Some(DomainError::Conflict(Conflict::PatientOverlap))
+            }
+            Some("doctor_departments_department_id_fkey") => Some(DomainError::validation(
+                "departmentIds",
+                "unknown department",
+            )),
+            _ => None,
+        };
+        if let Some(mapped) = known {
+            return mapped;
         }
-        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)
-            if info.constraint_name() == Some("doctor_departments_department_id_fkey") =>
-        {
-            DomainError::validation("departmentIds", "unknown department")
+        if matches!(kind, DatabaseErrorKind::ClosedConnection) {
+            return DomainError::Unavailable("database");
         }
-        _ => DomainError::Unexpected(error.to_string()),
     }
+    DomainError::Unexpected(error.to_string())
 }
 
 /// No connection could be had: the database is down or saturated.

@@ -5,6 +5,7 @@
 //! parameters; no SQL is built from strings of user input. Each repository method that must
 //! be atomic runs in one transaction, which also writes its audit events to the outbox.
 
+pub mod appointments;
 pub mod audit_outbox;
 pub mod directory;
 pub mod enums;
@@ -12,9 +13,12 @@ pub mod errors;
 pub mod identity;
 pub mod migrations;
 pub mod pool;
+pub mod scheduling;
 pub mod schema;
 
+pub use appointments::PgAppointmentRepository;
 pub use audit_outbox::PgAuditOutbox;
 pub use directory::PgDirectoryRepository;
 pub use identity::PgUserRepository;
 pub use pool::{PgPool, PgPoolConfig, PgProbe};
+pub use scheduling::PgScheduleRepository;

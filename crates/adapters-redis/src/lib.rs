@@ -7,7 +7,9 @@
 pub mod pool;
 pub mod rate_limit;
 pub mod sessions;
+pub mod slot_cache;
 
 pub use pool::{RedisConfig, RedisProbe, RedisStore};
 pub use rate_limit::{RateDecision, RedisRateLimiter};
 pub use sessions::RedisSessionStore;
+pub use slot_cache::RedisSlotCache;

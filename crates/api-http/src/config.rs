@@ -88,6 +88,18 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub audit_relay_interval_ms: u64,
 
+    /// The clinic's IANA time zone: schedules and slot dates are local to it.
+    #[arg(long, env = "CLINIC_TIMEZONE", default_value = "UTC")]
+    pub clinic_timezone: String,
+
+    /// How many days ahead time slots are generated.
+    #[arg(long, env = "SLOT_HORIZON_DAYS", default_value_t = 60)]
+    pub slot_horizon_days: i64,
+
+    /// How many hours before the start a patient may still cancel itself.
+    #[arg(long, env = "PATIENT_CANCEL_NOTICE_HOURS", default_value_t = 24)]
+    pub patient_cancel_notice_hours: i64,
+
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub json_body_limit: usize,
@@ -107,6 +119,16 @@ impl Config {
             config: Config,
         }
         <Only as clap::Parser>::parse_from(["healthsync"]).config
+    }
+
+    /// The clinic's time zone, refusing an unknown name.
+    pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.clinic_timezone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "CLINIC_TIMEZONE {:?} is not an IANA time zone",
+                self.clinic_timezone
+            )
+        })
     }
 
     /// The signing secret, refusing to start without a strong one.

@@ -162,6 +162,18 @@ impl From<domain::error::DomainError> for ApiError {
             ),
             E::Unavailable(what) => Self::unavailable(what),
             E::Unexpected(cause) => Self::internal(&std::io::Error::other(cause)),
+            E::InvalidTransition { from, to, allowed } => {
+                let allowed_text = if allowed.is_empty() {
+                    "none (final status)".to_owned()
+                } else {
+                    allowed.join(", ")
+                };
+                Self::conflict(
+                    "INVALID_TRANSITION",
+                    format!("cannot go from {from} to {to}; allowed from {from}: {allowed_text}"),
+                )
+                .with_field("status")
+            }
         }
     }
 }
@@ -173,6 +185,13 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         C::LicenseNumberTaken => "another doctor has this licence number",
         C::DepartmentNameTaken => "a department with this name exists",
         C::ProfileExists => "this user already has that profile",
+        C::ScheduleOverlap => {
+            "the schedule overlaps another active schedule of this doctor on that day"
+        }
+        C::SlotTaken => "this slot is no longer available",
+        C::PatientOverlap => "the patient already has an appointment at an overlapping time",
+        C::DoctorUnavailable => "this doctor is not taking appointments",
+        C::StaleStatus => "the appointment changed meanwhile; read it again",
     }
 }
 

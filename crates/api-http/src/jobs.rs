@@ -30,3 +30,23 @@ pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<
         }
     })
 }
+
+/// Extends every active schedule's slots to the horizon at start-up and then daily.
+/// Idempotent (unique key), so several `serve` processes running it is harmless.
+pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let wait = match state.scheduling.generate_all().await {
+                Ok(n) => {
+                    tracing::info!(created = n, "slot horizon extended");
+                    Duration::from_secs(24 * 3600)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "slot generation failed; retrying in a minute");
+                    Duration::from_secs(60)
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    })
+}

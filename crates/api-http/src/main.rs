@@ -21,6 +21,8 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Generate time slots of every active schedule up to the horizon (idempotent).
+    GenerateSlots,
     /// Create an ADMIN account (the first admin). The password is read from the
     /// HEALTHSYNC_ADMIN_PASSWORD environment variable, never from the command line.
     CreateAdmin {
@@ -41,6 +43,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&cli.config).await,
+        Command::GenerateSlots => {
+            let state = api_http::state::AppState::build(cli.config).await?;
+            let created = state
+                .scheduling
+                .generate_all()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {created} new slots");
+            Ok(())
+        }
         Command::CreateAdmin { email, name } => create_admin(cli.config, &email, &name).await,
         Command::Serve => {
             if cli.config.run_migrations {

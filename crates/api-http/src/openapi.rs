@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::errors::ErrorBody;
-use crate::routes::{audit, auth, departments, doctors, dto, health, patients, users};
+use crate::routes::{
+    appointments, audit, auth, departments, doctors, dto, health, patients, schedules, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,9 @@ shape with a stable `code`.",
         patients::create, patients::list, patients::me, patients::get, patients::update,
         doctors::list, doctors::get, doctors::update, doctors::set_departments,
         departments::list, departments::get, departments::create, departments::update,
+        schedules::list, schedules::create, schedules::update, schedules::available,
+        appointments::book, appointments::list, appointments::get, appointments::confirm,
+        appointments::start, appointments::complete, appointments::cancel,
         audit::search,
     ),
     components(schemas(
@@ -35,6 +40,8 @@ shape with a stable `code`.",
         dto::UserDto, dto::PatientDto, dto::PatientProfileDto, dto::DoctorDto, dto::DepartmentDto,
         dto::PatientPage, dto::DoctorPage, dto::DepartmentPage, dto::AuditLogPage,
         audit::AuditLogDto, audit::AuditChangesDto,
+        schedules::ScheduleRequest, schedules::ScheduleDto, schedules::SlotDto,
+        appointments::BookRequest, appointments::CancelRequest, appointments::AppointmentDto, appointments::AppointmentPage,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -44,6 +51,8 @@ shape with a stable `code`.",
         (name = "patients", description = "Patients"),
         (name = "doctors", description = "Doctors"),
         (name = "departments", description = "Departments"),
+        (name = "scheduling", description = "Schedules and free slots"),
+        (name = "appointments", description = "Booking and the appointment lifecycle"),
         (name = "audit", description = "The audit log (admins)"),
     ),
 )]

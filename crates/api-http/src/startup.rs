@@ -21,6 +21,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     _relay: AbortOnDrop,
+    _slots: AbortOnDrop,
 }
 
 /// Stops a background job when the application that started it goes away.
@@ -41,11 +42,13 @@ impl Application {
         let state = web::Data::new(AppState::build(config).await?);
         let server = serve(listener, state.clone())?;
         let relay = crate::jobs::spawn_audit_relay(state.clone());
+        let slots = crate::jobs::spawn_slot_generation(state.clone());
         Ok(Self {
             port,
             server,
             state,
             _relay: AbortOnDrop(relay),
+            _slots: AbortOnDrop(slots),
         })
     }
 
@@ -65,11 +68,11 @@ impl Application {
         actix_web::dev::ServerHandle,
     ) {
         let handle = self.server.handle();
-        let relay = self._relay;
+        let jobs = (self._relay, self._slots);
         let server = self.server;
         (
             async move {
-                let _relay = relay;
+                let _jobs = jobs;
                 server.await
             },
             handle,
@@ -78,14 +81,16 @@ impl Application {
 
     /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let _relay = self._relay;
+        let _jobs = (self._relay, self._slots);
         self.server.await
     }
 }
 
 /// Registers every route. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use routes::{audit, auth, departments, doctors, health, patients, users};
+    use routes::{
+        appointments, audit, auth, departments, doctors, health, patients, schedules, users,
+    };
     cfg.service(health::health)
         .service(health::ready)
         .service(auth::register)
@@ -109,6 +114,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(departments::get)
         .service(departments::create)
         .service(departments::update)
+        .service(schedules::list)
+        .service(schedules::create)
+        .service(schedules::update)
+        .service(schedules::available)
+        .service(appointments::book)
+        .service(appointments::list)
+        .service(appointments::get)
+        .service(appointments::confirm)
+        .service(appointments::start)
+        .service(appointments::complete)
+        .service(appointments::cancel)
         .service(audit::search);
 }
 

@@ -5,13 +5,20 @@ use std::sync::Arc;
 
 use adapters_mongo::{MongoAuditLog, MongoConfig, MongoProbe, MongoStore};
 use adapters_postgres::pool::{build_pool, PgPool, PgPoolConfig};
-use adapters_postgres::{PgAuditOutbox, PgDirectoryRepository, PgProbe, PgUserRepository};
-use adapters_redis::{RedisConfig, RedisProbe, RedisRateLimiter, RedisSessionStore, RedisStore};
+use adapters_postgres::{
+    PgAppointmentRepository, PgAuditOutbox, PgDirectoryRepository, PgProbe, PgScheduleRepository,
+    PgUserRepository,
+};
+use adapters_redis::{
+    RedisConfig, RedisProbe, RedisRateLimiter, RedisSessionStore, RedisSlotCache, RedisStore,
+};
+use domain::appointments::AppointmentService;
 use domain::audit::AuditRelay;
 use domain::clock::SystemClock;
 use domain::directory::DirectoryService;
 use domain::health::StoreProbe;
 use domain::identity::IdentityService;
+use domain::scheduling::SchedulingService;
 
 use crate::auth::password::Argon2Hasher;
 use crate::auth::tokens::TokenService;
@@ -31,6 +38,8 @@ pub struct AppState {
     pub audit_log: MongoAuditLog,
     pub audit_relay: AuditRelay,
     pub rate_limiter: RedisRateLimiter,
+    pub scheduling: SchedulingService,
+    pub appointments: AppointmentService,
 }
 
 impl AppState {
@@ -77,8 +86,29 @@ impl AppState {
             decoy_hash: Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         };
+        let directory_repo = Arc::new(PgDirectoryRepository { pool: pg.clone() });
         let directory = DirectoryService {
-            repo: Arc::new(PgDirectoryRepository { pool: pg.clone() }),
+            repo: directory_repo.clone(),
+        };
+        let slot_cache = Arc::new(RedisSlotCache {
+            store: redis.clone(),
+        });
+        let scheduling = SchedulingService {
+            schedules: Arc::new(PgScheduleRepository { pool: pg.clone() }),
+            directory: directory_repo.clone(),
+            cache: slot_cache.clone(),
+            clock: Arc::new(SystemClock),
+            tz: config.timezone()?,
+            horizon_days: config.slot_horizon_days.clamp(1, 366),
+        };
+        let appointments = AppointmentService {
+            appointments: Arc::new(PgAppointmentRepository { pool: pg.clone() }),
+            directory: directory_repo,
+            cache: slot_cache,
+            clock: Arc::new(SystemClock),
+            patient_cancel_notice: chrono::Duration::hours(
+                config.patient_cancel_notice_hours.max(0),
+            ),
         };
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay {
@@ -101,6 +131,8 @@ impl AppState {
             audit_log,
             audit_relay,
             rate_limiter,
+            scheduling,
+            appointments,
         })
     }
 }

@@ -23,5 +23,6 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod money;
+pub mod notifications;
 pub mod paging;
 pub mod scheduling;

@@ -1,5 +1,6 @@
 //! One module per resource; handlers stay thin: parse, call one use case, map the result.
 
+pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod departments;
@@ -7,4 +8,5 @@ pub mod doctors;
 pub mod dto;
 pub mod health;
 pub mod patients;
+pub mod schedules;
 pub mod users;

@@ -1,0 +1,327 @@
+//! Appointments in PostgreSQL: booking in one transaction, status transitions, listing.
+
+use async_trait::async_trait;
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::appointments::{
+    Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked, NewBooking,
+};
+use domain::audit::{AuditAction, AuditEvent, RequestMeta};
+use domain::error::{Conflict, DomainError};
+use domain::money::Money;
+use domain::notifications::NotificationType;
+use domain::paging::{Page, PageRequest};
+use uuid::Uuid;
+
+use crate::audit_outbox::insert_events;
+use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
+use crate::errors::{map_diesel, map_pool, TxError};
+use crate::schema::{appointments, doctors, notifications, patients, time_slots, users};
+use crate::PgPool;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = appointments, check_for_backend(diesel::pg::Pg))]
+struct AppointmentRow {
+    id: Uuid,
+    patient_id: Uuid,
+    doctor_id: Uuid,
+    time_slot_id: Option<Uuid>,
+    type_: PgAppointmentType,
+    status: PgAppointmentStatus,
+    reason: String,
+    notes: Option<String>,
+    cancel_reason: Option<String>,
+    consultation_fee: BigDecimal,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<AppointmentRow> for Appointment {
+    type Error = DomainError;
+
+    fn try_from(r: AppointmentRow) -> Result<Self, DomainError> {
+        Ok(Self {
+            id: r.id,
+            patient_id: r.patient_id,
+            doctor_id: r.doctor_id,
+            time_slot_id: r.time_slot_id,
+            kind: r.type_.into(),
+            status: r.status.into(),
+            reason: r.reason,
+            notes: r.notes,
+            cancel_reason: r.cancel_reason,
+            consultation_fee: Money::from_decimal(r.consultation_fee)
+                .map_err(|_| DomainError::Unexpected("stored fee out of range".into()))?,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = notifications)]
+struct NewNotificationRow {
+    user_id: Uuid,
+    type_: PgNotificationType,
+    title: String,
+    message: String,
+    appointment_id: Option<Uuid>,
+}
+
+type LockedSlot = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
+
+async fn book_in(
+    conn: &mut AsyncPgConnection,
+    b: &NewBooking,
+    meta: &RequestMeta,
+) -> Result<Booked, TxError> {
+    // Locking the slot row serialises concurrent bookings of one slot: the first commits,
+    // the others then see it taken. The partial unique index is the backstop.
+    let slot: Option<LockedSlot> = time_slots::table
+        .find(b.slot_id)
+        .select((
+            time_slots::doctor_id,
+            time_slots::date,
+            time_slots::starts_at,
+            time_slots::ends_at,
+            time_slots::is_available,
+        ))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    let (doctor_id, date, starts_at, ends_at, is_available) =
+        slot.ok_or(DomainError::NotFound("slot"))?;
+    if starts_at <= b.now {
+        return Err(DomainError::validation("timeSlotId", "this slot has already started").into());
+    }
+    if !is_available {
+        return Err(DomainError::Conflict(Conflict::SlotTaken).into());
+    }
+    let (fee, doctor_available, doctor_active, doctor_user): (BigDecimal, bool, bool, Uuid) =
+        doctors::table
+            .inner_join(users::table)
+            .filter(doctors::id.eq(doctor_id))
+            .select((
+                doctors::consultation_fee,
+                doctors::is_available,
+                users::is_active,
+                users::id,
+            ))
+            .first(conn)
+            .await?;
+    if !doctor_available || !doctor_active {
+        return Err(DomainError::Conflict(Conflict::DoctorUnavailable).into());
+    }
+    let patient_user: Uuid = patients::table
+        .find(b.patient_id)
+        .select(patients::user_id)
+        .first(conn)
+        .await?;
+    let now = Utc::now();
+    let row: AppointmentRow = diesel::insert_into(appointments::table)
+        .values(AppointmentRow {
+            id: b.id,
+            patient_id: b.patient_id,
+            doctor_id,
+            time_slot_id: Some(b.slot_id),
+            type_: b.kind.into(),
+            status: PgAppointmentStatus::Scheduled,
+            reason: b.reason.clone(),
+            notes: None,
+            cancel_reason: None,
+            consultation_fee: fee,
+            starts_at,
+            ends_at,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(AppointmentRow::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::update(time_slots::table.find(b.slot_id))
+        .set(time_slots::is_available.eq(false))
+        .execute(conn)
+        .await?;
+    let when = starts_at.to_rfc3339();
+    let notes = [
+        (
+            patient_user,
+            "Appointment booked",
+            format!("Your appointment on {when} is booked."),
+        ),
+        (
+            doctor_user,
+            "New appointment",
+            format!("A patient booked your slot on {when}."),
+        ),
+    ];
+    let rows: Vec<NewNotificationRow> = notes
+        .into_iter()
+        .map(|(user_id, title, message)| NewNotificationRow {
+            user_id,
+            type_: NotificationType::BookingConfirmation.into(),
+            title: title.into(),
+            message,
+            appointment_id: Some(b.id),
+        })
+        .collect();
+    diesel::insert_into(notifications::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    let appointment = Appointment::try_from(row)?;
+    let event = AuditEvent::new(
+        Some(b.booked_by),
+        AuditAction::Create,
+        "appointment",
+        Some(b.id),
+        meta,
+    )
+    .after(appointment.snapshot());
+    insert_events(conn, &[event]).await?;
+    Ok(Booked {
+        appointment,
+        slot_date: Some(date),
+    })
+}
+
+#[derive(Clone)]
+pub struct PgAppointmentRepository {
+    pub pool: PgPool,
+}
+
+#[async_trait]
+impl AppointmentRepository for PgAppointmentRepository {
+    async fn book(&self, booking: NewBooking, meta: RequestMeta) -> Result<Booked, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let booked = conn
+            .transaction::<Booked, TxError, _>(async move |conn| {
+                book_in(conn, &booking, &meta).await
+            })
+            .await?;
+        Ok(booked)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Appointment>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row: Option<AppointmentRow> = appointments::table
+            .find(id)
+            .select(AppointmentRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(map_diesel)?;
+        row.map(Appointment::try_from).transpose()
+    }
+
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: AppointmentStatus,
+        to: AppointmentStatus,
+        cancel_reason: Option<String>,
+        event: AuditEvent,
+    ) -> Result<Booked, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let booked = conn
+            .transaction::<Booked, TxError, _>(async move |conn| {
+                let from_db = PgAppointmentStatus::from(from);
+                let row: Option<AppointmentRow> = diesel::update(
+                    appointments::table
+                        .filter(appointments::id.eq(id))
+                        .filter(appointments::status.eq(from_db)),
+                )
+                .set((
+                    appointments::status.eq(PgAppointmentStatus::from(to)),
+                    appointments::cancel_reason.eq(cancel_reason),
+                ))
+                .returning(AppointmentRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let row = row.ok_or(DomainError::Conflict(Conflict::StaleStatus))?;
+                let mut slot_date = None;
+                if let Some(slot_id) = row.time_slot_id {
+                    if to == AppointmentStatus::Cancelled {
+                        diesel::update(time_slots::table.find(slot_id))
+                            .set(time_slots::is_available.eq(true))
+                            .execute(conn)
+                            .await?;
+                    }
+                    slot_date = Some(
+                        time_slots::table
+                            .find(slot_id)
+                            .select(time_slots::date)
+                            .first(conn)
+                            .await?,
+                    );
+                }
+                insert_events(conn, std::slice::from_ref(&event)).await?;
+                Ok(Booked {
+                    appointment: Appointment::try_from(row)?,
+                    slot_date,
+                })
+            })
+            .await?;
+        Ok(booked)
+    }
+
+    async fn list(
+        &self,
+        filter: AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let build = || {
+            let mut q = appointments::table.into_boxed();
+            if let Some(p) = filter.patient_id {
+                q = q.filter(appointments::patient_id.eq(p));
+            }
+            if let Some(d) = filter.doctor_id {
+                q = q.filter(appointments::doctor_id.eq(d));
+            }
+            if let Some(s) = filter.status {
+                q = q.filter(appointments::status.eq(PgAppointmentStatus::from(s)));
+            }
+            if let Some(from) = filter.from {
+                q = q.filter(appointments::starts_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                q = q.filter(appointments::starts_at.le(to));
+            }
+            q
+        };
+        let total: i64 = build()
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        let mut q = build()
+            .select(AppointmentRow::as_select())
+            .offset(page.offset())
+            .limit(page.limit());
+        q = if filter.soonest_first {
+            q.order((appointments::starts_at.asc(), appointments::id.asc()))
+        } else {
+            q.order((appointments::starts_at.desc(), appointments::id.asc()))
+        };
+        let rows: Vec<AppointmentRow> = q.load(&mut conn).await.map_err(map_diesel)?;
+        let items = rows
+            .into_iter()
+            .map(Appointment::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            page: page.page,
+            per_page: page.per_page,
+        })
+    }
+}

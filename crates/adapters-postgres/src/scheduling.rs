@@ -1,0 +1,264 @@
+//! Schedules and time slots in PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::audit::AuditEvent;
+use domain::error::DomainError;
+use domain::scheduling::{AvailableSlot, Schedule, ScheduleRepository, SlotSpec};
+use uuid::Uuid;
+
+use crate::audit_outbox::insert_events;
+use crate::enums::PgDayOfWeek;
+use crate::errors::{map_diesel, map_pool, TxError};
+use crate::schema::{appointments, schedules, time_slots};
+use crate::PgPool;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = schedules, check_for_backend(diesel::pg::Pg))]
+struct ScheduleRow {
+    id: Uuid,
+    doctor_id: Uuid,
+    day_of_week: PgDayOfWeek,
+    start_time: NaiveTime,
+    end_time: NaiveTime,
+    slot_duration_minutes: i32,
+    is_active: bool,
+}
+
+impl From<&Schedule> for ScheduleRow {
+    fn from(s: &Schedule) -> Self {
+        Self {
+            id: s.id,
+            doctor_id: s.doctor_id,
+            day_of_week: s.day_of_week.into(),
+            start_time: s.start_time,
+            end_time: s.end_time,
+            slot_duration_minutes: i32::try_from(s.slot_minutes).unwrap_or(i32::MAX),
+            is_active: s.is_active,
+        }
+    }
+}
+
+impl From<ScheduleRow> for Schedule {
+    fn from(r: ScheduleRow) -> Self {
+        Self {
+            id: r.id,
+            doctor_id: r.doctor_id,
+            day_of_week: r.day_of_week.into(),
+            start_time: r.start_time,
+            end_time: r.end_time,
+            slot_minutes: u32::try_from(r.slot_duration_minutes).unwrap_or(0),
+            is_active: r.is_active,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = time_slots)]
+struct NewSlotRow {
+    schedule_id: Uuid,
+    doctor_id: Uuid,
+    date: NaiveDate,
+    start_time: NaiveTime,
+    end_time: NaiveTime,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = time_slots, check_for_backend(diesel::pg::Pg))]
+struct SlotRow {
+    id: Uuid,
+    doctor_id: Uuid,
+    date: NaiveDate,
+    start_time: NaiveTime,
+    end_time: NaiveTime,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+/// Inserts slots in chunks, skipping those that exist (the unique key makes this idempotent).
+async fn insert_slot_rows(
+    conn: &mut AsyncPgConnection,
+    slots: &[SlotSpec],
+) -> Result<usize, diesel::result::Error> {
+    let mut inserted = 0;
+    for chunk in slots.chunks(1000) {
+        let rows: Vec<NewSlotRow> = chunk
+            .iter()
+            .map(|s| NewSlotRow {
+                schedule_id: s.schedule_id,
+                doctor_id: s.doctor_id,
+                date: s.date,
+                start_time: s.start_time,
+                end_time: s.end_time,
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+            })
+            .collect();
+        inserted += diesel::insert_into(time_slots::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(inserted)
+}
+
+#[derive(Clone)]
+pub struct PgScheduleRepository {
+    pub pool: PgPool,
+}
+
+#[async_trait]
+impl ScheduleRepository for PgScheduleRepository {
+    async fn create(
+        &self,
+        schedule: Schedule,
+        slots: Vec<SlotSpec>,
+        event: AuditEvent,
+    ) -> Result<Schedule, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row = conn
+            .transaction::<ScheduleRow, TxError, _>(async move |conn| {
+                let row = diesel::insert_into(schedules::table)
+                    .values(ScheduleRow::from(&schedule))
+                    .returning(ScheduleRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                insert_slot_rows(conn, &slots).await?;
+                insert_events(conn, std::slice::from_ref(&event)).await?;
+                Ok(row)
+            })
+            .await?;
+        Ok(row.into())
+    }
+
+    async fn replace(
+        &self,
+        schedule: Schedule,
+        now: DateTime<Utc>,
+        slots: Vec<SlotSpec>,
+        event: AuditEvent,
+    ) -> Result<Vec<NaiveDate>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let dates = conn
+            .transaction::<Vec<NaiveDate>, TxError, _>(async move |conn| {
+                let row = ScheduleRow::from(&schedule);
+                let n = diesel::update(schedules::table.find(schedule.id))
+                    .set((
+                        schedules::day_of_week.eq(row.day_of_week),
+                        schedules::start_time.eq(row.start_time),
+                        schedules::end_time.eq(row.end_time),
+                        schedules::slot_duration_minutes.eq(row.slot_duration_minutes),
+                        schedules::is_active.eq(row.is_active),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if n == 0 {
+                    return Err(DomainError::NotFound("schedule").into());
+                }
+                // Withdraw future slots nobody ever booked; booked ones are never touched.
+                let withdrawn: Vec<NaiveDate> = diesel::delete(
+                    time_slots::table
+                        .filter(time_slots::schedule_id.eq(schedule.id))
+                        .filter(time_slots::starts_at.gt(now))
+                        .filter(diesel::dsl::not(diesel::dsl::exists(
+                            appointments::table
+                                .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
+                        ))),
+                )
+                .returning(time_slots::date)
+                .get_results(conn)
+                .await?;
+                insert_slot_rows(conn, &slots).await?;
+                insert_events(conn, std::slice::from_ref(&event)).await?;
+                Ok(withdrawn
+                    .into_iter()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect())
+            })
+            .await?;
+        Ok(dates)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Schedule>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row: Option<ScheduleRow> = schedules::table
+            .find(id)
+            .select(ScheduleRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(map_diesel)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn list_for_doctor(&self, doctor_id: Uuid) -> Result<Vec<Schedule>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let rows: Vec<ScheduleRow> = schedules::table
+            .filter(schedules::doctor_id.eq(doctor_id))
+            .order((schedules::day_of_week.asc(), schedules::start_time.asc()))
+            .select(ScheduleRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn list_active(&self) -> Result<Vec<Schedule>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let rows: Vec<ScheduleRow> = schedules::table
+            .filter(schedules::is_active.eq(true))
+            .select(ScheduleRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn insert_slots(&self, slots: Vec<SlotSpec>) -> Result<usize, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        insert_slot_rows(&mut conn, &slots)
+            .await
+            .map_err(map_diesel)
+    }
+
+    async fn available_slots(
+        &self,
+        doctor_id: Uuid,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AvailableSlot>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let rows: Vec<SlotRow> = time_slots::table
+            .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
+            .filter(time_slots::doctor_id.eq(doctor_id))
+            .filter(time_slots::date.eq(date))
+            .filter(time_slots::is_available.eq(true))
+            .filter(time_slots::starts_at.gt(now))
+            .filter(schedules::is_active.eq(true))
+            .order(time_slots::starts_at.asc())
+            .select(SlotRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AvailableSlot {
+                id: r.id,
+                doctor_id: r.doctor_id,
+                date: r.date,
+                start_time: r.start_time,
+                end_time: r.end_time,
+                starts_at: r.starts_at,
+                ends_at: r.ends_at,
+            })
+            .collect())
+    }
+}

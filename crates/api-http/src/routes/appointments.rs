@@ -1,0 +1,263 @@
+//! Booking and running appointments.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::appointments::{
+    Appointment, AppointmentAction, AppointmentFilter, AppointmentStatus, AppointmentType,
+    BookingRequest,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::dto::PageQuery;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookRequest {
+    pub time_slot_id: Uuid,
+    /// Required when staff book for a patient; patients book for themselves.
+    pub patient_id: Option<Uuid>,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "CONSULTATION")]
+    pub kind: AppointmentType,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppointmentDto {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub time_slot_id: Option<Uuid>,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "CONSULTATION")]
+    pub kind: AppointmentType,
+    #[schema(value_type = String, example = "SCHEDULED")]
+    pub status: AppointmentStatus,
+    pub reason: String,
+    pub notes: Option<String>,
+    pub cancel_reason: Option<String>,
+    /// The fee quoted at booking, exact decimal string.
+    #[schema(example = "80.50")]
+    pub consultation_fee: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Appointment> for AppointmentDto {
+    fn from(a: Appointment) -> Self {
+        Self {
+            id: a.id,
+            patient_id: a.patient_id,
+            doctor_id: a.doctor_id,
+            time_slot_id: a.time_slot_id,
+            kind: a.kind,
+            status: a.status,
+            reason: a.reason,
+            notes: a.notes,
+            cancel_reason: a.cancel_reason,
+            consultation_fee: a.consultation_fee.to_string(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppointmentPage {
+    pub items: Vec<AppointmentDto>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentListQuery {
+    #[param(value_type = Option<String>)]
+    pub status: Option<AppointmentStatus>,
+    pub doctor_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `soonest` (default) or `newest`.
+    pub order: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Book a slot.
+///
+/// One transaction takes the slot, creates the appointment (with the doctor's current fee),
+/// notifies patient and doctor and writes the audit event. Of concurrent requests for one slot
+/// exactly one succeeds; the others get 409 `SLOT_TAKEN`.
+#[utoipa::path(post, path = "/appointments", tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
+    responses(
+        (status = 201, description = "Booked", body = AppointmentDto),
+        (status = 404, description = "No such slot or patient", body = ErrorBody),
+        (status = 409, description = "SLOT_TAKEN, PATIENT_OVERLAP or DOCTOR_UNAVAILABLE", body = ErrorBody),
+        (status = 422, description = "Invalid request or slot in the past", body = ErrorBody),
+    ))]
+#[post("/appointments")]
+pub async fn book(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<BookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let request = BookingRequest {
+        slot_id: b.time_slot_id,
+        patient_id: b.patient_id,
+        kind: b.kind,
+        reason: b.reason,
+    };
+    let appointment = state.appointments.book(&user.0, request).await?;
+    Ok(HttpResponse::Created().json(AppointmentDto::from(appointment)))
+}
+
+/// List appointments: a patient's own, a doctor's day, or all (front desk and admins).
+#[utoipa::path(get, path = "/appointments", tag = "appointments", security(("bearer" = [])), params(AppointmentListQuery),
+    responses((status = 200, description = "A page of appointments", body = AppointmentPage)))]
+#[get("/appointments")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<AppointmentListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .parse()?;
+    let soonest_first = match q.order.as_deref() {
+        None | Some("soonest") => true,
+        Some("newest") => false,
+        Some(_) => return Err(ApiError::validation("order", "order is soonest or newest")),
+    };
+    let filter = AppointmentFilter {
+        patient_id: q.patient_id,
+        doctor_id: q.doctor_id,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        soonest_first,
+    };
+    let found = state.appointments.list(&user.0, filter, page).await?;
+    Ok(HttpResponse::Ok().json(AppointmentPage {
+        items: found.items.into_iter().map(AppointmentDto::from).collect(),
+        total: found.total,
+        page: found.page,
+        per_page: found.per_page,
+    }))
+}
+
+/// An appointment the caller may see (404 otherwise).
+#[utoipa::path(get, path = "/appointments/{id}", tag = "appointments", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "The appointment", body = AppointmentDto), (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/appointments/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(AppointmentDto::from(
+        state.appointments.get(&user.0, id.into_inner()).await?,
+    )))
+}
+
+async fn act(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: Uuid,
+    action: AppointmentAction,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(AppointmentDto::from(
+        state.appointments.act(&user.0, id, action).await?,
+    )))
+}
+
+/// Confirm (front desk, admins, the appointment's doctor or patient). SCHEDULED -> CONFIRMED.
+#[utoipa::path(post, path = "/appointments/{id}/confirm", tag = "appointments", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "Confirmed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+#[post("/appointments/{id}/confirm")]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, user, id.into_inner(), AppointmentAction::Confirm).await
+}
+
+/// Start (the appointment's doctor). CONFIRMED -> IN_PROGRESS.
+#[utoipa::path(post, path = "/appointments/{id}/start", tag = "appointments", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "Started", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+#[post("/appointments/{id}/start")]
+pub async fn start(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, user, id.into_inner(), AppointmentAction::Start).await
+}
+
+/// Complete (the appointment's doctor). IN_PROGRESS -> COMPLETED.
+#[utoipa::path(post, path = "/appointments/{id}/complete", tag = "appointments", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "Completed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+#[post("/appointments/{id}/complete")]
+pub async fn complete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, user, id.into_inner(), AppointmentAction::Complete).await
+}
+
+/// Cancel with a reason: the patient itself up to the notice period before the start, staff
+/// any time before IN_PROGRESS. Frees the slot.
+#[utoipa::path(post, path = "/appointments/{id}/cancel", tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 200, description = "Cancelled", body = AppointmentDto),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody),
+        (status = 422, description = "No reason, or inside the notice period", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<CancelRequest>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        user,
+        id.into_inner(),
+        AppointmentAction::Cancel {
+            reason: body.0.reason,
+        },
+    )
+    .await
+}

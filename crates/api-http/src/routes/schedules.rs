@@ -1,0 +1,228 @@
+//! A doctor's weekly schedules and the free slots generated from them.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use domain::error::DomainError;
+use domain::scheduling::{AvailableSlot, DayOfWeek, Schedule, ScheduleInput};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRequest {
+    #[schema(value_type = String, example = "MON")]
+    pub day_of_week: DayOfWeek,
+    /// Local time in the clinic's zone, `HH:MM`.
+    #[schema(value_type = String, example = "09:00")]
+    pub start_time: NaiveTime,
+    #[schema(value_type = String, example = "12:00")]
+    pub end_time: NaiveTime,
+    #[schema(example = 30)]
+    pub slot_duration_minutes: u32,
+    #[serde(default = "active")]
+    pub is_active: bool,
+}
+
+fn active() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleDto {
+    pub id: Uuid,
+    pub doctor_id: Uuid,
+    #[schema(value_type = String, example = "MON")]
+    pub day_of_week: DayOfWeek,
+    #[schema(value_type = String, example = "09:00:00")]
+    pub start_time: NaiveTime,
+    #[schema(value_type = String, example = "12:00:00")]
+    pub end_time: NaiveTime,
+    pub slot_duration_minutes: u32,
+    pub is_active: bool,
+}
+
+impl From<Schedule> for ScheduleDto {
+    fn from(s: Schedule) -> Self {
+        Self {
+            id: s.id,
+            doctor_id: s.doctor_id,
+            day_of_week: s.day_of_week,
+            start_time: s.start_time,
+            end_time: s.end_time,
+            slot_duration_minutes: s.slot_minutes,
+            is_active: s.is_active,
+        }
+    }
+}
+
+/// A free slot: local date and times in the clinic's zone, plus absolute RFC 3339 instants.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotDto {
+    pub id: Uuid,
+    pub doctor_id: Uuid,
+    pub date: NaiveDate,
+    #[schema(value_type = String, example = "09:00:00")]
+    pub start_time: NaiveTime,
+    #[schema(value_type = String, example = "09:30:00")]
+    pub end_time: NaiveTime,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl From<AvailableSlot> for SlotDto {
+    fn from(s: AvailableSlot) -> Self {
+        Self {
+            id: s.id,
+            doctor_id: s.doctor_id,
+            date: s.date,
+            start_time: s.start_time,
+            end_time: s.end_time,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// One day (`YYYY-MM-DD`, clinic time zone).
+    pub date: Option<NaiveDate>,
+    /// Or a range `from`..=`to` of at most 31 days.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl ScheduleRequest {
+    fn parse(&self) -> Result<ScheduleInput, DomainError> {
+        ScheduleInput::parse(
+            self.day_of_week,
+            self.start_time,
+            self.end_time,
+            self.slot_duration_minutes,
+        )
+    }
+}
+
+/// A doctor's schedules (public).
+#[utoipa::path(get, path = "/doctors/{id}/schedules", tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id")),
+    responses((status = 200, description = "The schedules", body = [ScheduleDto]), (status = 404, description = "No such doctor", body = ErrorBody)))]
+#[get("/doctors/{id}/schedules")]
+pub async fn list(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let schedules = state.scheduling.list(id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(
+        schedules
+            .into_iter()
+            .map(ScheduleDto::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Add a weekly schedule (admins, or the doctor itself); its slots are generated at once.
+#[utoipa::path(post, path = "/doctors/{id}/schedules", tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
+    params(("id" = Uuid, Path, description = "Doctor id")),
+    responses(
+        (status = 201, description = "Created", body = ScheduleDto),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 409, description = "Overlaps another schedule", body = ErrorBody),
+        (status = 422, description = "Invalid rule", body = ErrorBody),
+    ))]
+#[post("/doctors/{id}/schedules")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0.parse()?;
+    let created = state
+        .scheduling
+        .create(&user.0, id.into_inner(), input)
+        .await?;
+    Ok(HttpResponse::Created().json(ScheduleDto::from(created)))
+}
+
+/// Change or (de)activate a schedule: future unbooked slots are withdrawn and regenerated;
+/// booked slots are never touched.
+#[utoipa::path(put, path = "/schedules/{id}", tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
+    params(("id" = Uuid, Path, description = "Schedule id")),
+    responses(
+        (status = 200, description = "Updated", body = ScheduleDto),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such schedule", body = ErrorBody),
+        (status = 409, description = "Overlaps another schedule", body = ErrorBody),
+    ))]
+#[put("/schedules/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0.parse()?;
+    let updated = state
+        .scheduling
+        .update(&user.0, id.into_inner(), input, body.0.is_active)
+        .await?;
+    Ok(HttpResponse::Ok().json(ScheduleDto::from(updated)))
+}
+
+/// Free slots of a doctor for a date or a date range (public), soonest first. Served from the
+/// `slots:{doctorId}:{date}` cache, which every booking, cancellation and schedule change of
+/// that doctor and date drops.
+#[utoipa::path(get, path = "/doctors/{id}/slots", tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id"), SlotQuery),
+    responses(
+        (status = 200, description = "Free slots", body = [SlotDto]),
+        (status = 404, description = "No such doctor", body = ErrorBody),
+        (status = 422, description = "Bad date range", body = ErrorBody),
+    ))]
+#[get("/doctors/{id}/slots")]
+pub async fn available(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<SlotQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = match (query.date, query.from, query.to) {
+        (Some(date), None, None) => (date, date),
+        (None, Some(from), Some(to)) if from <= to && to - from <= Duration::days(30) => (from, to),
+        (None, Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "to",
+                "to must be on or after from, at most 31 days",
+            ))
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "date",
+                "give either date, or both from and to",
+            ))
+        }
+    };
+    let doctor_id = id.into_inner();
+    let mut slots = Vec::new();
+    let mut date = from;
+    while date <= to {
+        slots.extend(
+            state
+                .scheduling
+                .available(doctor_id, date)
+                .await?
+                .into_iter()
+                .map(SlotDto::from),
+        );
+        date += Duration::days(1);
+    }
+    Ok(HttpResponse::Ok().json(slots))
+}
