@@ -160,3 +160,76 @@ impl TestApp {
         }
     }
 }
+
+/// A date `days_ahead` from today (UTC, the tests' clinic zone) and its schedule weekday.
+pub fn day_ahead(days_ahead: i64) -> (chrono::NaiveDate, &'static str) {
+    use chrono::Datelike;
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days_ahead);
+    let day = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+        [date.weekday().num_days_from_monday() as usize];
+    (date, day)
+}
+
+impl TestApp {
+    /// Adds a schedule for `doctor` on the weekday of `date`; returns the schedule id.
+    pub async fn schedule(
+        &self,
+        admin: &Account,
+        doctor: &str,
+        day: &str,
+        start: &str,
+        end: &str,
+        minutes: u32,
+    ) -> String {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                &format!("/doctors/{doctor}/schedules"),
+                Some(&admin.token),
+                Some(json!({ "dayOfWeek": day, "startTime": start, "endTime": end, "slotDurationMinutes": minutes })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Free slot ids of `doctor` on `date`, soonest first.
+    pub async fn free_slots(&self, doctor: &str, date: chrono::NaiveDate) -> Vec<String> {
+        let (status, body) = self
+            .json(
+                Method::GET,
+                &format!("/doctors/{doctor}/slots?date={date}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Inserts `n` patients straight into the database (no Argon2, no HTTP): for load tests.
+    pub async fn seed_patients(&self, n: usize) -> Vec<uuid::Uuid> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.app.pg.get().await.unwrap();
+        let tag = crate::unique_id();
+        let ids: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::new_v4()).collect();
+        for chunk in ids.chunks(500) {
+            for id in chunk {
+                diesel::sql_query(
+                    "WITH u AS (INSERT INTO users (email, password_hash, name, role) VALUES ($1, 'x', 'Seeded', 'PATIENT') RETURNING id)
+                     INSERT INTO patients (id, user_id) SELECT $2, id FROM u",
+                )
+                .bind::<diesel::sql_types::Text, _>(format!("seed-{tag}-{id}@mail.test"))
+                .bind::<diesel::sql_types::Uuid, _>(*id)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+        ids
+    }
+}
