@@ -371,7 +371,7 @@ async fn booking_rules_patients_cancel_notice_and_schedule_changes_keep_booked_s
     // A patient cannot cancel inside the 24-hour notice period (the slot starts within ~48 h
     // of now; pick the one that is closest).
     let soon = app.free_slots(&c.doctor_id, tomorrowish).await;
-    if let Some(slot) = soon.iter().next() {
+    if let Some(slot) = <[String]>::first(&soon) {
         let (_, booked) = book_for(&app, &patient.token, slot, None).await;
         let starts =
             chrono::DateTime::parse_from_rfc3339(booked["startsAt"].as_str().unwrap()).unwrap();
