@@ -486,3 +486,197 @@ async fn generating_slots_twice_creates_nothing_new() {
             .unwrap();
     assert!(all_future.flag);
 }
+
+#[tokio::test]
+async fn reschedule_moves_in_one_transaction_and_walk_ins_take_no_slot() {
+    let app = TestApp::spawn().await;
+    let c = clinic(&app).await;
+    let patient = app.patient().await;
+    let (date, day) = day_ahead(4);
+    app.schedule(&c.admin, &c.doctor_id, day, "09:00", "10:30", 30)
+        .await;
+    let slots = app.free_slots(&c.doctor_id, date).await;
+    let (_, a) = book_for(&app, &patient.token, &slots[0], None).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let other = app.patient().await;
+    let (status, _) = book_for(&app, &other.token, &slots[1], None).await;
+    assert_eq!(status, 201);
+
+    let move_to = |slot: &str| {
+        let (app, token, path, body) = (
+            &app,
+            patient.token.clone(),
+            format!("/appointments/{id}/reschedule"),
+            json!({ "timeSlotId": slot }),
+        );
+        async move {
+            app.json(Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let (status, body) = move_to(&slots[1]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("SLOT_TAKEN")),
+        "nothing changes"
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM appointments WHERE id = '{id}' AND time_slot_id = '{}'",
+                slots[0]
+            )
+        )
+        .await,
+        1
+    );
+
+    let (status, moved) = move_to(&slots[2]).await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["timeSlotId"], slots[2].as_str());
+    let free = app.free_slots(&c.doctor_id, date).await;
+    assert!(
+        free.contains(&slots[0]) && !free.contains(&slots[2]),
+        "old slot freed, new slot taken, cache dropped"
+    );
+
+    // Walk-ins: staff only, no slot, EMERGENCY.
+    let walk_in =
+        json!({ "patientId": other.profile_id, "doctorId": c.doctor_id, "reason": "chest pain" });
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/appointments/walk-ins",
+            Some(&patient.token),
+            Some(walk_in.clone()),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, w) = app
+        .json(
+            Method::POST,
+            "/appointments/walk-ins",
+            Some(&c.receptionist.token),
+            Some(walk_in.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{w}");
+    assert_eq!(
+        (w["type"].as_str(), w["timeSlotId"].is_null()),
+        (Some("EMERGENCY"), true)
+    );
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/appointments/walk-ins",
+            Some(&c.receptionist.token),
+            Some(walk_in),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("PATIENT_OVERLAP")),
+        "already being seen"
+    );
+    assert_eq!(
+        app.free_slots(&c.doctor_id, date).await,
+        free,
+        "walk-ins take no slot"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_booking_with_the_same_idempotency_key_returns_the_first_result() {
+    let app = TestApp::spawn().await;
+    let c = clinic(&app).await;
+    let patient = app.patient().await;
+    let (date, day) = day_ahead(3);
+    app.schedule(&c.admin, &c.doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let slots = app.free_slots(&c.doctor_id, date).await;
+    let send = |slot: &str, key: &str| {
+        let request = app
+            .client
+            .post(app.url("/appointments"))
+            .bearer_auth(&patient.token)
+            .header("idempotency-key", key)
+            .json(&json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "check-up" }));
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (first_status, first) = send(&slots[0], "retry-1").await;
+    let (second_status, second) = send(&slots[0], "retry-1").await;
+    assert_eq!((first_status, second_status), (201, 201));
+    assert_eq!(
+        first, second,
+        "the same answer, not a second booking (nor a 409)"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) AS n FROM appointments").await,
+        1
+    );
+
+    let (status, body) = send(&slots[1], "retry-1").await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("Idempotency-Key")),
+        "same key, other request"
+    );
+    let (status, _) = send(&slots[1], "retry-2").await;
+    assert_eq!(
+        status, 201,
+        "a new key books anew (09:30 touches 09:00-09:30 without overlapping)"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) AS n FROM appointments").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn reminders_are_written_once_per_appointment_even_by_two_processes() {
+    let app = TestApp::spawn_with(|c| c.reminder_interval_secs = 3600).await;
+    let c = clinic(&app).await;
+    let patient = app.patient().await;
+    let (date, day) = day_ahead(1);
+    app.schedule(&c.admin, &c.doctor_id, day, "00:00", "23:30", 30)
+        .await;
+    let slots = app.free_slots(&c.doctor_id, date).await;
+    let (status, _) = book_for(&app, &patient.token, &slots[0], None).await;
+    assert_eq!(status, 201);
+    let lead = chrono::Duration::hours(72);
+    let (a, b) = tokio::join!(
+        app.app.appointments.send_reminders(lead),
+        app.app.appointments.send_reminders(lead)
+    );
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        1,
+        "two runs at once write one reminder"
+    );
+    assert_eq!(
+        app.app.appointments.send_reminders(lead).await.unwrap(),
+        0,
+        "and never again"
+    );
+    let reminders = count(
+        &app,
+        "SELECT count(*) AS n FROM notifications WHERE type = 'REMINDER'",
+    )
+    .await;
+    assert_eq!(reminders, 1);
+    assert_eq!(
+        app.app
+            .appointments
+            .send_reminders(chrono::Duration::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::appointments::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked, NewBooking,
+    WalkIn,
 };
 use domain::audit::{AuditAction, AuditEvent, RequestMeta};
 use domain::error::{Conflict, DomainError};
@@ -323,5 +324,209 @@ impl AppointmentRepository for PgAppointmentRepository {
             page: page.page,
             per_page: page.per_page,
         })
+    }
+
+    async fn reschedule(
+        &self,
+        id: Uuid,
+        slot_id: Uuid,
+        now: DateTime<Utc>,
+        event: AuditEvent,
+    ) -> Result<(Appointment, Vec<NaiveDate>), DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let moved = conn
+            .transaction::<(Appointment, Vec<NaiveDate>), TxError, _>(async move |conn| {
+                moves::reschedule_in(conn, id, slot_id, now, &event).await
+            })
+            .await?;
+        Ok(moved)
+    }
+
+    async fn walk_in(
+        &self,
+        booking: WalkIn,
+        meta: RequestMeta,
+    ) -> Result<Appointment, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let created = conn
+            .transaction::<Appointment, TxError, _>(async move |conn| {
+                moves::walk_in_in(conn, &booking, &meta).await
+            })
+            .await?;
+        Ok(created)
+    }
+
+    async fn send_due_reminders(
+        &self,
+        now: DateTime<Utc>,
+        lead: chrono::Duration,
+    ) -> Result<usize, DomainError> {
+        self.insert_reminders(now, now + lead).await
+    }
+}
+
+/// Reschedule, walk-ins and reminders (kept apart from booking for reading).
+pub(crate) mod moves {
+    use super::*;
+
+    pub async fn reschedule_in(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        slot_id: Uuid,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<(Appointment, Vec<NaiveDate>), TxError> {
+        let current: AppointmentRow = appointments::table
+            .find(id)
+            .select(AppointmentRow::as_select())
+            .for_update()
+            .first(conn)
+            .await?;
+        let slot: Option<LockedSlot> = time_slots::table
+            .find(slot_id)
+            .select((
+                time_slots::doctor_id,
+                time_slots::date,
+                time_slots::starts_at,
+                time_slots::ends_at,
+                time_slots::is_available,
+            ))
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let (doctor_id, date, starts_at, ends_at, is_available) =
+            slot.ok_or(DomainError::NotFound("slot"))?;
+        if doctor_id != current.doctor_id {
+            return Err(
+                DomainError::validation("timeSlotId", "pick a slot of the same doctor").into(),
+            );
+        }
+        if starts_at <= now {
+            return Err(
+                DomainError::validation("timeSlotId", "this slot has already started").into(),
+            );
+        }
+        if !is_available {
+            return Err(DomainError::Conflict(Conflict::SlotTaken).into());
+        }
+        let status = AppointmentStatus::from(current.status);
+        if !matches!(
+            status,
+            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+        ) {
+            return Err(DomainError::Conflict(Conflict::StaleStatus).into());
+        }
+        let old_slot = current.time_slot_id;
+        let row: AppointmentRow = diesel::update(appointments::table.find(id))
+            .set((
+                appointments::time_slot_id.eq(Some(slot_id)),
+                appointments::starts_at.eq(starts_at),
+                appointments::ends_at.eq(ends_at),
+            ))
+            .returning(AppointmentRow::as_returning())
+            .get_result(conn)
+            .await?;
+        diesel::update(time_slots::table.find(slot_id))
+            .set(time_slots::is_available.eq(false))
+            .execute(conn)
+            .await?;
+        let mut dates = vec![date];
+        if let Some(old) = old_slot {
+            let old_date: NaiveDate = diesel::update(time_slots::table.find(old))
+                .set(time_slots::is_available.eq(true))
+                .returning(time_slots::date)
+                .get_result(conn)
+                .await?;
+            dates.push(old_date);
+        }
+        insert_events(conn, std::slice::from_ref(event)).await?;
+        Ok((Appointment::try_from(row)?, dates))
+    }
+
+    pub async fn walk_in_in(
+        conn: &mut AsyncPgConnection,
+        w: &WalkIn,
+        meta: &RequestMeta,
+    ) -> Result<Appointment, TxError> {
+        let fee: Option<(BigDecimal, bool)> = doctors::table
+            .inner_join(users::table)
+            .filter(doctors::id.eq(w.doctor_id))
+            .select((doctors::consultation_fee, users::is_active))
+            .first(conn)
+            .await
+            .optional()?;
+        let (fee, active) = fee.ok_or(DomainError::NotFound("doctor"))?;
+        if !active {
+            return Err(DomainError::Conflict(Conflict::DoctorUnavailable).into());
+        }
+        let now = Utc::now();
+        let row: AppointmentRow = diesel::insert_into(appointments::table)
+            .values(AppointmentRow {
+                id: w.id,
+                patient_id: w.patient_id,
+                doctor_id: w.doctor_id,
+                time_slot_id: None,
+                type_: PgAppointmentType::Emergency,
+                status: PgAppointmentStatus::Scheduled,
+                reason: w.reason.clone(),
+                notes: None,
+                cancel_reason: None,
+                consultation_fee: fee,
+                starts_at: w.starts_at,
+                ends_at: w.starts_at + chrono::Duration::minutes(w.minutes),
+                created_at: now,
+                updated_at: now,
+            })
+            .returning(AppointmentRow::as_returning())
+            .get_result(conn)
+            .await?;
+        let appointment = Appointment::try_from(row)?;
+        let event = AuditEvent::new(
+            Some(w.booked_by),
+            AuditAction::Create,
+            "appointment",
+            Some(w.id),
+            meta,
+        )
+        .after(appointment.snapshot());
+        insert_events(conn, &[event]).await?;
+        Ok(appointment)
+    }
+}
+
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl PgAppointmentRepository {
+    /// One statement; the partial unique index `notifications_reminder_once_key` makes it
+    /// exactly-once per appointment whoever runs it, however often.
+    pub(crate) async fn insert_reminders(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<usize, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let inserted: Inserted = diesel::sql_query(
+            "WITH due AS (
+                 INSERT INTO notifications (user_id, type, title, message, appointment_id)
+                 SELECT p.user_id, 'REMINDER', 'Appointment reminder',
+                        'Your appointment starts at ' || to_char(a.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC.',
+                        a.id
+                   FROM appointments a JOIN patients p ON p.id = a.patient_id
+                  WHERE a.status IN ('SCHEDULED', 'CONFIRMED') AND a.starts_at > $1 AND a.starts_at <= $2
+                 ON CONFLICT DO NOTHING
+                 RETURNING 1)
+             SELECT count(*) AS n FROM due",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Timestamptz, _>(until)
+        .get_result(&mut conn)
+        .await
+        .map_err(map_diesel)?;
+        Ok(usize::try_from(inserted.n).unwrap_or(0))
     }
 }

@@ -100,6 +100,14 @@ pub struct Config {
     #[arg(long, env = "PATIENT_CANCEL_NOTICE_HOURS", default_value_t = 24)]
     pub patient_cancel_notice_hours: i64,
 
+    /// How long before an appointment its REMINDER notification is written, in minutes.
+    #[arg(long, env = "REMINDER_LEAD_MINUTES", default_value_t = 1440)]
+    pub reminder_lead_minutes: i64,
+
+    /// How often (seconds) the reminder job looks for due appointments.
+    #[arg(long, env = "REMINDER_INTERVAL_SECS", default_value_t = 60)]
+    pub reminder_interval_secs: u64,
+
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub json_body_limit: usize,

@@ -50,3 +50,20 @@ pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHan
         }
     })
 }
+
+/// Writes REMINDER notifications `REMINDER_LEAD_MINUTES` ahead, every
+/// `REMINDER_INTERVAL_SECS`. Exactly once per appointment, whatever the number of processes.
+pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let lead = chrono::Duration::minutes(state.config.reminder_lead_minutes.max(1));
+        let interval = Duration::from_secs(state.config.reminder_interval_secs.max(1));
+        loop {
+            match state.appointments.send_reminders(lead).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sent = n, "reminders written"),
+                Err(e) => tracing::warn!(error = %e, "reminder job failed; retrying"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

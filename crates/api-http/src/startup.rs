@@ -22,6 +22,7 @@ pub struct Application {
     state: web::Data<AppState>,
     _relay: AbortOnDrop,
     _slots: AbortOnDrop,
+    _reminders: AbortOnDrop,
 }
 
 /// Stops a background job when the application that started it goes away.
@@ -43,12 +44,14 @@ impl Application {
         let server = serve(listener, state.clone())?;
         let relay = crate::jobs::spawn_audit_relay(state.clone());
         let slots = crate::jobs::spawn_slot_generation(state.clone());
+        let reminders = crate::jobs::spawn_reminders(state.clone());
         Ok(Self {
             port,
             server,
             state,
             _relay: AbortOnDrop(relay),
             _slots: AbortOnDrop(slots),
+            _reminders: AbortOnDrop(reminders),
         })
     }
 
@@ -68,7 +71,7 @@ impl Application {
         actix_web::dev::ServerHandle,
     ) {
         let handle = self.server.handle();
-        let jobs = (self._relay, self._slots);
+        let jobs = (self._relay, self._slots, self._reminders);
         let server = self.server;
         (
             async move {
@@ -81,7 +84,7 @@ impl Application {
 
     /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let _jobs = (self._relay, self._slots);
+        let _jobs = (self._relay, self._slots, self._reminders);
         self.server.await
     }
 }
@@ -125,6 +128,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(appointments::start)
         .service(appointments::complete)
         .service(appointments::cancel)
+        .service(appointments::reschedule)
+        .service(appointments::walk_in)
         .service(audit::search);
 }
 

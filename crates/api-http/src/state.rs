@@ -40,6 +40,7 @@ pub struct AppState {
     pub rate_limiter: RedisRateLimiter,
     pub scheduling: SchedulingService,
     pub appointments: AppointmentService,
+    pub idempotency: Arc<dyn domain::idempotency::IdempotencyStore>,
 }
 
 impl AppState {
@@ -119,6 +120,7 @@ impl AppState {
         let rate_limiter = RedisRateLimiter {
             store: redis.clone(),
         };
+        let idempotency = Arc::new(adapters_postgres::PgIdempotencyStore { pool: pg.clone() });
         Ok(Self {
             config,
             pg,
@@ -133,6 +135,7 @@ impl AppState {
             rate_limiter,
             scheduling,
             appointments,
+            idempotency,
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod identity;
 pub mod money;
 pub mod notifications;

@@ -1,12 +1,14 @@
 //! Booking and running appointments.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::appointments::{
     Appointment, AppointmentAction, AppointmentFilter, AppointmentStatus, AppointmentType,
     BookingRequest,
 };
+use domain::idempotency::{parse_key, Claim, StoredResponse};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -25,6 +27,21 @@ pub struct BookRequest {
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "CONSULTATION")]
     pub kind: AppointmentType,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// A free future slot of the same doctor.
+    pub time_slot_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalkInRequest {
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
     pub reason: String,
 }
 
@@ -118,6 +135,7 @@ pub struct AppointmentListQuery {
     ))]
 #[post("/appointments")]
 pub async fn book(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: ApiJson<BookRequest>,
@@ -129,8 +147,71 @@ pub async fn book(
         kind: b.kind,
         reason: b.reason,
     };
-    let appointment = state.appointments.book(&user.0, request).await?;
-    Ok(HttpResponse::Created().json(AppointmentDto::from(appointment)))
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => Some(parse_key(value.to_str().unwrap_or(""))?),
+    };
+    let Some(key) = key else {
+        let appointment = state.appointments.book(&user.0, request).await?;
+        return Ok(HttpResponse::Created().json(AppointmentDto::from(appointment)));
+    };
+    // Same key and same request: the first answer; same key, other request: refused.
+    let hash = hex_sha256(&format!("{:?}", request));
+    match state.idempotency.claim(user.0.user_id, &key, &hash).await? {
+        Claim::Replay(stored) => Ok(replay(stored)),
+        Claim::Mismatch => Err(ApiError::validation(
+            "Idempotency-Key",
+            "this key was used for a different request",
+        )),
+        Claim::InFlight => Err(ApiError::conflict(
+            "IDEMPOTENCY_IN_FLIGHT",
+            "a request with this key is still running",
+        )
+        .retry_after(1)),
+        Claim::New => {
+            let outcome = state.appointments.book(&user.0, request).await;
+            let stored = match &outcome {
+                Ok(appointment) => StoredResponse {
+                    status: 201,
+                    body: serde_json::to_value(AppointmentDto::from(appointment.clone()))
+                        .unwrap_or_default(),
+                },
+                Err(
+                    e @ (domain::error::DomainError::Unexpected(_)
+                    | domain::error::DomainError::Unavailable(_)),
+                ) => {
+                    // Not the client's fault: let a retry act again.
+                    state.idempotency.release(user.0.user_id, &key).await?;
+                    return Err(e.clone().into());
+                }
+                Err(e) => {
+                    let api = ApiError::from(e.clone());
+                    StoredResponse {
+                        status: api.status.as_u16(),
+                        body: serde_json::to_value(&api.body).unwrap_or_default(),
+                    }
+                }
+            };
+            state
+                .idempotency
+                .complete(user.0.user_id, &key, stored.clone())
+                .await?;
+            Ok(replay(stored))
+        }
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(stored.status)
+        .unwrap_or(actix_web::http::StatusCode::OK);
+    HttpResponse::build(status).json(stored.body)
 }
 
 /// List appointments: a patient's own, a doctor's day, or all (front desk and admins).
@@ -260,4 +341,50 @@ pub async fn cancel(
         },
     )
     .await
+}
+
+/// Move an appointment to another free slot of its doctor, in one transaction (the old slot is
+/// freed and the new one taken, or nothing changes). The patient itself outside the notice
+/// period, or the front desk and admins.
+#[utoipa::path(post, path = "/appointments/{id}/reschedule", tag = "appointments", security(("bearer" = [])), request_body = RescheduleRequest,
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 200, description = "Moved", body = AppointmentDto),
+        (status = 409, description = "SLOT_TAKEN or INVALID_TRANSITION", body = ErrorBody),
+        (status = 422, description = "Another doctor's slot, past slot, or inside the notice period", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/reschedule")]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let moved = state
+        .appointments
+        .reschedule(&user.0, id.into_inner(), body.0.time_slot_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(AppointmentDto::from(moved)))
+}
+
+/// Register an EMERGENCY walk-in (front desk and admins): no slot, starting now; it never
+/// takes a slot from anyone.
+#[utoipa::path(post, path = "/appointments/walk-ins", tag = "appointments", security(("bearer" = [])), request_body = WalkInRequest,
+    responses(
+        (status = 201, description = "Registered", body = AppointmentDto),
+        (status = 403, description = "Not front-desk staff", body = ErrorBody),
+        (status = 409, description = "PATIENT_OVERLAP or DOCTOR_UNAVAILABLE", body = ErrorBody),
+    ))]
+#[post("/appointments/walk-ins")]
+pub async fn walk_in(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<WalkInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let created = state
+        .appointments
+        .walk_in(&user.0, b.patient_id, b.doctor_id, &b.reason)
+        .await?;
+    Ok(HttpResponse::Created().json(AppointmentDto::from(created)))
 }

@@ -122,4 +122,45 @@ pub trait AppointmentRepository: Send + Sync {
         filter: AppointmentFilter,
         page: PageRequest,
     ) -> Result<Page<Appointment>, DomainError>;
+
+    /// Moves an active appointment to another free future slot of the same doctor in one
+    /// transaction: the new slot is locked and taken, the old one freed, or nothing changes.
+    /// Errors as for `book`, plus `Validation("timeSlotId")` for another doctor's slot.
+    /// Returns the appointment and the (new, old) slot dates.
+    async fn reschedule(
+        &self,
+        id: Uuid,
+        slot_id: Uuid,
+        now: DateTime<Utc>,
+        event: AuditEvent,
+    ) -> Result<(Appointment, Vec<NaiveDate>), DomainError>;
+
+    /// An EMERGENCY walk-in without a slot, starting now for `minutes`. It never takes a slot
+    /// from anyone; `Conflict(PatientOverlap)` if the patient is already being seen.
+    async fn walk_in(
+        &self,
+        booking: WalkIn,
+        meta: crate::audit::RequestMeta,
+    ) -> Result<Appointment, DomainError>;
+
+    /// Writes one REMINDER notification for each active appointment starting within
+    /// `(now, now + lead]` that has none yet. Exactly once per appointment, also with several
+    /// processes running it (a unique index). Returns how many were written.
+    async fn send_due_reminders(
+        &self,
+        now: DateTime<Utc>,
+        lead: chrono::Duration,
+    ) -> Result<usize, DomainError>;
+}
+
+/// An emergency walk-in registered by staff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkIn {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub reason: String,
+    pub booked_by: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub minutes: i64,
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AppointmentType,
-    NewBooking,
+    NewBooking, WalkIn,
 };
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
@@ -234,6 +234,100 @@ impl AppointmentService {
                 .await;
         }
         Ok(moved.appointment)
+    }
+
+    /// Moves an appointment to another free slot of its doctor (the patient itself outside the
+    /// notice period, or the front desk and admins), in one transaction.
+    pub async fn reschedule(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        slot_id: Uuid,
+    ) -> Result<Appointment, DomainError> {
+        let (current, relation) = self.visible(actor, id).await?;
+        let desk = matches!(actor.role, Role::Admin | Role::Receptionist);
+        if !(desk || relation.is_patient) {
+            return Err(DomainError::Forbidden);
+        }
+        if !matches!(
+            current.status,
+            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+        ) {
+            return Err(DomainError::InvalidTransition {
+                from: current.status.as_str().into(),
+                to: "RESCHEDULED".into(),
+                allowed: current
+                    .status
+                    .next()
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+            });
+        }
+        if current.time_slot_id.is_none() {
+            return Err(DomainError::validation(
+                "timeSlotId",
+                "walk-ins have no slot to move",
+            ));
+        }
+        let now = self.clock.now();
+        if relation.is_patient && current.starts_at - now < self.patient_cancel_notice {
+            return Err(DomainError::validation(
+                "timeSlotId",
+                "inside the notice period; call the front desk",
+            ));
+        }
+        let event = AuditEvent::new(
+            Some(actor.user_id),
+            AuditAction::Update,
+            "appointment",
+            Some(id),
+            &actor.meta,
+        )
+        .before(current.snapshot())
+        .after(serde_json::json!({ "timeSlotId": slot_id }));
+        let (moved, dates) = self
+            .appointments
+            .reschedule(id, slot_id, now, event)
+            .await?;
+        self.cache.invalidate(moved.doctor_id, &dates).await;
+        Ok(moved)
+    }
+
+    /// Front desk and admins register an EMERGENCY walk-in: no slot, starting now.
+    pub async fn walk_in(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+        doctor_id: Uuid,
+        reason: &str,
+    ) -> Result<Appointment, DomainError> {
+        if !matches!(actor.role, Role::Admin | Role::Receptionist) {
+            return Err(DomainError::Forbidden);
+        }
+        let reason = parse_optional_text(Some(reason), "reason", 2000)?
+            .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
+        self.directory
+            .patient(patient_id)
+            .await?
+            .ok_or(DomainError::NotFound("patient"))?;
+        let walk_in = WalkIn {
+            id: Uuid::new_v4(),
+            patient_id,
+            doctor_id,
+            reason,
+            booked_by: actor.user_id,
+            starts_at: self.clock.now(),
+            minutes: 30,
+        };
+        self.appointments.walk_in(walk_in, actor.meta.clone()).await
+    }
+
+    /// The REMINDER job's one step.
+    pub async fn send_reminders(&self, lead: Duration) -> Result<usize, DomainError> {
+        self.appointments
+            .send_due_reminders(self.clock.now(), lead)
+            .await
     }
 
     /// My appointments (patient), my day (doctor), or all (desk and admins), filtered.
