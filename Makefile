@@ -73,3 +73,8 @@ stack-status:
 
 clean-stack: stack-down
 	rm -rf .stack
+
+# Throughput and p50/p99 of availability (warm / cache off) and contended booking, beside the
+# pgbench ceiling of the booking transaction, all in one run (release build).
+bench: stack-up
+	$(ENV) RUST_LOG=error cargo run --release -p e2e --bin bench

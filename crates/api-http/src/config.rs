@@ -92,6 +92,10 @@ pub struct Config {
     #[arg(long, env = "CLINIC_TIMEZONE", default_value = "UTC")]
     pub clinic_timezone: String,
 
+    /// Serve availability from Redis (`slots:{doctorId}:{date}`); off only for benchmarks.
+    #[arg(long, env = "SLOT_CACHE_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub slot_cache_enabled: bool,
+
     /// How many days ahead time slots are generated.
     #[arg(long, env = "SLOT_HORIZON_DAYS", default_value_t = 60)]
     pub slot_horizon_days: i64,

@@ -209,6 +209,19 @@ pub trait SlotCache: Send + Sync {
     async fn invalidate(&self, doctor_id: Uuid, dates: &[NaiveDate]);
 }
 
+/// No cache at all: every read goes to the database (benchmarks' baseline).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSlotCache;
+
+#[async_trait]
+impl SlotCache for NoSlotCache {
+    async fn get(&self, _: Uuid, _: NaiveDate) -> Option<Vec<AvailableSlot>> {
+        None
+    }
+    async fn put(&self, _: Uuid, _: NaiveDate, _: &[AvailableSlot]) {}
+    async fn invalidate(&self, _: Uuid, _: &[NaiveDate]) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
