@@ -77,15 +77,16 @@ struct NewNotificationRow {
 
 type LockedSlot = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
 
-async fn book_in(
+/// Locks a slot row and checks it can be taken now: it exists, starts after `now`, and is
+/// free. Locking serialises concurrent bookings of one slot: the first commits, the others
+/// then see it taken (the partial unique index is the backstop).
+async fn lock_bookable_slot(
     conn: &mut AsyncPgConnection,
-    b: &NewBooking,
-    meta: &RequestMeta,
-) -> Result<Booked, TxError> {
-    // Locking the slot row serialises concurrent bookings of one slot: the first commits,
-    // the others then see it taken. The partial unique index is the backstop.
+    slot_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>), TxError> {
     let slot: Option<LockedSlot> = time_slots::table
-        .find(b.slot_id)
+        .find(slot_id)
         .select((
             time_slots::doctor_id,
             time_slots::date,
@@ -99,12 +100,21 @@ async fn book_in(
         .optional()?;
     let (doctor_id, date, starts_at, ends_at, is_available) =
         slot.ok_or(DomainError::NotFound("slot"))?;
-    if starts_at <= b.now {
+    if starts_at <= now {
         return Err(DomainError::validation("timeSlotId", "this slot has already started").into());
     }
     if !is_available {
         return Err(DomainError::Conflict(Conflict::SlotTaken).into());
     }
+    Ok((doctor_id, date, starts_at, ends_at))
+}
+
+async fn book_in(
+    conn: &mut AsyncPgConnection,
+    b: &NewBooking,
+    meta: &RequestMeta,
+) -> Result<Booked, TxError> {
+    let (doctor_id, date, starts_at, ends_at) = lock_bookable_slot(conn, b.slot_id, b.now).await?;
     let (fee, doctor_available, doctor_active, doctor_user): (BigDecimal, bool, bool, Uuid) =
         doctors::table
             .inner_join(users::table)
@@ -382,33 +392,11 @@ pub(crate) mod moves {
             .for_update()
             .first(conn)
             .await?;
-        let slot: Option<LockedSlot> = time_slots::table
-            .find(slot_id)
-            .select((
-                time_slots::doctor_id,
-                time_slots::date,
-                time_slots::starts_at,
-                time_slots::ends_at,
-                time_slots::is_available,
-            ))
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?;
-        let (doctor_id, date, starts_at, ends_at, is_available) =
-            slot.ok_or(DomainError::NotFound("slot"))?;
+        let (doctor_id, date, starts_at, ends_at) = lock_bookable_slot(conn, slot_id, now).await?;
         if doctor_id != current.doctor_id {
             return Err(
                 DomainError::validation("timeSlotId", "pick a slot of the same doctor").into(),
             );
-        }
-        if starts_at <= now {
-            return Err(
-                DomainError::validation("timeSlotId", "this slot has already started").into(),
-            );
-        }
-        if !is_available {
-            return Err(DomainError::Conflict(Conflict::SlotTaken).into());
         }
         let status = AppointmentStatus::from(current.status);
         if !matches!(
