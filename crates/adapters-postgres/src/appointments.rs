@@ -19,7 +19,9 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
 use crate::errors::{map_diesel, map_pool, TxError};
-use crate::schema::{appointments, doctors, notifications, patients, time_slots, users};
+use crate::schema::{
+    appointments, doctor_departments, doctors, notifications, patients, time_slots, users,
+};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -297,6 +299,15 @@ impl AppointmentRepository for PgAppointmentRepository {
             }
             if let Some(d) = filter.doctor_id {
                 q = q.filter(appointments::doctor_id.eq(d));
+            }
+            if let Some(department) = filter.department_id {
+                q = q.filter(
+                    appointments::doctor_id.eq_any(
+                        doctor_departments::table
+                            .filter(doctor_departments::department_id.eq(department))
+                            .select(doctor_departments::doctor_id),
+                    ),
+                );
             }
             if let Some(s) = filter.status {
                 q = q.filter(appointments::status.eq(PgAppointmentStatus::from(s)));

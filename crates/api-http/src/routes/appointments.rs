@@ -113,6 +113,7 @@ pub struct AppointmentListQuery {
     pub status: Option<AppointmentStatus>,
     pub doctor_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,
+    pub department_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// `soonest` (default) or `newest`.
@@ -237,6 +238,7 @@ pub async fn list(
     let filter = AppointmentFilter {
         patient_id: q.patient_id,
         doctor_id: q.doctor_id,
+        department_id: q.department_id,
         status: q.status,
         from: q.from,
         to: q.to,

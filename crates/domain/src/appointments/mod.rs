@@ -82,6 +82,8 @@ pub struct Booked {
 pub struct AppointmentFilter {
     pub patient_id: Option<Uuid>,
     pub doctor_id: Option<Uuid>,
+    /// Only appointments with doctors of this department.
+    pub department_id: Option<Uuid>,
     pub status: Option<AppointmentStatus>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
