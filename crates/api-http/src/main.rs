@@ -39,8 +39,12 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&cli.config.log_format);
     match cli.command {
         Command::Openapi => {
-            print!("{}", openapi::document_json());
-            Ok(())
+            use std::io::Write;
+            // A closed pipe (`| head`, `| diff -q`) is not an error worth a panic.
+            match std::io::stdout().write_all(openapi::document_json().as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Migrate => migrate(&cli.config).await,
         Command::GenerateSlots => {
