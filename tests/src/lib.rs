@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod db;
+pub mod proxy;
 pub mod servers;
 
 use std::time::Duration;

@@ -169,3 +169,41 @@ async fn unknown_routes_answer_the_error_model_and_every_answer_has_a_request_id
         .unwrap();
     assert_ne!(replaced.headers()["x-request-id"], "bad id with spaces");
 }
+
+#[tokio::test]
+async fn with_postgres_down_requests_get_503_with_a_retry_hint_and_the_pool_recovers() {
+    use e2e::proxy::CuttableProxy;
+    // The test's own database, reached through a proxy the test can cut.
+    let db = e2e::TestDatabase::create().await;
+    let url = db.url.clone();
+    let (host_port, rest) = {
+        let after_at = url.split_once('@').map_or(url.as_str(), |(_, r)| r);
+        after_at.split_once('/').unwrap()
+    };
+    let target: std::net::SocketAddr = host_port.parse().expect("host:port");
+    let mut proxy = CuttableProxy::start(target).await;
+    let proxied = url.replace(host_port, &format!("127.0.0.1:{}", proxy.port));
+    assert!(proxied.ends_with(rest));
+    let app = TestApp::spawn_with(|c| c.database_url = proxied).await;
+    assert_eq!(app.get("/departments").await.status(), 200);
+
+    proxy.cut().await;
+    let response = app.get("/departments").await;
+    assert_eq!(response.status(), 503, "a database outage is not a 500");
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+    assert!(!body["message"].as_str().unwrap().contains("postgres://"));
+    let ready = wait_for_ready_status(&app, 503).await;
+    assert_eq!(store(&ready, "postgres")["status"], "down");
+
+    proxy.restore().await;
+    wait_for_ready_status(&app, 200).await;
+    assert_eq!(
+        app.get("/departments").await.status(),
+        200,
+        "the pool recovered without a restart"
+    );
+    drop(app);
+    db.drop_now().await;
+}
