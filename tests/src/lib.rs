@@ -53,7 +53,8 @@ impl TestApp {
         config.redis_pool_size = 8;
         config.mongodb_database = format!("hs_test_{id}");
         config.mongodb_pool_size = 8;
-        config.store_timeout_ms = 1000;
+        // Generous: two suites sharing two cores can make a connection take over a second.
+        config.store_timeout_ms = 5000;
         config.log_format = "pretty".into();
         config.jwt_secret = Some("test-secret-test-secret-test-secret-0123".into());
         config.audit_relay_interval_ms = 100;
