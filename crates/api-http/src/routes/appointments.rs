@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::PageQuery;
+use crate::routes::dto::{AppointmentPage, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -94,15 +94,6 @@ impl From<Appointment> for AppointmentDto {
             updated_at: a.updated_at,
         }
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AppointmentPage {
-    pub items: Vec<AppointmentDto>,
-    pub total: u64,
-    pub page: u32,
-    pub per_page: u32,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -245,12 +236,7 @@ pub async fn list(
         soonest_first,
     };
     let found = state.appointments.list(&user.0, filter, page).await?;
-    Ok(HttpResponse::Ok().json(AppointmentPage {
-        items: found.items.into_iter().map(AppointmentDto::from).collect(),
-        total: found.total,
-        page: found.page,
-        per_page: found.per_page,
-    }))
+    Ok(HttpResponse::Ok().json(AppointmentPage::from(found)))
 }
 
 /// An appointment the caller may see (404 otherwise).

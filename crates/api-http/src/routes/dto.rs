@@ -207,3 +207,4 @@ page_dto!(PatientPage, PatientDto);
 page_dto!(DoctorPage, DoctorDto);
 page_dto!(DepartmentPage, DepartmentDto);
 page_dto!(AuditLogPage, crate::routes::audit::AuditLogDto);
+page_dto!(AppointmentPage, crate::routes::appointments::AppointmentDto);
