@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ErrorBody;
 use crate::routes::{
-    appointments, audit, auth, departments, doctors, dto, health, patients, schedules, users,
+    appointments, audit, auth, departments, doctors, dto, health, notifications, patients,
+    schedules, users,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +31,8 @@ shape with a stable `code`.",
         appointments::book, appointments::list, appointments::get, appointments::confirm,
         appointments::start, appointments::complete, appointments::cancel,
         appointments::reschedule, appointments::walk_in,
+        notifications::list, notifications::unread_count, notifications::mark_read,
+        notifications::mark_all_read, notifications::broadcast,
         audit::search,
     ),
     components(schemas(
@@ -41,6 +44,7 @@ shape with a stable `code`.",
         dto::UserDto, dto::PatientDto, dto::PatientProfileDto, dto::DoctorDto, dto::DepartmentDto,
         dto::PatientPage, dto::DoctorPage, dto::DepartmentPage, dto::AuditLogPage,
         audit::AuditLogDto, audit::AuditChangesDto,
+        notifications::NotificationDto, notifications::CountDto, notifications::BroadcastRequest, dto::NotificationPage,
         schedules::ScheduleRequest, schedules::ScheduleDto, schedules::SlotDto,
         appointments::BookRequest, appointments::CancelRequest, appointments::AppointmentDto, dto::AppointmentPage,
         appointments::RescheduleRequest, appointments::WalkInRequest,
@@ -55,6 +59,7 @@ shape with a stable `code`.",
         (name = "departments", description = "Departments"),
         (name = "scheduling", description = "Schedules and free slots"),
         (name = "appointments", description = "Booking and the appointment lifecycle"),
+        (name = "notifications", description = "A user's notifications; admin broadcasts"),
         (name = "audit", description = "The audit log (admins)"),
     ),
 )]

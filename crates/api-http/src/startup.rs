@@ -92,7 +92,8 @@ impl Application {
 /// Registers every route. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use routes::{
-        appointments, audit, auth, departments, doctors, health, patients, schedules, users,
+        appointments, audit, auth, departments, doctors, health, notifications, patients,
+        schedules, users,
     };
     cfg.service(health::health)
         .service(health::ready)
@@ -130,6 +131,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(appointments::cancel)
         .service(appointments::reschedule)
         .service(appointments::walk_in)
+        .service(notifications::list)
+        .service(notifications::unread_count)
+        .service(notifications::mark_all_read)
+        .service(notifications::broadcast)
+        .service(notifications::mark_read)
         .service(audit::search);
 }
 

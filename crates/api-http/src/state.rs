@@ -41,6 +41,7 @@ pub struct AppState {
     pub scheduling: SchedulingService,
     pub appointments: AppointmentService,
     pub idempotency: Arc<dyn domain::idempotency::IdempotencyStore>,
+    pub notifications: domain::notifications::NotificationService,
 }
 
 impl AppState {
@@ -121,6 +122,9 @@ impl AppState {
             store: redis.clone(),
         };
         let idempotency = Arc::new(adapters_postgres::PgIdempotencyStore { pool: pg.clone() });
+        let notifications = domain::notifications::NotificationService {
+            repo: Arc::new(adapters_postgres::PgNotificationRepository { pool: pg.clone() }),
+        };
         Ok(Self {
             config,
             pg,
@@ -136,6 +140,7 @@ impl AppState {
             scheduling,
             appointments,
             idempotency,
+            notifications,
         })
     }
 }

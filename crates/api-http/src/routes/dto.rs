@@ -207,4 +207,8 @@ page_dto!(PatientPage, PatientDto);
 page_dto!(DoctorPage, DoctorDto);
 page_dto!(DepartmentPage, DepartmentDto);
 page_dto!(AuditLogPage, crate::routes::audit::AuditLogDto);
+page_dto!(
+    NotificationPage,
+    crate::routes::notifications::NotificationDto
+);
 page_dto!(AppointmentPage, crate::routes::appointments::AppointmentDto);

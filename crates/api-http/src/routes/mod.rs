@@ -7,6 +7,7 @@ pub mod departments;
 pub mod doctors;
 pub mod dto;
 pub mod health;
+pub mod notifications;
 pub mod patients;
 pub mod schedules;
 pub mod users;

@@ -1,0 +1,177 @@
+//! Notifications in PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use domain::audit::AuditEvent;
+use domain::error::DomainError;
+use domain::identity::Role;
+use domain::notifications::{Notification, NotificationRepository};
+use domain::paging::{Page, PageRequest};
+use uuid::Uuid;
+
+use crate::audit_outbox::insert_events;
+use crate::enums::{PgNotificationType, PgRole};
+use crate::errors::{map_diesel, map_pool, TxError};
+use crate::schema::{notifications, users};
+use crate::PgPool;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
+struct NotificationRow {
+    id: Uuid,
+    user_id: Uuid,
+    type_: PgNotificationType,
+    title: String,
+    message: String,
+    is_read: bool,
+    appointment_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(r: NotificationRow) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            kind: r.type_.into(),
+            title: r.title,
+            message: r.message,
+            is_read: r.is_read,
+            appointment_id: r.appointment_id,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgNotificationRepository {
+    pub pool: PgPool,
+}
+
+#[async_trait]
+impl NotificationRepository for PgNotificationRepository {
+    async fn list(
+        &self,
+        user_id: Uuid,
+        unread_only: bool,
+        page: PageRequest,
+    ) -> Result<Page<Notification>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let build = || {
+            let mut q = notifications::table
+                .filter(notifications::user_id.eq(user_id))
+                .into_boxed();
+            if unread_only {
+                q = q.filter(notifications::is_read.eq(false));
+            }
+            q
+        };
+        let total: i64 = build()
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        let rows: Vec<NotificationRow> = build()
+            .select(NotificationRow::as_select())
+            .order((
+                notifications::is_read.asc(),
+                notifications::created_at.desc(),
+                notifications::id.asc(),
+            ))
+            .offset(page.offset())
+            .limit(page.limit())
+            .load(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total: u64::try_from(total).unwrap_or(0),
+            page: page.page,
+            per_page: page.per_page,
+        })
+    }
+
+    async fn unread_count(&self, user_id: Uuid) -> Result<u64, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let n: i64 = notifications::table
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::is_read.eq(false))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn mark_read(&self, user_id: Uuid, id: Uuid) -> Result<Notification, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row: Option<NotificationRow> = diesel::update(
+            notifications::table
+                .filter(notifications::id.eq(id))
+                .filter(notifications::user_id.eq(user_id)),
+        )
+        .set(notifications::is_read.eq(true))
+        .returning(NotificationRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(map_diesel)?;
+        row.map(Into::into)
+            .ok_or(DomainError::NotFound("notification"))
+    }
+
+    async fn mark_all_read(&self, user_id: Uuid) -> Result<u64, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let n = diesel::update(
+            notifications::table
+                .filter(notifications::user_id.eq(user_id))
+                .filter(notifications::is_read.eq(false)),
+        )
+        .set(notifications::is_read.eq(true))
+        .execute(&mut conn)
+        .await
+        .map_err(map_diesel)?;
+        Ok(n as u64)
+    }
+
+    async fn broadcast(
+        &self,
+        title: String,
+        message: String,
+        role: Option<Role>,
+        event: AuditEvent,
+    ) -> Result<u64, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let n = conn
+            .transaction::<usize, TxError, _>(async move |conn| {
+                let mut recipients = users::table.filter(users::is_active.eq(true)).into_boxed();
+                if let Some(role) = role {
+                    recipients = recipients.filter(users::role.eq(PgRole::from(role)));
+                }
+                let n = diesel::insert_into(notifications::table)
+                    .values(
+                        recipients.select((
+                            users::id,
+                            PgNotificationType::General
+                                .into_sql::<crate::schema::sql_types::NotificationType>(),
+                            title.as_str().into_sql::<diesel::sql_types::Text>(),
+                            message.as_str().into_sql::<diesel::sql_types::Text>(),
+                        )),
+                    )
+                    .into_columns((
+                        notifications::user_id,
+                        notifications::type_,
+                        notifications::title,
+                        notifications::message,
+                    ))
+                    .execute(conn)
+                    .await?;
+                insert_events(conn, std::slice::from_ref(&event)).await?;
+                Ok(n)
+            })
+            .await?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,154 @@
+//! A user's own notifications, and the admin broadcast.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::identity::Role;
+use domain::notifications::{Notification, NotificationType};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::dto::{NotificationPage, PageQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationDto {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "BOOKING_CONFIRMATION")]
+    pub kind: NotificationType,
+    pub title: String,
+    pub message: String,
+    pub is_read: bool,
+    pub appointment_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Notification> for NotificationDto {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id,
+            kind: n.kind,
+            title: n.title,
+            message: n.message,
+            is_read: n.is_read,
+            appointment_id: n.appointment_id,
+            created_at: n.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CountDto {
+    pub count: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BroadcastRequest {
+    pub title: String,
+    pub message: String,
+    /// Only users of this role (default: every active user).
+    #[schema(value_type = Option<String>, example = "PATIENT")]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    pub unread_only: Option<bool>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// My notifications, unread first, then newest first.
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
+    responses((status = 200, description = "A page of notifications", body = NotificationPage)))]
+#[get("/notifications")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<NotificationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    }
+    .parse()?;
+    let found = state
+        .notifications
+        .list(&user.0, query.unread_only.unwrap_or(false), page)
+        .await?;
+    Ok(HttpResponse::Ok().json(NotificationPage::from(found)))
+}
+
+/// How many of my notifications are unread.
+#[utoipa::path(get, path = "/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, description = "Unread count", body = CountDto)))]
+#[get("/notifications/unread-count")]
+pub async fn unread_count(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(CountDto {
+        count: state.notifications.unread_count(&user.0).await?,
+    }))
+}
+
+/// Mark one of my notifications read (404 for anyone else's).
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Notification id")),
+    responses((status = 200, description = "Marked read", body = NotificationDto), (status = 404, description = "Not found", body = ErrorBody)))]
+#[post("/notifications/{id}/read")]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(NotificationDto::from(
+        state
+            .notifications
+            .mark_read(&user.0, id.into_inner())
+            .await?,
+    )))
+}
+
+/// Mark all my notifications read; answers how many changed.
+#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, description = "How many were marked", body = CountDto)))]
+#[post("/notifications/read-all")]
+pub async fn mark_all_read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(CountDto {
+        count: state.notifications.mark_all_read(&user.0).await?,
+    }))
+}
+
+/// Broadcast a GENERAL notice to every active user, or those of one role (admins only).
+#[utoipa::path(post, path = "/notifications/broadcast", tag = "notifications", security(("bearer" = [])), request_body = BroadcastRequest,
+    responses(
+        (status = 201, description = "How many users were notified", body = CountDto),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Empty or oversize title/message", body = ErrorBody),
+    ))]
+#[post("/notifications/broadcast")]
+pub async fn broadcast(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<BroadcastRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let count = state
+        .notifications
+        .broadcast(&user.0, &b.title, &b.message, b.role)
+        .await?;
+    Ok(HttpResponse::Created().json(CountDto { count }))
+}

@@ -1,0 +1,141 @@
+//! A user's notifications: written by booking and broadcasts, listed unread first, counted,
+//! marked read; nobody reaches anyone else's.
+
+use e2e::api::day_ahead;
+use e2e::TestApp;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn booking_and_broadcasts_notify_and_each_user_reads_only_its_own() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let patient = app.patient().await;
+    let other = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let slot = app.free_slots(&doctor_id, date).await.remove(0);
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/appointments",
+            Some(&patient.token),
+            Some(json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "x" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let count = |token: String| {
+        let app = &app;
+        async move {
+            app.json(
+                Method::GET,
+                "/notifications/unread-count",
+                Some(&token),
+                None,
+            )
+            .await
+            .1["count"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count(patient.token.clone()).await,
+        1,
+        "BOOKING_CONFIRMATION for the patient"
+    );
+    assert_eq!(count(doctor.token.clone()).await, 1, "and for the doctor");
+    assert_eq!(count(other.token.clone()).await, 0);
+
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/notifications/broadcast",
+            Some(&patient.token),
+            Some(json!({ "title": "t", "message": "m" })),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/notifications/broadcast",
+            Some(&admin.token),
+            Some(json!({ "title": " ", "message": "m" })),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("title")));
+    let (status, sent) = app
+        .json(Method::POST, "/notifications/broadcast", Some(&admin.token),
+              Some(json!({ "title": "Clinic closed Friday", "message": "Staff training.", "role": "PATIENT" })))
+        .await;
+    assert_eq!(
+        (status, sent["count"].as_u64()),
+        (201, Some(2)),
+        "both patients, nobody else"
+    );
+    assert_eq!(count(doctor.token.clone()).await, 1);
+
+    let (_, page) = app
+        .json(Method::GET, "/notifications", Some(&patient.token), None)
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["type"], "GENERAL", "newest first among unread");
+    let booking_note = items[1]["id"].as_str().unwrap().to_owned();
+
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/notifications/{booking_note}/read"),
+            Some(&other.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "another user's notification");
+    let (status, read) = app
+        .json(
+            Method::POST,
+            &format!("/notifications/{booking_note}/read"),
+            Some(&patient.token),
+            None,
+        )
+        .await;
+    assert_eq!((status, read["isRead"].as_bool()), (200, Some(true)));
+    let (_, page) = app
+        .json(Method::GET, "/notifications", Some(&patient.token), None)
+        .await;
+    assert_eq!(
+        page["items"][1]["id"],
+        booking_note.as_str(),
+        "unread first, read after"
+    );
+    let (_, unread) = app
+        .json(
+            Method::GET,
+            "/notifications?unreadOnly=true",
+            Some(&patient.token),
+            None,
+        )
+        .await;
+    assert_eq!(unread["total"], 1);
+
+    let (status, all) = app
+        .json(
+            Method::POST,
+            "/notifications/read-all",
+            Some(&patient.token),
+            None,
+        )
+        .await;
+    assert_eq!((status, all["count"].as_u64()), (200, Some(1)));
+    assert_eq!(count(patient.token.clone()).await, 0);
+    assert_eq!(
+        app.json(Method::GET, "/notifications", None, None).await.0,
+        401
+    );
+}
