@@ -680,3 +680,57 @@ async fn reminders_are_written_once_per_appointment_even_by_two_processes() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_slot_that_has_started_or_a_doctor_not_taking_appointments_cannot_be_booked() {
+    let app = TestApp::spawn().await;
+    let c = clinic(&app).await;
+    let patient = app.patient().await;
+    let (date, day) = day_ahead(3);
+    let schedule = app
+        .schedule(&c.admin, &c.doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let slots = app.free_slots(&c.doctor_id, date).await;
+
+    let (status, _) = app
+        .json(
+            Method::PATCH,
+            &format!("/doctors/{}", c.doctor_id),
+            Some(&c.doctor.token),
+            Some(json!({ "isAvailable": false })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = book_for(&app, &patient.token, &slots[0], None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("DOCTOR_UNAVAILABLE"))
+    );
+    app.json(
+        Method::PATCH,
+        &format!("/doctors/{}", c.doctor_id),
+        Some(&c.doctor.token),
+        Some(json!({ "isAvailable": true })),
+    )
+    .await;
+
+    // A slot that started an hour ago (generation never makes one; insert it directly).
+    let past = uuid::Uuid::new_v4();
+    let mut conn = app.app.pg.get().await.unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO time_slots (id, schedule_id, doctor_id, date, start_time, end_time, starts_at, ends_at)
+         VALUES ('{past}', '{schedule}', '{}', current_date - 7, '08:00', '08:30', now() - interval '1 hour', now() - interval '30 minutes')",
+        c.doctor_id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (status, body) = book_for(&app, &patient.token, &past.to_string(), None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("timeSlotId")),
+        "{body}"
+    );
+    let (status, _) = book_for(&app, &patient.token, &slots[0], None).await;
+    assert_eq!(status, 201, "available again");
+}

@@ -69,6 +69,18 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
     }
 }
 
+/// Inserts the `users` row of a new account (inside the caller's transaction).
+async fn insert_user(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &NewUser,
+) -> Result<UserRow, diesel::result::Error> {
+    diesel::insert_into(users::table)
+        .values(NewUserRow::from(user))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
 #[derive(Clone)]
 pub struct PgUserRepository {
     pub pool: PgPool,
@@ -85,11 +97,7 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let row = conn
             .transaction::<UserRow, TxError, _>(async move |conn| {
-                let row = diesel::insert_into(users::table)
-                    .values(NewUserRow::from(&user))
-                    .returning(UserRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let row = insert_user(conn, &user).await?;
                 diesel::insert_into(crate::schema::patients::table)
                     .values(PatientProfileRow::new(Uuid::new_v4(), user.id, &profile))
                     .execute(conn)
@@ -110,11 +118,7 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let row = conn
             .transaction::<UserRow, TxError, _>(async move |conn| {
-                let row = diesel::insert_into(users::table)
-                    .values(NewUserRow::from(&user))
-                    .returning(UserRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let row = insert_user(conn, &user).await?;
                 if let Some(profile) = &doctor {
                     diesel::insert_into(crate::schema::doctors::table)
                         .values(NewDoctorRow::new(Uuid::new_v4(), user.id, profile))

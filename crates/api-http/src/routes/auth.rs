@@ -128,7 +128,7 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     rate_limit::check_login(&req, &state).await?;
-    let session = state
+    let (session, user) = state
         .identity
         .login(&body.0.email, &body.0.password, &meta.0)
         .await?;
@@ -138,25 +138,12 @@ pub async fn login(
         session.issued_at,
         session.expires_at,
     );
-    let user = state
-        .identity
-        .get_user(&session_actor(&session), session.user_id)
-        .await?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         access_token: token,
         token_type: "Bearer".into(),
         expires_at: session.expires_at,
         user: user.into(),
     }))
-}
-
-fn session_actor(session: &domain::identity::Session) -> domain::identity::Actor {
-    domain::identity::Actor {
-        user_id: session.user_id,
-        role: session.role,
-        session_id: session.session_id,
-        meta: Default::default(),
-    }
 }
 
 /// Log out: ends the session at once (the token stops working immediately).

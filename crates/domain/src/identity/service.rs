@@ -166,14 +166,14 @@ impl IdentityService {
             .await
     }
 
-    /// Verifies the credentials and opens a session. Every failure (unknown email, wrong
+    /// Verifies the credentials and opens a session; returns it with the user it belongs to. Every failure (unknown email, wrong
     /// password, inactive account) is the same `InvalidCredentials`, in about the same time.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         meta: &RequestMeta,
-    ) -> Result<Session, DomainError> {
+    ) -> Result<(Session, User), DomainError> {
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,
@@ -205,7 +205,7 @@ impl IdentityService {
                 meta,
             ))
             .await?;
-        Ok(session)
+        Ok((session, user))
     }
 
     /// Checks that a token's session is still the user's current session.
@@ -446,7 +446,7 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        let session = service(users, sessions, hasher)
+        let (session, _) = service(users, sessions, hasher)
             .login("A@B.org", "right", &RequestMeta::default())
             .await
             .unwrap();

@@ -4,7 +4,8 @@
 //!
 //! Daylight-saving days: a slot whose local start does not exist (spring forward) is skipped;
 //! a local start that exists twice (fall back) takes its first occurrence; `ends_at` is always
-//! `starts_at` plus the slot length. Absolute instants are what overlap checks and clients
+//! `starts_at` plus the slot length, and a slot that would start before the previous one really
+//! ends (right after a gap) is skipped. Absolute instants are what overlap checks and clients
 //! rely on; the local `start_time`/`end_time` are the schedule's nominal labels.
 
 use chrono::{
@@ -53,13 +54,18 @@ pub fn generate(
     while date <= to {
         if date.weekday() == schedule.day_of_week.weekday() {
             let mut start = date.and_time(schedule.start_time);
+            // Across a spring-forward gap a slot really ends later than its local end label,
+            // so the next local slot could start before it ends: such a slot is skipped.
+            let mut previous_end: Option<DateTime<Utc>> = None;
             let window_end = date.and_time(schedule.end_time);
             while start + step <= window_end {
                 let end = start + step;
                 if let Some(starts_at) = local_instant(tz, start) {
                     // Real length, whatever the wall clock does in between.
                     let ends_at = starts_at + step;
-                    if starts_at > now {
+                    let overlaps_previous = previous_end.is_some_and(|end| starts_at < end);
+                    if starts_at > now && !overlaps_previous {
+                        previous_end = Some(ends_at);
                         slots.push(SlotSpec {
                             schedule_id: schedule.id,
                             doctor_id: schedule.doctor_id,
