@@ -241,6 +241,7 @@ impl AppointmentRepository for PgAppointmentRepository {
         to: AppointmentStatus,
         cancel_reason: Option<String>,
         event: AuditEvent,
+        bill: Option<domain::billing::NewBill>,
     ) -> Result<Booked, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let booked = conn
@@ -277,6 +278,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                     );
                 }
                 insert_events(conn, std::slice::from_ref(&event)).await?;
+                if let Some(bill) = &bill {
+                    crate::billing::insert_bill(conn, row.id, row.patient_id, bill).await?;
+                }
                 Ok(Booked {
                     appointment: Appointment::try_from(row)?,
                     slot_date,

@@ -74,3 +74,12 @@ pg_enum!(PgNotificationType, sql_types::NotificationType, domain::notifications:
     BookingConfirmation => "BOOKING_CONFIRMATION", Reminder => "REMINDER", Prescription => "PRESCRIPTION",
     Payment => "PAYMENT", General => "GENERAL",
 });
+
+pg_enum!(PgBillingStatus, sql_types::BillingStatus, domain::billing::BillingStatus, {
+    Pending => "PENDING", Paid => "PAID", Overdue => "OVERDUE", Refunded => "REFUNDED",
+});
+
+pg_enum!(PgMedicalRecordType, sql_types::MedicalRecordType, domain::medical_records::RecordType, {
+    Prescription => "PRESCRIPTION", LabReport => "LAB_REPORT", Imaging => "IMAGING",
+    ClinicalNote => "CLINICAL_NOTE",
+});

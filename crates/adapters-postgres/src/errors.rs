@@ -25,6 +25,9 @@ pub fn map_diesel(error: DieselError) -> DomainError {
             Some("appointments_active_slot_key") => {
                 Some(DomainError::Conflict(Conflict::SlotTaken))
             }
+            Some("prescriptions_appointment_id_key") => {
+                Some(DomainError::Conflict(Conflict::PrescriptionExists))
+            }
             Some("appointments_patient_no_overlap") => {
                 Some(DomainError::Conflict(Conflict::PatientOverlap))
             }

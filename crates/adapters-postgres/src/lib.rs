@@ -7,6 +7,7 @@
 
 pub mod appointments;
 pub mod audit_outbox;
+pub mod billing;
 pub mod directory;
 pub mod enums;
 pub mod errors;
@@ -20,6 +21,7 @@ pub mod schema;
 
 pub use appointments::PgAppointmentRepository;
 pub use audit_outbox::PgAuditOutbox;
+pub use billing::PgBillingRepository;
 pub use directory::PgDirectoryRepository;
 pub use idempotency::PgIdempotencyStore;
 pub use identity::PgUserRepository;

@@ -175,3 +175,31 @@ impl NotificationRepository for PgNotificationRepository {
         Ok(n as u64)
     }
 }
+
+/// Writes one notification to the user behind a patient record, inside the caller's
+/// transaction (so it exists exactly when the change it announces commits).
+pub(crate) async fn notify_patient(
+    conn: &mut diesel_async::AsyncPgConnection,
+    patient_id: Uuid,
+    kind: domain::notifications::NotificationType,
+    title: &str,
+    message: &str,
+    appointment_id: Option<Uuid>,
+) -> Result<(), diesel::result::Error> {
+    let user_id: Uuid = crate::schema::patients::table
+        .find(patient_id)
+        .select(crate::schema::patients::user_id)
+        .first(conn)
+        .await?;
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::user_id.eq(user_id),
+            notifications::type_.eq(PgNotificationType::from(kind)),
+            notifications::title.eq(title),
+            notifications::message.eq(message),
+            notifications::appointment_id.eq(appointment_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

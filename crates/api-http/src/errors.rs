@@ -191,7 +191,11 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         C::SlotTaken => "this slot is no longer available",
         C::PatientOverlap => "the patient already has an appointment at an overlapping time",
         C::DoctorUnavailable => "this doctor is not taking appointments",
-        C::StaleStatus => "the appointment changed meanwhile; read it again",
+        C::StaleStatus => "it changed meanwhile; read it again",
+        C::NotInConsultation => {
+            "a prescription is written while the appointment is IN_PROGRESS or COMPLETED"
+        }
+        C::PrescriptionExists => "this appointment already has a prescription",
     }
 }
 

@@ -19,8 +19,12 @@ pub enum Conflict {
     PatientOverlap,
     /// The doctor is not taking appointments (`is_available = false` or deactivated).
     DoctorUnavailable,
-    /// The appointment changed while the request was being handled; read it again.
+    /// The appointment (or bill) changed while the request was being handled; read it again.
     StaleStatus,
+    /// A prescription is written while the appointment is IN_PROGRESS or COMPLETED.
+    NotInConsultation,
+    /// The appointment already has its one prescription.
+    PrescriptionExists,
 }
 
 impl Conflict {
@@ -36,6 +40,8 @@ impl Conflict {
             Self::PatientOverlap => "PATIENT_OVERLAP",
             Self::DoctorUnavailable => "DOCTOR_UNAVAILABLE",
             Self::StaleStatus => "STALE_STATUS",
+            Self::NotInConsultation => "APPOINTMENT_NOT_IN_CONSULTATION",
+            Self::PrescriptionExists => "PRESCRIPTION_EXISTS",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! - [`directory`]: patients, doctors, departments and who may see or change them.
 //! - [`scheduling`]: weekly schedules, DST-correct slot generation, cached availability.
 //! - [`appointments`]: booking, the status machine and who may move it.
+//! - [`billing`]: the bill of a completed visit, payment, OVERDUE, refund.
+//! - [`prescriptions`], [`medical_records`]: clinical content and the files behind it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
@@ -17,6 +19,7 @@
 
 pub mod appointments;
 pub mod audit;
+pub mod billing;
 pub mod clock;
 pub mod directory;
 pub mod error;
@@ -25,5 +28,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod money;
 pub mod notifications;
+pub mod medical_records;
 pub mod paging;
+pub mod prescriptions;
 pub mod scheduling;

@@ -109,7 +109,9 @@ pub trait AppointmentRepository: Send + Sync {
     async fn get(&self, id: Uuid) -> Result<Option<Appointment>, DomainError>;
 
     /// Moves `id` from `from` to `to` (only if still in `from`), freeing its slot when
-    /// cancelled, with the audit event. `Conflict(StaleStatus)` if it changed meanwhile.
+    /// cancelled, with the audit event. With `bill` (on completion) the same transaction writes
+    /// the PENDING bill, its audit event and the patient's PAYMENT notification.
+    /// `Conflict(StaleStatus)` if the appointment changed meanwhile.
     async fn transition(
         &self,
         id: Uuid,
@@ -117,6 +119,7 @@ pub trait AppointmentRepository: Send + Sync {
         to: AppointmentStatus,
         cancel_reason: Option<String>,
         event: AuditEvent,
+        bill: Option<crate::billing::NewBill>,
     ) -> Result<Booked, DomainError>;
 
     async fn list(

@@ -10,6 +10,7 @@ use super::{
     NewBooking, WalkIn,
 };
 use crate::audit::{AuditAction, AuditEvent};
+use crate::billing::NewBill;
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
 use crate::error::DomainError;
@@ -54,6 +55,8 @@ pub struct AppointmentService {
     pub clock: Arc<dyn Clock>,
     /// How long before the start a patient may still cancel itself.
     pub patient_cancel_notice: Duration,
+    /// How long after completion a visit's bill is due (then the job marks it OVERDUE).
+    pub bill_due_in: Duration,
 }
 
 /// Who the actor is in relation to an appointment.
@@ -224,9 +227,13 @@ impl AppointmentService {
         )
         .before(current.snapshot())
         .after(after.snapshot());
+        // Completing a visit bills it, in the same transaction, for the fee quoted at booking.
+        let bill = (target == AppointmentStatus::Completed).then(|| {
+            NewBill::for_completion(&current, actor, self.clock.now(), self.bill_due_in)
+        });
         let moved = self
             .appointments
-            .transition(id, current.status, target, cancel_reason, event)
+            .transition(id, current.status, target, cancel_reason, event, bill)
             .await?;
         if let (Some(date), AppointmentStatus::Cancelled) = (moved.slot_date, target) {
             self.cache
@@ -434,6 +441,7 @@ mod tests {
             cache: Arc::new(MockSlotCache::new()),
             clock: Arc::new(FixedClock(now())),
             patient_cancel_notice: Duration::hours(24),
+            bill_due_in: Duration::days(30),
         }
     }
 
