@@ -232,6 +232,7 @@ diesel::table! {
         #[max_length = 100]
         duration -> Varchar,
         instructions -> Nullable<Text>,
+        position -> Int4,
     }
 }
 
