@@ -62,6 +62,12 @@ impl TestApp {
         // tests set their own.
         config.rate_limit_per_minute = 100_000;
         config.login_rate_limit_per_minute = 1_000;
+        // Each test its own file store directory, removed with the test.
+        config.file_store = "local".into();
+        config.file_store_dir = std::env::temp_dir()
+            .join(format!("hs_files_{id}"))
+            .to_string_lossy()
+            .into_owned();
         adjust(&mut config);
         api_http::telemetry::init_with("pretty", "warn,actix_server=error,mongodb=error");
 
@@ -110,6 +116,9 @@ impl Drop for TestApp {
         }
         let db = self.db.take();
         let config = self.config.clone();
+        if config.file_store_dir.contains("hs_files_") {
+            let _ = std::fs::remove_dir_all(&config.file_store_dir);
+        }
         // Drop runs inside the test's runtime, which cannot be blocked on, and the app's
         // clients belong to that runtime: clean up on a thread with its own runtime and its
         // own clients, and wait for it so nothing outlives the test.

@@ -22,9 +22,13 @@ fn check_key(key: &str) -> Result<(), DomainError> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.contains('\\')
-        || key.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+        || key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
-        return Err(DomainError::Unexpected(format!("unsafe storage key {key:?}")));
+        return Err(DomainError::Unexpected(format!(
+            "unsafe storage key {key:?}"
+        )));
     }
     Ok(())
 }

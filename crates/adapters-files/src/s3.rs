@@ -125,10 +125,9 @@ impl FileStore for ObjectStoreFiles {
             .get(&Self::path(key)?)
             .await
             .map_err(store_error)?;
-        Ok(Box::pin(
-            got.into_stream()
-                .map(|chunk| chunk.map(|b| b.to_vec()).map_err(store_error)),
-        ))
+        Ok(Box::pin(got.into_stream().map(|chunk| {
+            chunk.map(|b| b.to_vec()).map_err(store_error)
+        })))
     }
 
     async fn delete(&self, key: &str) -> Result<(), DomainError> {

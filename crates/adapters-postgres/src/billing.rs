@@ -8,8 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::audit::AuditEvent;
 use domain::billing::{
-    overdue_event, Bill, BillChange, BillFilter, BillingRepository, NewBill,
-    PaymentMethod,
+    overdue_event, Bill, BillChange, BillFilter, BillingRepository, NewBill, PaymentMethod,
 };
 use domain::error::{Conflict, DomainError};
 use domain::money::Money;

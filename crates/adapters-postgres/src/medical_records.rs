@@ -109,7 +109,10 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
             .map_err(map_diesel)?;
         let rows: Vec<RecordRow> = build()
             .select(RecordRow::as_select())
-            .order((medical_records::created_at.desc(), medical_records::id.asc()))
+            .order((
+                medical_records::created_at.desc(),
+                medical_records::id.asc(),
+            ))
             .offset(page.offset())
             .limit(page.limit())
             .load(&mut conn)

@@ -105,6 +105,19 @@ impl NotificationRepository for PgNotificationRepository {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Notification>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row: Option<NotificationRow> = notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::user_id.eq(user_id))
+            .select(NotificationRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(map_diesel)?;
+        Ok(row.map(Into::into))
+    }
+
     async fn mark_read(&self, user_id: Uuid, id: Uuid) -> Result<Notification, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let row: Option<NotificationRow> = diesel::update(

@@ -115,6 +115,50 @@ pub struct Config {
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub json_body_limit: usize,
+
+    /// Days after completion a visit's bill is due; unpaid after that it becomes OVERDUE.
+    #[arg(long, env = "BILL_DUE_DAYS", default_value_t = 30)]
+    pub bill_due_days: i64,
+
+    /// How often (seconds) the OVERDUE job looks for bills past their due date.
+    #[arg(long, env = "OVERDUE_INTERVAL_SECS", default_value_t = 300)]
+    pub overdue_interval_secs: u64,
+
+    /// Largest accepted medical record file, in bytes (default 20 MiB).
+    #[arg(long, env = "UPLOAD_MAX_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub upload_max_bytes: u64,
+
+    /// Where medical record files are kept: `local` (a directory) or `s3`.
+    #[arg(long, env = "FILE_STORE", default_value = "local")]
+    pub file_store: String,
+
+    /// The directory of the `local` file store.
+    #[arg(long, env = "FILE_STORE_DIR", default_value = ".stack/files")]
+    pub file_store_dir: String,
+
+    /// The bucket of the `s3` file store.
+    #[arg(long, env = "S3_BUCKET", default_value = "")]
+    pub s3_bucket: String,
+
+    /// The bucket's region.
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// An S3-compatible endpoint (MinIO, Ceph); unset for AWS.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Access key id (else the AWS environment/instance credentials).
+    #[arg(long, env = "S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key.
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow a plain-http S3 endpoint (local MinIO only).
+    #[arg(long, env = "S3_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_allow_http: bool,
 }
 
 impl Config {
@@ -141,6 +185,33 @@ impl Config {
                 self.clinic_timezone
             )
         })
+    }
+
+    /// The configured file store for medical records.
+    pub fn file_store(
+        &self,
+    ) -> anyhow::Result<std::sync::Arc<dyn domain::medical_records::FileStore>> {
+        match self.file_store.as_str() {
+            "local" => Ok(std::sync::Arc::new(adapters_files::LocalDirStore::new(
+                &self.file_store_dir,
+            ))),
+            "s3" => {
+                if self.s3_bucket.is_empty() {
+                    anyhow::bail!("FILE_STORE=s3 needs S3_BUCKET");
+                }
+                let store = adapters_files::ObjectStoreFiles::s3(&adapters_files::S3Config {
+                    bucket: self.s3_bucket.clone(),
+                    region: self.s3_region.clone(),
+                    endpoint: self.s3_endpoint.clone(),
+                    access_key_id: self.s3_access_key_id.clone(),
+                    secret_access_key: self.s3_secret_access_key.clone(),
+                    allow_http: self.s3_allow_http,
+                })
+                .map_err(|e| anyhow::anyhow!("S3 file store: {e}"))?;
+                Ok(std::sync::Arc::new(store))
+            }
+            other => anyhow::bail!("FILE_STORE must be local or s3, not {other:?}"),
+        }
     }
 
     /// The signing secret, refusing to start without a strong one.

@@ -67,3 +67,25 @@ pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()
         }
     })
 }
+
+/// Marks PENDING bills past their due date OVERDUE every `OVERDUE_INTERVAL_SECS`.
+pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_secs(state.config.overdue_interval_secs.max(1));
+        loop {
+            match state.billing.mark_overdue().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(bills = n, "bills marked overdue"),
+                Err(e) => tracing::warn!(error = %e, "overdue job failed; retrying"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}
+
+/// Listens for committed notifications and fans them out to the live streams.
+pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    let url = state.config.database_url.clone();
+    let tx = state.live.clone();
+    tokio::spawn(adapters_postgres::live::listen(url, tx))
+}

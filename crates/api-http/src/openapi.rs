@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::errors::ErrorBody;
 use crate::routes::{
-    appointments, audit, auth, departments, doctors, dto, health, notifications, patients,
-    schedules, users,
+    appointments, audit, auth, billing, departments, doctors, dto, health, medical_records,
+    notifications, patients, prescriptions, schedules, users,
 };
 
 #[derive(OpenApi)]
@@ -32,7 +32,10 @@ shape with a stable `code`.",
         appointments::start, appointments::complete, appointments::cancel,
         appointments::reschedule, appointments::walk_in,
         notifications::list, notifications::unread_count, notifications::mark_read,
-        notifications::mark_all_read, notifications::broadcast,
+        notifications::mark_all_read, notifications::broadcast, notifications::stream,
+        prescriptions::write, prescriptions::for_appointment, prescriptions::list, prescriptions::get,
+        medical_records::upload, medical_records::list, medical_records::get, medical_records::download,
+        billing::list, billing::get, billing::pay, billing::refund,
         audit::search,
     ),
     components(schemas(
@@ -48,6 +51,10 @@ shape with a stable `code`.",
         schedules::ScheduleRequest, schedules::ScheduleDto, schedules::SlotDto,
         appointments::BookRequest, appointments::CancelRequest, appointments::AppointmentDto, dto::AppointmentPage,
         appointments::RescheduleRequest, appointments::WalkInRequest,
+        prescriptions::WritePrescriptionRequest, prescriptions::PrescriptionItemDto,
+        prescriptions::PrescriptionDto, dto::PrescriptionPage,
+        medical_records::MedicalRecordDto, medical_records::UploadRecordForm, dto::MedicalRecordPage,
+        billing::BillDto, billing::PayRequest, dto::BillPage,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -60,6 +67,9 @@ shape with a stable `code`.",
         (name = "scheduling", description = "Schedules and free slots"),
         (name = "appointments", description = "Booking and the appointment lifecycle"),
         (name = "notifications", description = "A user's notifications; admin broadcasts"),
+        (name = "prescriptions", description = "Prescriptions written during a visit"),
+        (name = "medical-records", description = "Patients' documents: upload, list, download"),
+        (name = "billing", description = "Bills of completed visits: payment, refund"),
         (name = "audit", description = "The audit log (admins)"),
     ),
 )]

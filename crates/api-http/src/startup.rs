@@ -23,6 +23,8 @@ pub struct Application {
     _relay: AbortOnDrop,
     _slots: AbortOnDrop,
     _reminders: AbortOnDrop,
+    _overdue: AbortOnDrop,
+    _live: AbortOnDrop,
 }
 
 /// Stops a background job when the application that started it goes away.
@@ -45,6 +47,8 @@ impl Application {
         let relay = crate::jobs::spawn_audit_relay(state.clone());
         let slots = crate::jobs::spawn_slot_generation(state.clone());
         let reminders = crate::jobs::spawn_reminders(state.clone());
+        let overdue = crate::jobs::spawn_overdue_bills(state.clone());
+        let live = crate::jobs::spawn_live_notifications(state.clone());
         Ok(Self {
             port,
             server,
@@ -52,6 +56,8 @@ impl Application {
             _relay: AbortOnDrop(relay),
             _slots: AbortOnDrop(slots),
             _reminders: AbortOnDrop(reminders),
+            _overdue: AbortOnDrop(overdue),
+            _live: AbortOnDrop(live),
         })
     }
 
@@ -71,7 +77,13 @@ impl Application {
         actix_web::dev::ServerHandle,
     ) {
         let handle = self.server.handle();
-        let jobs = (self._relay, self._slots, self._reminders);
+        let jobs = (
+            self._relay,
+            self._slots,
+            self._reminders,
+            self._overdue,
+            self._live,
+        );
         let server = self.server;
         (
             async move {
@@ -84,7 +96,13 @@ impl Application {
 
     /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let _jobs = (self._relay, self._slots, self._reminders);
+        let _jobs = (
+            self._relay,
+            self._slots,
+            self._reminders,
+            self._overdue,
+            self._live,
+        );
         self.server.await
     }
 }
@@ -92,8 +110,8 @@ impl Application {
 /// Registers every route. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use routes::{
-        appointments, audit, auth, departments, doctors, health, notifications, patients,
-        schedules, users,
+        appointments, audit, auth, billing, departments, doctors, health, medical_records,
+        notifications, patients, prescriptions, schedules, users,
     };
     cfg.service(health::health)
         .service(health::ready)
@@ -131,11 +149,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(appointments::cancel)
         .service(appointments::reschedule)
         .service(appointments::walk_in)
+        .service(notifications::stream)
         .service(notifications::list)
         .service(notifications::unread_count)
         .service(notifications::mark_all_read)
         .service(notifications::broadcast)
         .service(notifications::mark_read)
+        .service(prescriptions::write)
+        .service(prescriptions::for_appointment)
+        .service(prescriptions::list)
+        .service(prescriptions::get)
+        .service(medical_records::upload)
+        .service(medical_records::list)
+        .service(medical_records::get)
+        .service(medical_records::download)
+        .service(billing::list)
+        .service(billing::get)
+        .service(billing::pay)
+        .service(billing::refund)
         .service(audit::search);
 }
 

@@ -42,6 +42,11 @@ pub struct AppState {
     pub appointments: AppointmentService,
     pub idempotency: Arc<dyn domain::idempotency::IdempotencyStore>,
     pub notifications: domain::notifications::NotificationService,
+    pub billing: domain::billing::BillingService,
+    pub prescriptions: domain::prescriptions::PrescriptionService,
+    pub medical_records: domain::medical_records::MedicalRecordService,
+    /// Committed notifications, announced by PostgreSQL, for the live streams.
+    pub live: tokio::sync::broadcast::Sender<adapters_postgres::live::Announcement>,
 }
 
 impl AppState {
@@ -103,14 +108,37 @@ impl AppState {
             tz: config.timezone()?,
             horizon_days: config.slot_horizon_days.clamp(1, 366),
         };
+        let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
+        let billing = domain::billing::BillingService {
+            bills: Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
+            directory: directory_repo.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let prescriptions = domain::prescriptions::PrescriptionService {
+            prescriptions: Arc::new(adapters_postgres::PgPrescriptionRepository {
+                pool: pg.clone(),
+            }),
+            appointments: appointment_repo.clone(),
+            directory: directory_repo.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let medical_records = domain::medical_records::MedicalRecordService {
+            records: Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
+            files: config.file_store()?,
+            directory: directory_repo.clone(),
+            clock: Arc::new(SystemClock),
+            max_bytes: config.upload_max_bytes.max(1),
+        };
+        let (live, _) = tokio::sync::broadcast::channel(1024);
         let appointments = AppointmentService {
-            appointments: Arc::new(PgAppointmentRepository { pool: pg.clone() }),
+            appointments: appointment_repo,
             directory: directory_repo,
             cache: slot_cache,
             clock: Arc::new(SystemClock),
             patient_cancel_notice: chrono::Duration::hours(
                 config.patient_cancel_notice_hours.max(0),
             ),
+            bill_due_in: chrono::Duration::days(config.bill_due_days.clamp(0, 3650)),
         };
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay {
@@ -141,6 +169,10 @@ impl AppState {
             appointments,
             idempotency,
             notifications,
+            billing,
+            prescriptions,
+            medical_records,
+            live,
         })
     }
 }

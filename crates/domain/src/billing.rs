@@ -279,8 +279,14 @@ impl BillingService {
                 method.as_str()
             ),
         );
-        self.change(actor, bill, BillingStatus::Paid, Some((method, now)), notice)
-            .await
+        self.change(
+            actor,
+            bill,
+            BillingStatus::Paid,
+            Some((method, now)),
+            notice,
+        )
+        .await
     }
 
     /// Refunds a PAID bill (admins only).
@@ -412,7 +418,10 @@ mod tests {
         use BillingStatus::*;
         assert!(Pending.can_become(Paid) && Pending.can_become(Overdue));
         assert!(Overdue.can_become(Paid) && Paid.can_become(Refunded));
-        assert!(!Pending.can_become(Refunded), "only a paid bill is refunded");
+        assert!(
+            !Pending.can_become(Refunded),
+            "only a paid bill is refunded"
+        );
         assert!(!Refunded.can_become(Paid) && !Paid.can_become(Paid));
         for m in PaymentMethod::ALL {
             assert_eq!(PaymentMethod::parse(m.as_str()), Some(m));
@@ -428,8 +437,12 @@ mod tests {
             Err(DomainError::Forbidden)
         );
         assert_eq!(
-            svc.list(&actor(Role::Doctor), BillFilter::default(), PageRequest::default())
-                .await,
+            svc.list(
+                &actor(Role::Doctor),
+                BillFilter::default(),
+                PageRequest::default()
+            )
+            .await,
             Err(DomainError::Forbidden)
         );
         for role in [Role::Patient, Role::Doctor, Role::Receptionist] {
@@ -461,9 +474,8 @@ mod tests {
             .returning(move |_| Ok(Some(patient.clone())));
         let mut repo = MockBillingRepository::new();
         let (m, t) = (mine.clone(), theirs.clone());
-        repo.expect_get().returning(move |id| {
-            Ok(Some(if id == m.id { m.clone() } else { t.clone() }))
-        });
+        repo.expect_get()
+            .returning(move |id| Ok(Some(if id == m.id { m.clone() } else { t.clone() })));
         repo.expect_change()
             .withf(|c| {
                 c.from == BillingStatus::Overdue

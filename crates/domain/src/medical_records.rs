@@ -106,7 +106,12 @@ impl FileKind {
 
     /// The kind a declared Content-Type names (parameters such as `; charset=utf-8` ignored).
     pub fn from_content_type(raw: &str) -> Option<Self> {
-        let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = raw
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/pdf" => Some(Self::Pdf),
             "image/png" => Some(Self::Png),
@@ -182,6 +187,20 @@ pub fn sanitize_file_name(raw: &str) -> String {
     name
 }
 
+/// Refuses a name that tries to be a path (`/`, `\\`, a `..` component) or carries control
+/// characters, which no honest client sends; sanitises the rest.
+pub fn check_file_name(raw: &str) -> Result<String, DomainError> {
+    let path_like =
+        raw.contains(['/', '\\']) || raw.trim() == ".." || raw.chars().any(char::is_control);
+    if path_like {
+        return Err(DomainError::validation(
+            "file",
+            "the file name must be a plain name, not a path",
+        ));
+    }
+    Ok(sanitize_file_name(raw))
+}
+
 fn extension(name: &str) -> Option<String> {
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -226,7 +245,7 @@ pub fn storage_key(patient_id: Uuid, record_id: Uuid) -> String {
 
 /// The download route `file_url` points to.
 pub fn file_url(record_id: Uuid) -> String {
-    format!("/api/v1/medical-records/{record_id}/file")
+    format!("/medical-records/{record_id}/file")
 }
 
 /// A chunked stream of a stored file's bytes.
@@ -294,7 +313,8 @@ pub struct PreparedUpload {
     pub title: String,
     pub description: Option<String>,
     pub file_name: String,
-    pub declared: FileKind,
+    /// The kind the file part's Content-Type names; `None` when it names none we accept.
+    pub declared: Option<FileKind>,
     pub storage_key: String,
 }
 
@@ -304,7 +324,9 @@ pub enum FileRejection {
     /// Not one of PDF, PNG, JPEG, DICOM, plain text, or not what the name or the declared
     /// Content-Type says.
     UnsupportedType(String),
-    TooLarge { max_bytes: u64 },
+    TooLarge {
+        max_bytes: u64,
+    },
     Empty,
 }
 
@@ -408,15 +430,8 @@ impl MedicalRecordService {
         if !access.upload.contains(&kind) {
             return Err(DomainError::Forbidden);
         }
-        let declared = declared_type
-            .and_then(FileKind::from_content_type)
-            .ok_or_else(|| {
-                DomainError::validation(
-                    "file",
-                    "Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain",
-                )
-            })?;
-        let file_name = sanitize_file_name(file_name);
+        let declared = declared_type.and_then(FileKind::from_content_type);
+        let file_name = check_file_name(file_name)?;
         let record_id = Uuid::new_v4();
         Ok(PreparedUpload {
             record_id,
@@ -432,7 +447,11 @@ impl MedicalRecordService {
 
     /// Judges the first bytes of the file against what was declared: the bytes decide the
     /// kind, and the declared Content-Type and the name's extension must agree with them.
-    pub fn check_head(&self, upload: &PreparedUpload, head: &[u8]) -> Result<FileKind, FileRejection> {
+    pub fn check_head(
+        &self,
+        upload: &PreparedUpload,
+        head: &[u8],
+    ) -> Result<FileKind, FileRejection> {
         if head.is_empty() {
             return Err(FileRejection::Empty);
         }
@@ -441,11 +460,16 @@ impl MedicalRecordService {
                 "the file is not a PDF, PNG, JPEG, DICOM or plain text document".into(),
             )
         })?;
-        if kind != upload.declared {
+        let Some(declared) = upload.declared else {
+            return Err(FileRejection::UnsupportedType(
+                "the file's Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain".into(),
+            ));
+        };
+        if kind != declared {
             return Err(FileRejection::UnsupportedType(format!(
                 "the file's content is {}, not the declared {}",
                 kind.content_type(),
-                upload.declared.content_type()
+                declared.content_type()
             )));
         }
         if let Some(ext) = extension(&upload.file_name) {
@@ -558,7 +582,10 @@ mod tests {
         let mut dicom = vec![0u8; 128];
         dicom.extend_from_slice(b"DICM\x02\x00");
         assert_eq!(sniff(&dicom), Some(FileKind::Dicom));
-        assert_eq!(sniff("Glucose: 5.4 mmol/L\r\nNote: état stable\n".as_bytes()), Some(FileKind::Text));
+        assert_eq!(
+            sniff("Glucose: 5.4 mmol/L\r\nNote: état stable\n".as_bytes()),
+            Some(FileKind::Text)
+        );
         // A Windows executable renamed to .pdf, a zip, a NUL-laden blob: none accepted.
         assert_eq!(sniff(b"MZ\x90\0\x03\0\0\0"), None);
         assert_eq!(sniff(b"PK\x03\x04"), None);
@@ -585,13 +612,37 @@ mod tests {
     }
 
     #[test]
+    fn path_like_names_are_refused_outright() {
+        for bad in [
+            "../../etc/passwd",
+            "..\\boot.ini",
+            "/etc/shadow",
+            "..",
+            "a\0.txt",
+            "x\n.pdf",
+        ] {
+            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            check_file_name("lab report (1).pdf").unwrap(),
+            "lab report _1_.pdf"
+        );
+    }
+
+    #[test]
     fn declared_types_are_matched_loosely_but_only_from_the_allowlist() {
         assert_eq!(
             FileKind::from_content_type("text/plain; charset=utf-8"),
             Some(FileKind::Text)
         );
-        assert_eq!(FileKind::from_content_type("Application/PDF"), Some(FileKind::Pdf));
-        assert_eq!(FileKind::from_content_type("application/x-msdownload"), None);
+        assert_eq!(
+            FileKind::from_content_type("Application/PDF"),
+            Some(FileKind::Pdf)
+        );
+        assert_eq!(
+            FileKind::from_content_type("application/x-msdownload"),
+            None
+        );
         assert_eq!(FileKind::from_content_type("text/html"), None);
         assert!(RecordType::ClinicalNote.is_clinical() && !RecordType::LabReport.is_clinical());
     }

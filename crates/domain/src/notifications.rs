@@ -47,6 +47,8 @@ pub trait NotificationRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Notification>, DomainError>;
     async fn unread_count(&self, user_id: Uuid) -> Result<u64, DomainError>;
+    /// One of the user's notifications (`None` if missing or someone else's).
+    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Notification>, DomainError>;
     /// Marks one of the user's notifications read; `NotFound` if it is not the user's.
     async fn mark_read(&self, user_id: Uuid, id: Uuid) -> Result<Notification, DomainError>;
     async fn mark_all_read(&self, user_id: Uuid) -> Result<u64, DomainError>;
@@ -73,6 +75,13 @@ impl NotificationService {
         page: PageRequest,
     ) -> Result<Page<Notification>, DomainError> {
         self.repo.list(actor.user_id, unread_only, page).await
+    }
+
+    pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Notification, DomainError> {
+        self.repo
+            .get(actor.user_id, id)
+            .await?
+            .ok_or(DomainError::NotFound("notification"))
     }
 
     pub async fn unread_count(&self, actor: &Actor) -> Result<u64, DomainError> {

@@ -417,7 +417,11 @@ mod tests {
             appointments
                 .expect_get()
                 .returning(move |_| Ok(Some(a.clone())));
-            let svc = service(appointments, MockPrescriptionRepository::new(), doctor.clone());
+            let svc = service(
+                appointments,
+                MockPrescriptionRepository::new(),
+                doctor.clone(),
+            );
             let got = svc.write(&actor, Uuid::new_v4(), input.clone()).await;
             assert_eq!(got.map(|_| ()), expected);
         }
@@ -427,7 +431,11 @@ mod tests {
         appointments
             .expect_get()
             .returning(move |_| Ok(Some(other.clone())));
-        let svc = service(appointments, MockPrescriptionRepository::new(), doctor.clone());
+        let svc = service(
+            appointments,
+            MockPrescriptionRepository::new(),
+            doctor.clone(),
+        );
         assert_eq!(
             svc.write(&actor, Uuid::new_v4(), input.clone()).await,
             Err(DomainError::NotFound("appointment"))

@@ -212,3 +212,12 @@ page_dto!(
     crate::routes::notifications::NotificationDto
 );
 page_dto!(AppointmentPage, crate::routes::appointments::AppointmentDto);
+page_dto!(BillPage, crate::routes::billing::BillDto);
+page_dto!(
+    PrescriptionPage,
+    crate::routes::prescriptions::PrescriptionDto
+);
+page_dto!(
+    MedicalRecordPage,
+    crate::routes::medical_records::MedicalRecordDto
+);

@@ -3,11 +3,14 @@
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod departments;
 pub mod doctors;
 pub mod dto;
 pub mod health;
+pub mod medical_records;
 pub mod notifications;
 pub mod patients;
+pub mod prescriptions;
 pub mod schedules;
 pub mod users;

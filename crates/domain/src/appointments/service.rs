@@ -228,9 +228,8 @@ impl AppointmentService {
         .before(current.snapshot())
         .after(after.snapshot());
         // Completing a visit bills it, in the same transaction, for the fee quoted at booking.
-        let bill = (target == AppointmentStatus::Completed).then(|| {
-            NewBill::for_completion(&current, actor, self.clock.now(), self.bill_due_in)
-        });
+        let bill = (target == AppointmentStatus::Completed)
+            .then(|| NewBill::for_completion(&current, actor, self.clock.now(), self.bill_due_in));
         let moved = self
             .appointments
             .transition(id, current.status, target, cancel_reason, event, bill)

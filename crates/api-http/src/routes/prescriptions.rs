@@ -1,0 +1,189 @@
+//! Prescriptions: written on an appointment by its doctor; read by that doctor, the patient
+//! and admins.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::prescriptions::{ItemInput, Prescription, PrescriptionFilter, PrescriptionInput};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::dto::{PageQuery, PrescriptionPage};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrescriptionItemDto {
+    /// Set by the server.
+    #[serde(default, skip_deserializing)]
+    pub id: Option<Uuid>,
+    #[schema(example = "Amoxicillin")]
+    pub medicine_name: String,
+    #[schema(example = "500 mg")]
+    pub dosage: String,
+    #[schema(example = "3 times a day")]
+    pub frequency: String,
+    #[schema(example = "7 days")]
+    pub duration: String,
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WritePrescriptionRequest {
+    pub diagnosis: String,
+    pub notes: Option<String>,
+    /// At least one, at most 30, in the order they should be read.
+    pub items: Vec<PrescriptionItemDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrescriptionDto {
+    pub id: Uuid,
+    pub appointment_id: Uuid,
+    pub doctor_id: Uuid,
+    pub patient_id: Uuid,
+    pub diagnosis: String,
+    pub notes: Option<String>,
+    pub items: Vec<PrescriptionItemDto>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Prescription> for PrescriptionDto {
+    fn from(p: Prescription) -> Self {
+        Self {
+            id: p.id,
+            appointment_id: p.appointment_id,
+            doctor_id: p.doctor_id,
+            patient_id: p.patient_id,
+            diagnosis: p.diagnosis,
+            notes: p.notes,
+            items: p
+                .items
+                .into_iter()
+                .map(|i| PrescriptionItemDto {
+                    id: Some(i.id),
+                    medicine_name: i.medicine_name,
+                    dosage: i.dosage,
+                    frequency: i.frequency,
+                    duration: i.duration,
+                    instructions: i.instructions,
+                })
+                .collect(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PrescriptionListQuery {
+    /// Admins only; patients see their own, doctors those they wrote.
+    pub patient_id: Option<Uuid>,
+    pub doctor_id: Option<Uuid>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Write the appointment's prescription (its doctor, while IN_PROGRESS or COMPLETED).
+#[utoipa::path(post, path = "/appointments/{id}/prescription", tag = "prescriptions", security(("bearer" = [])),
+    request_body = WritePrescriptionRequest, params(("id" = Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 201, description = "Written; the patient is notified", body = PrescriptionDto),
+        (status = 403, description = "Not a doctor", body = ErrorBody),
+        (status = 404, description = "No such appointment of this doctor", body = ErrorBody),
+        (status = 409, description = "PRESCRIPTION_EXISTS or APPOINTMENT_NOT_IN_CONSULTATION", body = ErrorBody),
+        (status = 422, description = "No items, or an empty field (named, e.g. items[0].dosage)", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/prescription")]
+pub async fn write(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: ApiJson<WritePrescriptionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let input = PrescriptionInput {
+        diagnosis: b.diagnosis,
+        notes: b.notes,
+        items: b
+            .items
+            .into_iter()
+            .map(|i| ItemInput {
+                medicine_name: i.medicine_name,
+                dosage: i.dosage,
+                frequency: i.frequency,
+                duration: i.duration,
+                instructions: i.instructions,
+            })
+            .collect(),
+    };
+    let written = state
+        .prescriptions
+        .write(&user.0, id.into_inner(), input)
+        .await?;
+    Ok(HttpResponse::Created().json(PrescriptionDto::from(written)))
+}
+
+/// The appointment's prescription.
+#[utoipa::path(get, path = "/appointments/{id}/prescription", tag = "prescriptions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "The prescription", body = PrescriptionDto),
+        (status = 403, description = "Receptionists do not read prescriptions", body = ErrorBody),
+        (status = 404, description = "None, or not yours", body = ErrorBody)))]
+#[get("/appointments/{id}/prescription")]
+pub async fn for_appointment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let p = state
+        .prescriptions
+        .for_appointment(&user.0, id.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(PrescriptionDto::from(p)))
+}
+
+/// Prescriptions: my own (patient), those I wrote (doctor), any (admin).
+#[utoipa::path(get, path = "/prescriptions", tag = "prescriptions", security(("bearer" = [])), params(PrescriptionListQuery),
+    responses((status = 200, description = "A page, newest first", body = PrescriptionPage),
+        (status = 403, description = "Receptionists do not read prescriptions", body = ErrorBody)))]
+#[get("/prescriptions")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<PrescriptionListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .parse()?;
+    let filter = PrescriptionFilter {
+        patient_id: q.patient_id,
+        doctor_id: q.doctor_id,
+    };
+    let found = state.prescriptions.list(&user.0, filter, page).await?;
+    Ok(HttpResponse::Ok().json(PrescriptionPage::from(found)))
+}
+
+/// One prescription.
+#[utoipa::path(get, path = "/prescriptions/{id}", tag = "prescriptions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Prescription id")),
+    responses((status = 200, description = "The prescription", body = PrescriptionDto),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/prescriptions/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let p = state.prescriptions.get(&user.0, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(PrescriptionDto::from(p)))
+}
