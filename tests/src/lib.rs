@@ -8,6 +8,7 @@
 //! `make test` from `.stack/env`), with the same local defaults as the service.
 
 pub mod api;
+pub mod clinic;
 pub mod db;
 pub mod proxy;
 pub mod servers;
