@@ -1,0 +1,257 @@
+//! Upload abuse: each bad upload is refused with a clear JSON error, and nothing of it stays
+//! behind: no row, no file, no partial file.
+
+use std::time::Duration;
+
+use e2e::clinic::{multipart, pdf, Part};
+use e2e::TestApp;
+use tokio::io::AsyncWriteExt;
+
+const MAX: u64 = 64 * 1024;
+
+async fn assert_nothing_left(app: &TestApp, case: &str) {
+    assert_eq!(
+        app.count_rows("medical_records").await,
+        0,
+        "{case}: a row was left"
+    );
+    let files = app.stored_files();
+    assert!(files.is_empty(), "{case}: files were left: {files:?}");
+}
+
+#[tokio::test]
+async fn every_abusive_upload_is_refused_cleanly_with_nothing_left_behind() {
+    let app = TestApp::spawn_with(|c| c.upload_max_bytes = MAX).await;
+    let v = app.visit("10.00", true).await;
+    let token = Some(v.patient.token.as_str());
+    let pid = v.patient_id.as_str();
+
+    let exe = [
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00".as_slice(),
+        &[0u8; 500],
+    ]
+    .concat();
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 300]].concat();
+    let mut nul_text = b"looks like text".to_vec();
+    nul_text.extend_from_slice(&[0, 0, 0]);
+    let oversize = pdf(100_000);
+    let far_oversize = pdf(400_000);
+    let report = pdf(2_000);
+
+    // (case, file name, declared type, bytes, status, code, field)
+    let table: Vec<(&str, &str, &str, &[u8], u16, &str, Option<&str>)> = vec![
+        (
+            "oversize, streamed past the limit",
+            "big.pdf",
+            "application/pdf",
+            &oversize,
+            413,
+            "PAYLOAD_TOO_LARGE",
+            Some("file"),
+        ),
+        (
+            "oversize, refused from Content-Length",
+            "huge.pdf",
+            "application/pdf",
+            &far_oversize,
+            413,
+            "PAYLOAD_TOO_LARGE",
+            Some("file"),
+        ),
+        (
+            "an executable named .pdf",
+            "report.pdf",
+            "application/pdf",
+            &exe,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            Some("file"),
+        ),
+        (
+            "a PNG declared as PDF",
+            "scan.pdf",
+            "application/pdf",
+            &png,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            Some("file"),
+        ),
+        (
+            "a PDF named .exe",
+            "report.exe",
+            "application/pdf",
+            &report,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            Some("file"),
+        ),
+        (
+            "HTML",
+            "x.html",
+            "text/html",
+            b"<script>alert(1)</script>",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            Some("file"),
+        ),
+        (
+            "binary declared as text",
+            "notes.txt",
+            "text/plain",
+            &nul_text,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            Some("file"),
+        ),
+        (
+            "path traversal",
+            "../../etc/passwd",
+            "text/plain",
+            b"root:x:0:0",
+            422,
+            "VALIDATION_FAILED",
+            Some("file"),
+        ),
+        (
+            "Windows path traversal (quoted-string escaped)",
+            "..\\\\..\\\\boot.ini",
+            "text/plain",
+            b"[boot]",
+            422,
+            "VALIDATION_FAILED",
+            Some("file"),
+        ),
+        (
+            "empty file",
+            "empty.pdf",
+            "application/pdf",
+            b"",
+            422,
+            "VALIDATION_FAILED",
+            Some("file"),
+        ),
+    ];
+    for (case, name, content_type, bytes, status, code, field) in table {
+        let (got, body) = app
+            .upload(token, pid, "LAB_REPORT", name, content_type, bytes)
+            .await;
+        assert_eq!(got, status, "{case}: {body}");
+        assert_eq!(body["code"], code, "{case}: {body}");
+        assert_eq!(body["field"].as_str(), field, "{case}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_nothing_left(&app, case).await;
+    }
+
+    // Malformed forms.
+    let forms: Vec<(&str, Vec<Part>, u16, Option<&str>)> = vec![
+        (
+            "no file part",
+            vec![Part::text("type", "LAB_REPORT"), Part::text("title", "t")],
+            422,
+            Some("file"),
+        ),
+        (
+            "no type",
+            vec![
+                Part::text("title", "t"),
+                Part::file("a.pdf", "application/pdf", &report),
+            ],
+            422,
+            Some("type"),
+        ),
+        (
+            "unknown type",
+            vec![
+                Part::text("type", "XRAY"),
+                Part::text("title", "t"),
+                Part::file("a.pdf", "application/pdf", &report),
+            ],
+            422,
+            Some("type"),
+        ),
+        (
+            "blank title",
+            vec![
+                Part::text("type", "LAB_REPORT"),
+                Part::text("title", " "),
+                Part::file("a.pdf", "application/pdf", &report),
+            ],
+            422,
+            Some("title"),
+        ),
+        (
+            "a field after the file",
+            vec![
+                Part::text("type", "LAB_REPORT"),
+                Part::text("title", "t"),
+                Part::file("a.pdf", "application/pdf", &report),
+                Part::text("description", "late"),
+            ],
+            422,
+            Some("file"),
+        ),
+    ];
+    for (case, parts, status, field) in forms {
+        let (got, body) = app.upload_parts(token, pid, &parts).await;
+        assert_eq!(got, status, "{case}: {body}");
+        assert_eq!(body["field"].as_str(), field, "{case}: {body}");
+        assert_nothing_left(&app, case).await;
+    }
+    // Not a form at all.
+    let response = app
+        .client
+        .post(app.url(&format!("/patients/{pid}/medical-records")))
+        .bearer_auth(&v.patient.token)
+        .json(&serde_json::json!({ "file": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+
+    // Interrupted: the client sends half of the body and hangs up.
+    let (content_type, body) = multipart(&[
+        Part::text("type", "LAB_REPORT"),
+        Part::text("title", "t"),
+        Part::file("half.pdf", "application/pdf", &pdf(60_000)),
+    ]);
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /patients/{pid}/medical-records HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        v.patient.token,
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body[..body.len() / 2]).await.unwrap();
+    socket.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.stored_files().len(),
+        1,
+        "the first half is being streamed into a partial file"
+    );
+    drop(socket);
+    // The server notices the hang-up and discards the partial file.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !app.stored_files().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_nothing_left(&app, "interrupted upload").await;
+
+    // After all that, an honest upload still works, its odd name made safe.
+    let (status, ok) = app
+        .upload(
+            token,
+            pid,
+            "LAB_REPORT",
+            "lab <1>.txt",
+            "text/plain; charset=utf-8",
+            "Hb 13.5 g/dL\n".as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 201, "{ok}");
+    assert_eq!(ok["fileName"], "lab _1_.txt");
+    assert_eq!(ok["contentType"], "text/plain");
+    assert_eq!(app.stored_files().len(), 1);
+}
