@@ -9,6 +9,17 @@ use tokio::io::AsyncWriteExt;
 
 const MAX: u64 = 64 * 1024;
 
+/// (case, file name, declared type, bytes, status, code, field)
+type AbuseCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [u8],
+    u16,
+    &'a str,
+    Option<&'a str>,
+);
+
 async fn assert_nothing_left(app: &TestApp, case: &str) {
     assert_eq!(
         app.count_rows("medical_records").await,
@@ -38,8 +49,7 @@ async fn every_abusive_upload_is_refused_cleanly_with_nothing_left_behind() {
     let far_oversize = pdf(400_000);
     let report = pdf(2_000);
 
-    // (case, file name, declared type, bytes, status, code, field)
-    let table: Vec<(&str, &str, &str, &[u8], u16, &str, Option<&str>)> = vec![
+    let table: Vec<AbuseCase> = vec![
         (
             "oversize, streamed past the limit",
             "big.pdf",
