@@ -556,6 +556,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn completing_bills_the_fee_quoted_at_booking_in_the_same_call() {
+        let doctor_user = Uuid::new_v4();
+        let mut a = appointment(
+            Uuid::new_v4(),
+            AppointmentStatus::InProgress,
+            Duration::zero(),
+        );
+        a.consultation_fee = Money::parse("80.15", "f").unwrap();
+        let doctor_id = a.doctor_id;
+        let mut directory = MockDirectoryRepository::new();
+        directory.expect_doctor_of_user().returning(move |_| {
+            Ok(Some(crate::directory::Doctor {
+                id: doctor_id,
+                user_id: doctor_user,
+                name: "D".into(),
+                email: "d@x.org".into(),
+                is_active: true,
+                specialization: "GP".into(),
+                qualification: "MD".into(),
+                experience_years: 1,
+                license_number: "L".into(),
+                consultation_fee: Money::parse("999", "f").unwrap(),
+                is_available: true,
+                department_ids: vec![],
+            }))
+        });
+        let mut repo = MockAppointmentRepository::new();
+        let current = a.clone();
+        repo.expect_get()
+            .returning(move |_| Ok(Some(current.clone())));
+        repo.expect_transition()
+            .withf(|_, _, to, _, _, bill| {
+                *to == AppointmentStatus::Completed
+                    && bill.as_ref().is_some_and(|b| {
+                        b.amount.to_string() == "80.15"
+                            && b.due_at == now() + Duration::days(30)
+                            && b.event.entity == "billing"
+                    })
+            })
+            .returning(move |_, _, _, _, _, _| {
+                let mut done = a.clone();
+                done.status = AppointmentStatus::Completed;
+                Ok(crate::appointments::Booked {
+                    appointment: done,
+                    slot_date: None,
+                })
+            });
+        let svc = service(repo, directory);
+        let doctor = Actor {
+            user_id: doctor_user,
+            role: Role::Doctor,
+            session_id: Uuid::new_v4(),
+            meta: RequestMeta::default(),
+        };
+        let done = svc
+            .act(&doctor, Uuid::new_v4(), AppointmentAction::Complete)
+            .await
+            .unwrap();
+        assert_eq!(done.status, AppointmentStatus::Completed);
+    }
+
+    #[tokio::test]
     async fn cancelling_needs_a_reason_and_doctors_cannot_book() {
         let doctor = Actor {
             user_id: Uuid::new_v4(),
