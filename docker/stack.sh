@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local HealthSync stack without Docker: PostgreSQL, Redis and a MongoDB-protocol server,
+# The local HealthSync stack without Docker: PostgreSQL, Redis, a MongoDB-protocol server and
+# an S3-compatible server (moto, for the S3 file store),
 # each in a project-local data directory on its own port, so it never touches the machine's own
 # services and two checkouts can share one stack.
 #
@@ -19,6 +20,7 @@ STACK_DIR="${HS_STACK_DIR:-$ROOT/.stack}"
 PG_PORT="${HS_PG_PORT:-55432}"
 REDIS_PORT="${HS_REDIS_PORT:-56379}"
 MONGO_PORT="${HS_MONGO_PORT:-57017}"
+S3_PORT="${HS_S3_PORT:-59000}"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -70,7 +72,8 @@ ensure_packages() {
   local need=()
   if [ -z "${DATABASE_URL:-}" ] && ! pg_bindir >/dev/null; then need+=(postgresql); fi
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then need+=(redis-server); fi
-  if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null; then
+  # SecantusDB (without mongod) and the S3 test server (without S3_TEST_ENDPOINT) run in venvs.
+  if { [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null; } || [ -z "${S3_TEST_ENDPOINT:-}" ]; then
     python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
   fi
   if ! command -v psql >/dev/null; then need+=(postgresql-client); fi
@@ -133,12 +136,32 @@ start_mongo() {
   wait_port "$MONGO_PORT" MongoDB 60
 }
 
+# An S3-compatible server (moto, PyPI) for the S3 file store's tests and for trying
+# FILE_STORE=s3 locally. S3_TEST_ENDPOINT, when set, is used instead.
+start_s3() {
+  [ -n "${S3_TEST_ENDPOINT:-}" ] && { log "S3: using S3_TEST_ENDPOINT"; return; }
+  if port_open "$S3_PORT"; then log "S3: already up on $S3_PORT"; return; fi
+  local venv="$STACK_DIR/s3venv"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "S3: installing the moto S3 server into $venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]>=5,<6" >&2
+  fi
+  mkdir -p "$STACK_DIR/s3"
+  log "S3: starting on $S3_PORT (moto)"
+  nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$STACK_DIR/s3/server.log" 2>&1 9>&- &
+  echo $! >"$STACK_DIR/s3/server.pid"
+  wait_port "$S3_PORT" S3 60
+}
+
 print_env() {
   echo "DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:$PG_PORT/healthsync}"
   echo "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
   echo "MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true}"
   # Where the tests find server binaries to start throwaway instances (outage tests).
   echo "HS_MONGO_SERVER_CMD=$(mongo_server_cmd 2>/dev/null | awk '{print $1}')"
+  # The S3-compatible server the S3 file store's tests write to.
+  echo "S3_TEST_ENDPOINT=${S3_TEST_ENDPOINT:-http://127.0.0.1:$S3_PORT}"
 }
 
 create_database() {
@@ -171,6 +194,7 @@ up() {
   start_postgres
   start_redis
   start_mongo
+  start_s3
   create_database
   print_env >"$STACK_DIR/env"
   log "up; environment in $STACK_DIR/env"
@@ -184,11 +208,12 @@ down() {
   fi
   stop_pidfile Redis "$STACK_DIR/redis/redis.pid"
   stop_pidfile MongoDB "$STACK_DIR/mongo/server.pid"
+  stop_pidfile S3 "$STACK_DIR/s3/server.pid"
 }
 
 status() {
   local name port
-  for pair in "PostgreSQL:$PG_PORT" "Redis:$REDIS_PORT" "MongoDB:$MONGO_PORT"; do
+  for pair in "PostgreSQL:$PG_PORT" "Redis:$REDIS_PORT" "MongoDB:$MONGO_PORT" "S3:$S3_PORT"; do
     name=${pair%%:*}; port=${pair##*:}
     if port_open "$port"; then echo "$name up on $port"; else echo "$name down ($port)"; fi
   done
