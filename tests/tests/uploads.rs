@@ -265,3 +265,45 @@ async fn every_abusive_upload_is_refused_cleanly_with_nothing_left_behind() {
     assert_eq!(ok["contentType"], "text/plain");
     assert_eq!(app.stored_files().len(), 1);
 }
+
+#[tokio::test]
+async fn an_upload_whose_row_cannot_be_written_leaves_no_file() {
+    let app = TestApp::spawn().await;
+    let v = app.visit("10.00", true).await;
+    // Failure injection: the database refuses every new record after the bytes are stored.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.app.pg.get().await.unwrap();
+        diesel::sql_query(
+            "CREATE FUNCTION refuse_records() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'disk full (injected)'; END $$",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        diesel::sql_query(
+            "CREATE TRIGGER refuse_records BEFORE INSERT ON medical_records
+             FOR EACH ROW EXECUTE FUNCTION refuse_records()",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let (status, body) = app
+        .upload(
+            Some(&v.doctor.token),
+            &v.patient_id,
+            "LAB_REPORT",
+            "r.pdf",
+            "application/pdf",
+            &pdf(100_000),
+        )
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["code"], "INTERNAL");
+    assert!(
+        !body.to_string().contains("injected"),
+        "no database message leaks: {body}"
+    );
+    assert_nothing_left(&app, "row insert failed").await;
+}

@@ -214,7 +214,7 @@ impl BillingRepository for PgBillingRepository {
                     .filter(billings::due_at.lt(now))
                     .select(BillRow::as_select())
                     .order(billings::due_at.asc())
-                    .limit(500)
+                    .limit(domain::billing::OVERDUE_BATCH as i64)
                     .for_update()
                     .skip_locked()
                     .load(conn)

@@ -75,7 +75,13 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
         loop {
             match state.billing.mark_overdue().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(bills = n, "bills marked overdue"),
+                Ok(n) => {
+                    tracing::info!(bills = n, "bills marked overdue");
+                    // A full batch: there may be more right now.
+                    if n >= domain::billing::OVERDUE_BATCH {
+                        continue;
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "overdue job failed; retrying"),
             }
             tokio::time::sleep(interval).await;

@@ -27,6 +27,9 @@ use crate::identity::{Actor, Role};
 use crate::money::Money;
 use crate::paging::{Page, PageRequest};
 
+/// How many bills one OVERDUE sweep moves in one transaction.
+pub const OVERDUE_BATCH: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillingStatus {
@@ -196,9 +199,9 @@ pub trait BillingRepository: Send + Sync {
     /// bill moved meanwhile.
     async fn change(&self, change: BillChange) -> Result<Bill, DomainError>;
 
-    /// Marks every PENDING bill whose `due_at` is before `now` OVERDUE, each with a PAYMENT
-    /// notification and an audit event. Safe with several processes running it (a bill only
-    /// moves once). Returns how many moved.
+    /// Marks up to [`OVERDUE_BATCH`] PENDING bills whose `due_at` is before `now` OVERDUE,
+    /// each with a PAYMENT notification and an audit event. Safe with several processes
+    /// running it (a bill only moves once). Returns how many moved.
     async fn mark_overdue(&self, now: DateTime<Utc>) -> Result<usize, DomainError>;
 }
 

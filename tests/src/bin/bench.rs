@@ -2,6 +2,7 @@
 //!   (a) availability reads with a warm cache,
 //!   (b) availability reads with the cache off,
 //!   (c) booking under contention (many patients, few slots),
+//!   (d) 1 MiB medical record uploads and downloads, beside the record's metadata read,
 //! against the real app (release build) and real stores, and beside them the ceiling measured
 //! in the same run: pgbench running the booking's SQL transaction (docker/bench/booking.sql).
 //!
@@ -219,6 +220,83 @@ async fn main() {
     })
     .await;
 
+    // Medical records: 1 MiB PDFs uploaded (streamed to the local file store) and downloaded
+    // (streamed back), beside the metadata read of the same record as the baseline: the
+    // difference is the cost of moving the bytes.
+    let mib = e2e::clinic::pdf(1024 * 1024);
+    let patient_id = patients[0].to_string();
+    let file_requests = (requests / 10).max(50);
+    let uploads = drive(
+        "upload 1 MiB PDF (receptionist)",
+        file_requests,
+        concurrency.min(8),
+        |_| {
+            let (app, token, pid, bytes) = (&app, &receptionist.token, &patient_id, &mib);
+            async move {
+                app.upload(
+                    Some(token),
+                    pid,
+                    "LAB_REPORT",
+                    "bench.pdf",
+                    "application/pdf",
+                    bytes,
+                )
+                .await
+                .0
+            }
+        },
+    )
+    .await;
+    let (_, listed) = app
+        .json(
+            Method::GET,
+            &format!("/patients/{patient_id}/medical-records?perPage=1"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    let record = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let meta_path = format!("/medical-records/{record}");
+    let file_path = format!("/medical-records/{record}/file");
+    let metadata = drive(
+        "record metadata (baseline)",
+        file_requests * 4,
+        concurrency,
+        |_| {
+            let request = app
+                .client
+                .get(app.url(&meta_path))
+                .bearer_auth(&admin.token);
+            async move {
+                request
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        },
+    )
+    .await;
+    let downloads = drive("download 1 MiB PDF", file_requests * 4, concurrency, |_| {
+        let request = app
+            .client
+            .get(app.url(&file_path))
+            .bearer_auth(&admin.token);
+        async move {
+            match request.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.bytes().await {
+                        Ok(b) if b.len() == 1024 * 1024 => status,
+                        _ => 0,
+                    }
+                }
+                Err(_) => 0,
+            }
+        }
+    })
+    .await;
+
     // The ceiling, in the same run, on the same database: free slots of the morning.
     {
         use diesel_async::RunQueryDsl;
@@ -258,7 +336,9 @@ async fn main() {
     println!("\nHealthSync benchmark ({requests} reads, concurrency {concurrency}; release build; all on this machine)\n");
     println!("| scenario | requests | req/s | p50 ms | p99 ms | answers |");
     println!("|---|---:|---:|---:|---:|---|");
-    for s in [&warm, &cold, &booking, &ceiling] {
+    for s in [
+        &warm, &cold, &booking, &ceiling, &uploads, &metadata, &downloads,
+    ] {
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
             s.name,
@@ -274,6 +354,12 @@ async fn main() {
         "\nratios: warm/cold availability = {:.2}x; booking / pgbench ceiling = {:.2}",
         rate(&warm) / rate(&cold),
         rate(&booking) / rate(&ceiling)
+    );
+    println!(
+        "files: upload {:.1} MiB/s, download {:.1} MiB/s; download / metadata rate = {:.2}",
+        rate(&uploads),
+        rate(&downloads),
+        rate(&downloads) / rate(&metadata)
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
