@@ -17,8 +17,9 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrescriptionItemDto {
-    /// Set by the server.
-    #[serde(default, skip_deserializing)]
+    /// Set by the server; ignored when sent.
+    #[serde(default)]
+    #[schema(read_only)]
     pub id: Option<Uuid>,
     #[schema(example = "Amoxicillin")]
     pub medicine_name: String,
