@@ -245,3 +245,64 @@ pub fn pdf(size: usize) -> Vec<u8> {
     b.truncate(size.max(12));
     b
 }
+
+/// A client's open live notification stream.
+pub struct LiveStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl TestApp {
+    /// Opens `GET /notifications/stream` as `token` (asserting 200 and the SSE content type).
+    pub async fn live(&self, token: &str) -> LiveStream {
+        let response = self
+            .client
+            .get(self.url("/notifications/stream"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        LiveStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl LiveStream {
+    /// The next event (name and parsed data), skipping keep-alive comments; `("closed", Null)`
+    /// when the server ended the stream. Fails after 15 s without one.
+    pub async fn next_event(&mut self) -> (String, Value) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if block.starts_with(':') {
+                    continue;
+                }
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let data = serde_json::from_str(&field("data")).unwrap_or(Value::Null);
+                return (field("event"), data);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("an event within 15 s")
+                .expect("stream readable");
+            match chunk {
+                Some(bytes) => self.buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
+                None => return ("closed".into(), Value::Null),
+            }
+        }
+    }
+}

@@ -139,3 +139,59 @@ async fn booking_and_broadcasts_notify_and_each_user_reads_only_its_own() {
         401
     );
 }
+
+#[tokio::test]
+async fn live_streams_carry_only_my_notifications_and_end_with_my_session() {
+    let app = TestApp::spawn_with(|c| c.live_keepalive_secs = 1).await;
+    let v = app.visit("10.00", true).await;
+    let mut mine = app.live(&v.patient.token).await;
+    let mut theirs = app.live(&v.other_patient.token).await;
+    assert_eq!(mine.next_event().await.0, "ready");
+    assert_eq!(theirs.next_event().await.0, "ready");
+
+    let (status, _) = app.prescribe(&v.doctor, &v.appointment_id).await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/notifications/broadcast",
+            Some(&v.admin.token),
+            Some(json!({ "title": "Closed on Friday", "message": "Holiday", "role": "PATIENT" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (event, data) = mine.next_event().await;
+    assert_eq!(
+        (event.as_str(), data["type"].as_str()),
+        ("notification", Some("PRESCRIPTION"))
+    );
+    assert_eq!(mine.next_event().await.1["type"], "GENERAL");
+    // The other patient's first event is the broadcast: the prescription never reached it.
+    let (event, data) = theirs.next_event().await;
+    assert_eq!(
+        (event.as_str(), data["title"].as_str()),
+        ("notification", Some("Closed on Friday"))
+    );
+
+    // Logging out ends my stream (at the next keep-alive), not theirs.
+    let (status, _) = app
+        .json(Method::POST, "/auth/logout", Some(&v.patient.token), None)
+        .await;
+    assert_eq!(status, 204);
+    let (event, data) = mine.next_event().await;
+    assert_eq!(
+        (event.as_str(), data["reason"].as_str()),
+        ("end", Some("session ended"))
+    );
+    assert_eq!(mine.next_event().await.0, "closed");
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/notifications/broadcast",
+            Some(&v.admin.token),
+            Some(json!({ "title": "Second", "message": "m", "role": "PATIENT" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(theirs.next_event().await.1["title"], "Second");
+}

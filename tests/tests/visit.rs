@@ -6,35 +6,7 @@ use std::time::Duration;
 use e2e::clinic::pdf;
 use e2e::TestApp;
 use reqwest::Method;
-use serde_json::{json, Value};
-
-/// Reads the next Server-Sent Event (`event` name and parsed `data`), skipping keep-alives.
-async fn next_event(stream: &mut reqwest::Response, buffer: &mut String) -> (String, Value) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if block.starts_with(':') {
-                continue;
-            }
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let data = serde_json::from_str(&field("data")).unwrap_or(Value::Null);
-            return (field("event"), data);
-        }
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .expect("an event within 15 s")
-            .expect("stream readable")
-            .expect("stream still open");
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_visit_from_booking_to_paid_bill_with_each_role_doing_its_step() {
@@ -43,27 +15,15 @@ async fn a_visit_from_booking_to_paid_bill_with_each_role_doing_its_step() {
     let v = app.visit("123.45", true).await;
 
     // The patient keeps a live stream open for the whole visit.
-    let mut live = app
-        .client
-        .get(app.url("/notifications/stream"))
-        .bearer_auth(&v.patient.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
-    assert_eq!(
-        live.headers()["content-type"].to_str().unwrap(),
-        "text/event-stream"
-    );
-    let mut buf = String::new();
-    let (event, data) = next_event(&mut live, &mut buf).await;
+    let mut live = app.live(&v.patient.token).await;
+    let (event, data) = live.next_event().await;
     assert_eq!(event, "ready");
     assert_eq!(data["count"], 1, "the BOOKING_CONFIRMATION is unread");
 
     // The doctor prescribes; the patient hears of it at once.
     let (status, prescription) = app.prescribe(&v.doctor, &v.appointment_id).await;
     assert_eq!(status, 201, "{prescription}");
-    let (event, data) = next_event(&mut live, &mut buf).await;
+    let (event, data) = live.next_event().await;
     assert_eq!(
         (event.as_str(), data["type"].as_str()),
         ("notification", Some("PRESCRIPTION"))
@@ -92,7 +52,7 @@ async fn a_visit_from_booking_to_paid_bill_with_each_role_doing_its_step() {
         .step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
     assert_eq!(done["status"], "COMPLETED");
-    let (event, data) = next_event(&mut live, &mut buf).await;
+    let (event, data) = live.next_event().await;
     assert_eq!(
         (event.as_str(), data["type"].as_str()),
         ("notification", Some("PAYMENT"))
@@ -126,7 +86,7 @@ async fn a_visit_from_booking_to_paid_bill_with_each_role_doing_its_step() {
     assert_eq!(paid["paymentMethod"], "CARD");
     assert!(paid["paidAt"].is_string());
     assert_eq!(paid["amount"], "123.45");
-    let (event, data) = next_event(&mut live, &mut buf).await;
+    let (event, data) = live.next_event().await;
     assert_eq!(
         (event.as_str(), data["title"].as_str()),
         ("notification", Some("Payment received"))

@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "JSON_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub json_body_limit: usize,
 
+    /// How often (seconds) an idle live notification stream sends a keep-alive and re-checks
+    /// the session (a logged-out user's stream ends within this).
+    #[arg(long, env = "LIVE_KEEPALIVE_SECS", default_value_t = 15)]
+    pub live_keepalive_secs: u64,
+
     /// Days after completion a visit's bill is due; unpaid after that it becomes OVERDUE.
     #[arg(long, env = "BILL_DUE_DAYS", default_value_t = 30)]
     pub bill_due_days: i64,

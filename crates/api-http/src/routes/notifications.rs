@@ -153,9 +153,6 @@ pub async fn broadcast(
     Ok(HttpResponse::Created().json(CountDto { count }))
 }
 
-/// How often an idle live stream sends a keep-alive comment and re-checks the session.
-const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
-
 fn sse_event(event: &str, id: Option<Uuid>, data: &impl Serialize) -> bytes::Bytes {
     let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
     let id = id.map(|i| format!("id: {i}\n")).unwrap_or_default();
@@ -166,7 +163,8 @@ fn sse_event(event: &str, id: Option<Uuid>, data: &impl Serialize) -> bytes::Byt
 ///
 /// First a `ready` event with the unread count, then one `notification` event (a
 /// `NotificationDto`) for each notification committed for me while connected, and a
-/// keep-alive comment every 15 s. The stream ends with an `end` event when my session ends
+/// keep-alive comment every `LIVE_KEEPALIVE_SECS` (15 s). The stream ends with an `end` event
+/// when my session ends
 /// (logout, password change, deactivation). Notifications committed while disconnected are
 /// not replayed: on (re)connect, read `GET /notifications?unreadOnly=true`.
 #[utoipa::path(get, path = "/notifications/stream", tag = "notifications", security(("bearer" = [])),
@@ -181,7 +179,9 @@ pub async fn stream(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     let _ = tx.try_send(sse_event("ready", None, &CountDto { count: unread }));
     tokio::spawn(async move {
-        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        let mut keep_alive = tokio::time::interval(std::time::Duration::from_secs(
+            state.config.live_keepalive_secs.max(1),
+        ));
         keep_alive.tick().await;
         loop {
             tokio::select! {
