@@ -343,12 +343,7 @@ impl AppointmentRepository for PgAppointmentRepository {
             .into_iter()
             .map(Appointment::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page,
-            per_page: page.per_page,
-        })
+        Ok(crate::paging::page_of(items, total, page))
     }
 
     async fn reschedule(

@@ -148,15 +148,13 @@ impl BillingRepository for PgBillingRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
+        Ok(crate::paging::page_of(
+            rows.into_iter()
                 .map(Bill::try_from)
                 .collect::<Result<_, _>>()?,
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page,
-            per_page: page.per_page,
-        })
+            total,
+            page,
+        ))
     }
 
     async fn change(&self, change: BillChange) -> Result<Bill, DomainError> {

@@ -172,15 +172,6 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn page_of<T>(items: Vec<T>, total: i64, page: PageRequest) -> Page<T> {
-    Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-        page: page.page,
-        per_page: page.per_page,
-    }
-}
-
 #[derive(Clone)]
 pub struct PgDirectoryRepository {
     pub pool: PgPool,
@@ -305,7 +296,7 @@ impl DirectoryRepository for PgDirectoryRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(page_of(
+        Ok(crate::paging::page_of(
             rows.into_iter().map(|(p, a)| to_patient(p, a)).collect(),
             total,
             page,
@@ -404,7 +395,7 @@ impl DirectoryRepository for PgDirectoryRepository {
                 to_doctor(d, a, deps)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, total, page))
+        Ok(crate::paging::page_of(items, total, page))
     }
 
     async fn update_doctor(
@@ -550,7 +541,7 @@ impl DirectoryRepository for PgDirectoryRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(page_of(
+        Ok(crate::paging::page_of(
             rows.into_iter().map(Into::into).collect(),
             total,
             page,

@@ -17,6 +17,7 @@ pub mod live;
 pub mod medical_records;
 pub mod migrations;
 pub mod notifications;
+mod paging;
 pub mod pool;
 pub mod prescriptions;
 pub mod scheduling;

@@ -118,12 +118,11 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page,
-            per_page: page.per_page,
-        })
+        Ok(crate::paging::page_of(
+            rows.into_iter().map(Into::into).collect(),
+            total,
+            page,
+        ))
     }
 
     async fn insert(

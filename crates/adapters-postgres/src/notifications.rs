@@ -85,12 +85,11 @@ impl NotificationRepository for PgNotificationRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(Page {
-            items: rows.into_iter().map(Into::into).collect(),
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page,
-            per_page: page.per_page,
-        })
+        Ok(crate::paging::page_of(
+            rows.into_iter().map(Into::into).collect(),
+            total,
+            page,
+        ))
     }
 
     async fn unread_count(&self, user_id: Uuid) -> Result<u64, DomainError> {

@@ -221,11 +221,10 @@ impl PrescriptionRepository for PgPrescriptionRepository {
             .load(&mut conn)
             .await
             .map_err(map_diesel)?;
-        Ok(Page {
-            items: with_items(&mut conn, rows).await.map_err(map_diesel)?,
-            total: u64::try_from(total).unwrap_or(0),
-            page: page.page,
-            per_page: page.per_page,
-        })
+        Ok(crate::paging::page_of(
+            with_items(&mut conn, rows).await.map_err(map_diesel)?,
+            total,
+            page,
+        ))
     }
 }
