@@ -79,6 +79,12 @@ pub struct UploadRecordForm {
     file: Vec<u8>,
 }
 
+/// A file's raw bytes (documentation only).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct FileBytes(Vec<u8>);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -335,7 +341,9 @@ pub async fn get(
 /// Download the file, streamed, with its content type (an attachment, never rendered inline).
 #[utoipa::path(get, path = "/medical-records/{id}/file", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Record id")),
-    responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The bytes, with the type recorded at upload", content(
+            (FileBytes = "application/pdf"), (FileBytes = "image/png"), (FileBytes = "image/jpeg"),
+            (FileBytes = "application/dicom"), (FileBytes = "text/plain"))),
         (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/medical-records/{id}/file")]
 pub async fn download(
