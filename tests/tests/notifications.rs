@@ -195,3 +195,46 @@ async fn live_streams_carry_only_my_notifications_and_end_with_my_session() {
     assert_eq!(status, 201);
     assert_eq!(theirs.next_event().await.1["title"], "Second");
 }
+
+#[tokio::test]
+async fn a_user_holds_a_bounded_number_of_live_streams() {
+    let app = TestApp::spawn_with(|c| {
+        c.live_max_streams_per_user = 2;
+        c.live_keepalive_secs = 1;
+    })
+    .await;
+    let me = app.patient().await;
+    let other = app.patient().await;
+    let first = app.live(&me.token).await;
+    let _second = app.live(&me.token).await;
+    let (status, body) = app
+        .json(Method::GET, "/notifications/stream", Some(&me.token), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("TOO_MANY_STREAMS"))
+    );
+    // Another user is not affected.
+    let _theirs = app.live(&other.token).await;
+    // Closing a stream frees its place once the server notices (at the next keep-alive).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = app
+            .client
+            .get(app.url("/notifications/stream"))
+            .bearer_auth(&me.token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 429);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place was never freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

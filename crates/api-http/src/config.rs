@@ -121,6 +121,10 @@ pub struct Config {
     #[arg(long, env = "LIVE_KEEPALIVE_SECS", default_value_t = 15)]
     pub live_keepalive_secs: u64,
 
+    /// How many live notification streams one user may hold open at once (per process).
+    #[arg(long, env = "LIVE_MAX_STREAMS_PER_USER", default_value_t = 5)]
+    pub live_max_streams_per_user: usize,
+
     /// Days after completion a visit's bill is due; unpaid after that it becomes OVERDUE.
     #[arg(long, env = "BILL_DUE_DAYS", default_value_t = 30)]
     pub bill_due_days: i64,

@@ -92,6 +92,6 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
 /// Listens for committed notifications and fans them out to the live streams.
 pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     let url = state.config.database_url.clone();
-    let tx = state.live.clone();
+    let tx = state.live.sender();
     tokio::spawn(adapters_postgres::live::listen(url, tx))
 }

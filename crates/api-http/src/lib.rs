@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod extract;
 pub mod jobs;
+pub mod live;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;

@@ -45,8 +45,8 @@ pub struct AppState {
     pub billing: domain::billing::BillingService,
     pub prescriptions: domain::prescriptions::PrescriptionService,
     pub medical_records: domain::medical_records::MedicalRecordService,
-    /// Committed notifications, announced by PostgreSQL, for the live streams.
-    pub live: tokio::sync::broadcast::Sender<adapters_postgres::live::Announcement>,
+    /// Committed notifications, announced by PostgreSQL, fanned out to the live streams.
+    pub live: crate::live::LiveHub,
 }
 
 impl AppState {
@@ -129,7 +129,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             max_bytes: config.upload_max_bytes.max(1),
         };
-        let (live, _) = tokio::sync::broadcast::channel(1024);
+        let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
         let appointments = AppointmentService {
             appointments: appointment_repo,
             directory: directory_repo,

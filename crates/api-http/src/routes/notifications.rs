@@ -153,12 +153,6 @@ pub async fn broadcast(
     Ok(HttpResponse::Created().json(CountDto { count }))
 }
 
-fn sse_event(event: &str, id: Option<Uuid>, data: &impl Serialize) -> bytes::Bytes {
-    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-    let id = id.map(|i| format!("id: {i}\n")).unwrap_or_default();
-    bytes::Bytes::from(format!("event: {event}\n{id}data: {data}\n\n"))
-}
-
 /// My notifications live, as Server-Sent Events.
 ///
 /// First a `ready` event with the unread count, then one `notification` event (a
@@ -169,63 +163,19 @@ fn sse_event(event: &str, id: Option<Uuid>, data: &impl Serialize) -> bytes::Byt
 /// not replayed: on (re)connect, read `GET /notifications?unreadOnly=true`.
 #[utoipa::path(get, path = "/notifications/stream", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 401, description = "No valid session", body = ErrorBody)))]
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_STREAMS: the user already holds LIVE_MAX_STREAMS_PER_USER", body = ErrorBody)))]
 #[get("/notifications/stream")]
 pub async fn stream(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let actor = user.0;
     // Subscribe before reading the count, so nothing committed in between is missed.
-    let mut announcements = state.live.subscribe();
+    let subscription = state.live.subscribe(actor.user_id)?;
     let unread = state.notifications.unread_count(&actor).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
-    let _ = tx.try_send(sse_event("ready", None, &CountDto { count: unread }));
-    tokio::spawn(async move {
-        let mut keep_alive = tokio::time::interval(std::time::Duration::from_secs(
-            state.config.live_keepalive_secs.max(1),
-        ));
-        keep_alive.tick().await;
-        loop {
-            tokio::select! {
-                _ = tx.closed() => break,
-                got = announcements.recv() => match got {
-                    Ok(a) if a.user_id == actor.user_id => {
-                        if let Ok(n) = state.notifications.get(&actor, a.notification_id).await {
-                            let event = sse_event("notification", Some(n.id), &NotificationDto::from(n));
-                            if tx.send(event).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    Ok(_) => {}
-                    // Fell behind a burst: say so, the client re-reads the list.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        let _ = tx.send(sse_event("lagged", None, &CountDto { count: missed })).await;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                },
-                _ = keep_alive.tick() => {
-                    let still = state
-                        .identity
-                        .authenticate(actor.user_id, actor.session_id, actor.meta.clone())
-                        .await;
-                    if matches!(still, Err(domain::error::DomainError::Unauthenticated)) {
-                        let _ = tx.send(sse_event("end", None, &serde_json::json!({ "reason": "session ended" }))).await;
-                        break;
-                    }
-                    if tx.send(bytes::Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    let body = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    });
+    let body = crate::live::stream(state, actor, subscription, unread);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-cache"))
+        // Keeps the compression middleware (and proxies) from buffering events.
         .insert_header((actix_web::http::header::CONTENT_ENCODING, "identity"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
