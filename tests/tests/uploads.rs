@@ -190,6 +190,17 @@ async fn every_abusive_upload_is_refused_cleanly_with_nothing_left_behind() {
             Some("title"),
         ),
         (
+            "a field twice",
+            vec![
+                Part::text("type", "LAB_REPORT"),
+                Part::text("title", "t"),
+                Part::text("title", "again"),
+                Part::file("a.pdf", "application/pdf", &report),
+            ],
+            422,
+            Some("title"),
+        ),
+        (
             "a field after the file",
             vec![
                 Part::text("type", "LAB_REPORT"),
@@ -306,4 +317,39 @@ async fn an_upload_whose_row_cannot_be_written_leaves_no_file() {
         "no database message leaks: {body}"
     );
     assert_nothing_left(&app, "row insert failed").await;
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_abandoned_with_408_and_nothing_left() {
+    let app = TestApp::spawn_with(|c| c.upload_idle_timeout_secs = 1).await;
+    let v = app.visit("10.00", true).await;
+    let (content_type, body) = multipart(&[
+        Part::text("type", "LAB_REPORT"),
+        Part::text("title", "t"),
+        Part::file("slow.pdf", "application/pdf", &pdf(60_000)),
+    ]);
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /patients/{}/medical-records HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        v.patient_id,
+        v.patient.token,
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body[..body.len() / 2]).await.unwrap();
+    // ... and then nothing, with the connection left open.
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut socket, &mut answer),
+    )
+    .await
+    .expect("the server answers a stalled upload")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("UPLOAD_STALLED"), "{answer}");
+    assert_nothing_left(&app, "stalled upload").await;
 }

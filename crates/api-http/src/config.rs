@@ -137,6 +137,10 @@ pub struct Config {
     #[arg(long, env = "UPLOAD_MAX_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub upload_max_bytes: u64,
 
+    /// An upload that sends nothing for this long (seconds) is abandoned with 408.
+    #[arg(long, env = "UPLOAD_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub upload_idle_timeout_secs: u64,
+
     /// Where medical record files are kept: `local` (a directory) or `s3`.
     #[arg(long, env = "FILE_STORE", default_value = "local")]
     pub file_store: String,
@@ -194,6 +198,11 @@ impl Config {
                 self.clinic_timezone
             )
         })
+    }
+
+    /// How long an upload may stall.
+    pub fn upload_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.upload_idle_timeout_secs.max(1))
     }
 
     /// The configured file store for medical records.

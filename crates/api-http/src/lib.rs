@@ -15,6 +15,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod uploads;
 
 pub use config::Config;
 pub use startup::Application;

@@ -1,20 +1,13 @@
-//! Medical records: streamed multipart upload, authenticated download, listing.
-//!
-//! The upload is `multipart/form-data` with the fields `type`, `title`, optional
-//! `description`, and then `file`, last (as S3's POST uploads require too): the metadata and
-//! the uploader's rights are checked before a byte of the file is read, the first bytes decide
-//! the type, and the rest streams into the file store while being counted against
-//! `UPLOAD_MAX_BYTES`. On any refusal or failure the partial file is discarded and no row is
-//! written; if the row cannot be written, the finished file is deleted.
+//! Medical records: streamed multipart upload (the protocol is in [`crate::uploads`]),
+//! authenticated streamed download, listing by patient and type. If the row of a stored file
+//! cannot be written, the file is deleted: a failed upload leaves nothing behind.
 
-use actix_multipart::{Field, Multipart, MultipartError};
-use actix_web::http::{header, StatusCode};
+use actix_multipart::Multipart;
+use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::medical_records::{
-    FileRejection, FileWriter, MedicalRecord, PreparedUpload, RecordType, UploadForm, SNIFF_LEN,
-};
-use futures::{StreamExt, TryStreamExt};
+use domain::medical_records::{MedicalRecord, RecordType};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -96,110 +89,6 @@ pub struct RecordListQuery {
     pub per_page: Option<u32>,
 }
 
-/// Largest accepted text field of the form.
-const MAX_FIELD_BYTES: usize = 8 * 1024;
-/// Room for the form's headers and text fields around the file.
-const FORM_OVERHEAD: u64 = 64 * 1024;
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    match e {
-        MultipartError::ContentTypeMissing
-        | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible
-        | MultipartError::BoundaryMissing => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "expected Content-Type: multipart/form-data with a boundary",
-        ),
-        MultipartError::Incomplete | MultipartError::Payload(_) => ApiError::bad_request(
-            "UPLOAD_INTERRUPTED",
-            "the upload ended before the form was complete",
-        ),
-        other => ApiError::bad_request("MALFORMED_MULTIPART", format!("malformed form: {other}")),
-    }
-}
-
-fn rejection(r: FileRejection) -> ApiError {
-    match r {
-        FileRejection::Empty => ApiError::validation("file", "the file is empty"),
-        FileRejection::TooLarge { max_bytes } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("the file is larger than {max_bytes} bytes"),
-        )
-        .with_field("file"),
-        FileRejection::UnsupportedType(why) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            why,
-        )
-        .with_field("file"),
-    }
-}
-
-async fn read_text(mut field: Field, name: &str) -> Result<String, ApiError> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(ApiError::validation(name, "too long"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| ApiError::validation(name, "must be UTF-8 text"))
-}
-
-/// Streams the file part into the store; returns its kind and size, or discards it.
-async fn store_file(
-    state: &AppState,
-    prepared: &PreparedUpload,
-    mut field: Field,
-) -> Result<(domain::medical_records::FileKind, u64), ApiError> {
-    let service = &state.medical_records;
-    let max = service.max_bytes;
-    // The first bytes decide the type before anything is stored.
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    let mut ended = false;
-    while head.len() < SNIFF_LEN {
-        match field.try_next().await.map_err(multipart_error)? {
-            Some(chunk) => head.extend_from_slice(&chunk),
-            None => {
-                ended = true;
-                break;
-            }
-        }
-    }
-    let mut size = head.len() as u64;
-    if size > max {
-        return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
-    }
-    let kind = service.check_head(prepared, &head).map_err(rejection)?;
-    let mut writer: Box<dyn FileWriter> = service.files.create(&prepared.storage_key).await?;
-    let streamed: Result<(), ApiError> = async {
-        writer.write(&head).await?;
-        if !ended {
-            while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                size += chunk.len() as u64;
-                if size > max {
-                    return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
-                }
-                writer.write(&chunk).await?;
-            }
-        }
-        Ok(())
-    }
-    .await;
-    match streamed {
-        Ok(()) => {
-            writer.finish().await?;
-            Ok((kind, size))
-        }
-        Err(e) => {
-            writer.abort().await;
-            Err(e)
-        }
-    }
-}
-
 /// Upload a document for a patient (multipart; `file` last).
 ///
 /// Who: the patient itself and receptionists (LAB_REPORT, IMAGING), the patient's doctors (any
@@ -213,6 +102,7 @@ async fn store_file(
         (status = 400, description = "UPLOAD_INTERRUPTED or MALFORMED_MULTIPART", body = ErrorBody),
         (status = 403, description = "This role may not upload this type", body = ErrorBody),
         (status = 404, description = "No such patient (or not yours)", body = ErrorBody),
+        (status = 408, description = "UPLOAD_STALLED: nothing received for UPLOAD_IDLE_TIMEOUT_SECS", body = ErrorBody),
         (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
         (status = 415, description = "Not an accepted type, or not what it claims to be", body = ErrorBody),
         (status = 422, description = "Missing or invalid field, empty file", body = ErrorBody),
@@ -223,65 +113,11 @@ pub async fn upload(
     state: web::Data<AppState>,
     user: AuthUser,
     patient_id: web::Path<Uuid>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let max = state.medical_records.max_bytes;
-    let declared_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > max + FORM_OVERHEAD) {
-        return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
-    }
-    let mut fields = UploadForm {
-        patient_id: Some(patient_id.into_inner()),
-        ..UploadForm::default()
-    };
-    let mut stored: Option<(PreparedUpload, domain::medical_records::FileKind, u64)> = None;
-    while let Some(field) = form.try_next().await.map_err(multipart_error)? {
-        if let Some((prepared, _, _)) = &stored {
-            // Nothing may follow the file: discard it rather than guess.
-            let _ = state
-                .medical_records
-                .files
-                .delete(&prepared.storage_key)
-                .await;
-            return Err(ApiError::validation(
-                "file",
-                "the file must be the last part of the form",
-            ));
-        }
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "type" => fields.kind = Some(read_text(field, "type").await?),
-            "title" => fields.title = Some(read_text(field, "title").await?),
-            "description" => fields.description = Some(read_text(field, "description").await?),
-            "file" => {
-                let file_name = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .unwrap_or("file")
-                    .to_owned();
-                let declared = field.content_type().map(|m| m.essence_str().to_owned());
-                let prepared = state
-                    .medical_records
-                    .prepare_upload(&user.0, fields.clone(), &file_name, declared.as_deref())
-                    .await?;
-                let (kind, size) = store_file(&state, &prepared, field).await?;
-                stored = Some((prepared, kind, size));
-            }
-            other => {
-                return Err(ApiError::validation(
-                    other,
-                    "unknown field; expected type, title, description, file",
-                ))
-            }
-        }
-    }
-    let Some((prepared, kind, size)) = stored else {
-        return Err(ApiError::validation("file", "required"));
-    };
+    crate::uploads::check_declared_length(&req, state.medical_records.max_bytes)?;
+    let (prepared, kind, size) =
+        crate::uploads::receive(&state, &user.0, patient_id.into_inner(), form).await?;
     let key = prepared.storage_key.clone();
     match state
         .medical_records

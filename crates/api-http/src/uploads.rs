@@ -1,0 +1,226 @@
+//! The upload protocol of medical records: a streamed `multipart/form-data` form with the
+//! text fields (`type`, `title`, `description`, each at most once) and then `file`, last.
+//!
+//! The rules (who may upload what, which bytes are which type, what a name may be) are the
+//! domain's ([`domain::medical_records`]); this module moves bytes: it reads the text fields,
+//! asks the domain to prepare the upload before a byte of the file is read, sniffs the first
+//! bytes, streams the rest into the file store while counting them, and on any failure aborts
+//! the partial file so nothing stays behind. A stalled client gets 408 after
+//! `UPLOAD_IDLE_TIMEOUT_SECS`.
+
+use std::time::Duration;
+
+use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::http::{header, StatusCode};
+use actix_web::HttpRequest;
+use domain::identity::Actor;
+use domain::medical_records::{
+    FileKind, FileRejection, FileWriter, PreparedUpload, UploadForm, SNIFF_LEN,
+};
+use futures::TryStreamExt;
+use uuid::Uuid;
+
+use crate::errors::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted text field of the form.
+const MAX_FIELD_BYTES: usize = 8 * 1024;
+/// Room for the form's headers and text fields around the file.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible
+        | MultipartError::BoundaryMissing => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "expected Content-Type: multipart/form-data with a boundary",
+        ),
+        MultipartError::Incomplete | MultipartError::Payload(_) => ApiError::bad_request(
+            "UPLOAD_INTERRUPTED",
+            "the upload ended before the form was complete",
+        ),
+        other => ApiError::bad_request("MALFORMED_MULTIPART", format!("malformed form: {other}")),
+    }
+}
+
+fn rejection(r: FileRejection) -> ApiError {
+    match r {
+        FileRejection::Empty => ApiError::validation("file", "the file is empty"),
+        FileRejection::TooLarge { max_bytes } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the file is larger than {max_bytes} bytes"),
+        )
+        .with_field("file"),
+        FileRejection::UnsupportedType(why) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            why,
+        )
+        .with_field("file"),
+    }
+}
+
+/// The next item of a multipart stream, or 408 when the client sends nothing for `idle`
+/// (a stalled upload must not hold a connection and a partial file forever).
+async fn next<S, T>(stream: &mut S, idle: Duration) -> Result<Option<T>, ApiError>
+where
+    S: futures::Stream<Item = Result<T, MultipartError>> + Unpin,
+{
+    match tokio::time::timeout(idle, stream.try_next()).await {
+        Ok(item) => item.map_err(multipart_error),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "UPLOAD_STALLED",
+            format!("no data received for {} s", idle.as_secs()),
+        )),
+    }
+}
+
+async fn read_text(mut field: Field, name: &str, idle: Duration) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = next(&mut field, idle).await? {
+        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Err(ApiError::validation(name, "too long"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| ApiError::validation(name, "must be UTF-8 text"))
+}
+
+/// Streams the file part into the store; returns its kind and size, or discards it.
+async fn store_file(
+    state: &AppState,
+    prepared: &PreparedUpload,
+    mut field: Field,
+) -> Result<(domain::medical_records::FileKind, u64), ApiError> {
+    let service = &state.medical_records;
+    let idle = state.config.upload_idle_timeout();
+    let max = service.max_bytes;
+    // The first bytes decide the type before anything is stored.
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut ended = false;
+    while head.len() < SNIFF_LEN {
+        match next(&mut field, idle).await? {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let mut size = head.len() as u64;
+    if size > max {
+        return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
+    }
+    let kind = service.check_head(prepared, &head).map_err(rejection)?;
+    let mut writer: Box<dyn FileWriter> = service.files.create(&prepared.storage_key).await?;
+    let streamed: Result<(), ApiError> = async {
+        writer.write(&head).await?;
+        if !ended {
+            while let Some(chunk) = next(&mut field, idle).await? {
+                size += chunk.len() as u64;
+                if size > max {
+                    return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
+                }
+                writer.write(&chunk).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match streamed {
+        Ok(()) => {
+            writer.finish().await?;
+            Ok((kind, size))
+        }
+        Err(e) => {
+            writer.abort().await;
+            Err(e)
+        }
+    }
+}
+
+/// Refuses a body whose declared length already exceeds the limit, before reading it.
+pub fn check_declared_length(req: &HttpRequest, max: u64) -> Result<(), ApiError> {
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > max + FORM_OVERHEAD) {
+        return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
+    }
+    Ok(())
+}
+
+/// Reads the form and stores its file; returns the prepared upload, the file's kind and size.
+/// The caller records it (and deletes the file if that fails).
+pub async fn receive(
+    state: &AppState,
+    actor: &Actor,
+    patient_id: Uuid,
+    mut form: Multipart,
+) -> Result<(PreparedUpload, FileKind, u64), ApiError> {
+    let mut fields = UploadForm {
+        patient_id: Some(patient_id),
+        ..UploadForm::default()
+    };
+    let mut stored: Option<(PreparedUpload, domain::medical_records::FileKind, u64)> = None;
+    let idle = state.config.upload_idle_timeout();
+    while let Some(field) = next(&mut form, idle).await? {
+        if let Some((prepared, _, _)) = &stored {
+            // Nothing may follow the file: discard it rather than guess.
+            let _ = state
+                .medical_records
+                .files
+                .delete(&prepared.storage_key)
+                .await;
+            return Err(ApiError::validation(
+                "file",
+                "the file must be the last part of the form",
+            ));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let slot = match name.as_str() {
+            "type" => Some(&mut fields.kind),
+            "title" => Some(&mut fields.title),
+            "description" => Some(&mut fields.description),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            // Each text field once: the form stays a few KiB before the file.
+            if slot.is_some() {
+                return Err(ApiError::validation(name, "given more than once"));
+            }
+            *slot = Some(read_text(field, &name, idle).await?);
+            continue;
+        }
+        match name.as_str() {
+            "file" => {
+                let file_name = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .unwrap_or("file")
+                    .to_owned();
+                let declared = field.content_type().map(|m| m.essence_str().to_owned());
+                let prepared = state
+                    .medical_records
+                    .prepare_upload(actor, fields.clone(), &file_name, declared.as_deref())
+                    .await?;
+                let (kind, size) = store_file(&state, &prepared, field).await?;
+                stored = Some((prepared, kind, size));
+            }
+            other => {
+                return Err(ApiError::validation(
+                    other,
+                    "unknown field; expected type, title, description, file",
+                ))
+            }
+        }
+    }
+    stored.ok_or_else(|| ApiError::validation("file", "required"))
+}
