@@ -211,7 +211,7 @@ pub async fn receive(
                     .medical_records
                     .prepare_upload(actor, fields.clone(), &file_name, declared.as_deref())
                     .await?;
-                let (kind, size) = store_file(&state, &prepared, field).await?;
+                let (kind, size) = store_file(state, &prepared, field).await?;
                 stored = Some((prepared, kind, size));
             }
             other => {
