@@ -378,21 +378,14 @@ pub fn overdue_event(before: &Bill) -> AuditEvent {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::directory::{MockDirectoryRepository, Patient, PatientProfile};
+    use crate::directory::MockDirectoryRepository;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap()
     }
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: Uuid::new_v4(),
-            role,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        }
-    }
+    use crate::testing::actor;
 
     fn bill(patient_id: Uuid, status: BillingStatus) -> Bill {
         Bill {
@@ -459,15 +452,7 @@ mod tests {
     #[tokio::test]
     async fn a_patient_pays_its_own_bill_and_not_anothers() {
         let me = actor(Role::Patient);
-        let patient = Patient {
-            id: Uuid::new_v4(),
-            user_id: me.user_id,
-            name: "P".into(),
-            email: "p@x.org".into(),
-            phone: None,
-            is_active: true,
-            profile: PatientProfile::default(),
-        };
+        let patient = crate::testing::patient_of(me.user_id);
         let mine = bill(patient.id, BillingStatus::Overdue);
         let theirs = bill(Uuid::new_v4(), BillingStatus::Pending);
         let (mine_id, theirs_id) = (mine.id, theirs.id);

@@ -32,3 +32,5 @@ pub mod notifications;
 pub mod paging;
 pub mod prescriptions;
 pub mod scheduling;
+#[cfg(test)]
+mod testing;

@@ -120,16 +120,8 @@ impl NotificationService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::RequestMeta;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: Uuid::new_v4(),
-            role,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        }
-    }
+    use crate::testing::actor;
 
     #[tokio::test]
     async fn only_admins_broadcast_and_empty_notices_are_refused() {

@@ -287,7 +287,6 @@ impl PrescriptionService {
 mod tests {
     use super::*;
     use crate::appointments::{Appointment, AppointmentType, MockAppointmentRepository};
-    use crate::audit::RequestMeta;
     use crate::clock::FixedClock;
     use crate::directory::{Doctor, MockDirectoryRepository};
     use crate::money::Money;
@@ -334,26 +333,8 @@ mod tests {
     }
 
     fn doctor_actor() -> (Actor, Doctor) {
-        let actor = Actor {
-            user_id: Uuid::new_v4(),
-            role: Role::Doctor,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        };
-        let doctor = Doctor {
-            id: Uuid::new_v4(),
-            user_id: actor.user_id,
-            name: "D".into(),
-            email: "d@x.org".into(),
-            is_active: true,
-            specialization: "GP".into(),
-            qualification: "MD".into(),
-            license_number: "L1".into(),
-            experience_years: 1,
-            consultation_fee: Money::parse("10", "f").unwrap(),
-            is_available: true,
-            department_ids: vec![],
-        };
+        let actor = crate::testing::actor(Role::Doctor);
+        let doctor = crate::testing::doctor_of(actor.user_id, Uuid::new_v4(), "10");
         (actor, doctor)
     }
 

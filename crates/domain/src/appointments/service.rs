@@ -379,7 +379,7 @@ mod tests {
     use crate::appointments::MockAppointmentRepository;
     use crate::audit::RequestMeta;
     use crate::clock::FixedClock;
-    use crate::directory::{MockDirectoryRepository, Patient, PatientProfile};
+    use crate::directory::{MockDirectoryRepository, Patient};
     use crate::money::Money;
     use crate::scheduling::MockSlotCache;
     use chrono::{TimeZone, Utc};
@@ -412,21 +412,8 @@ mod tests {
     }
 
     fn patient_actor() -> (Actor, Patient) {
-        let actor = Actor {
-            user_id: Uuid::new_v4(),
-            role: Role::Patient,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        };
-        let patient = Patient {
-            id: Uuid::new_v4(),
-            user_id: actor.user_id,
-            name: "P".into(),
-            email: "p@x.org".into(),
-            phone: None,
-            is_active: true,
-            profile: PatientProfile::default(),
-        };
+        let actor = crate::testing::actor(Role::Patient);
+        let patient = crate::testing::patient_of(actor.user_id);
         (actor, patient)
     }
 
@@ -567,20 +554,11 @@ mod tests {
         let doctor_id = a.doctor_id;
         let mut directory = MockDirectoryRepository::new();
         directory.expect_doctor_of_user().returning(move |_| {
-            Ok(Some(crate::directory::Doctor {
-                id: doctor_id,
-                user_id: doctor_user,
-                name: "D".into(),
-                email: "d@x.org".into(),
-                is_active: true,
-                specialization: "GP".into(),
-                qualification: "MD".into(),
-                experience_years: 1,
-                license_number: "L".into(),
-                consultation_fee: Money::parse("999", "f").unwrap(),
-                is_available: true,
-                department_ids: vec![],
-            }))
+            Ok(Some(crate::testing::doctor_of(
+                doctor_user,
+                doctor_id,
+                "999",
+            )))
         });
         let mut repo = MockAppointmentRepository::new();
         let current = a.clone();

@@ -287,18 +287,10 @@ impl DirectoryService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::RequestMeta;
     use crate::directory::MockDirectoryRepository;
     use crate::money::Money;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: Uuid::new_v4(),
-            role,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        }
-    }
+    use crate::testing::actor;
 
     fn patient(user_id: Uuid) -> Patient {
         Patient {

@@ -381,14 +381,7 @@ mod tests {
         }
     }
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: Uuid::new_v4(),
-            role,
-            session_id: Uuid::new_v4(),
-            meta: RequestMeta::default(),
-        }
-    }
+    use crate::testing::actor;
 
     #[tokio::test]
     async fn login_with_an_unknown_email_checks_the_decoy_hash_and_says_invalid_credentials() {

@@ -1,0 +1,49 @@
+//! Builders shared by the domain's unit tests.
+
+use uuid::Uuid;
+
+use crate::audit::RequestMeta;
+use crate::directory::{Doctor, Patient, PatientProfile};
+use crate::identity::{Actor, Role};
+use crate::money::Money;
+
+/// A fresh actor of `role` with its own user and session.
+pub fn actor(role: Role) -> Actor {
+    Actor {
+        user_id: Uuid::new_v4(),
+        role,
+        session_id: Uuid::new_v4(),
+        meta: RequestMeta::default(),
+    }
+}
+
+/// The patient record of `user_id`.
+pub fn patient_of(user_id: Uuid) -> Patient {
+    Patient {
+        id: Uuid::new_v4(),
+        user_id,
+        name: "P".into(),
+        email: "p@x.org".into(),
+        phone: None,
+        is_active: true,
+        profile: PatientProfile::default(),
+    }
+}
+
+/// The doctor record `id` of `user_id`, whose current fee is `fee`.
+pub fn doctor_of(user_id: Uuid, id: Uuid, fee: &str) -> Doctor {
+    Doctor {
+        id,
+        user_id,
+        name: "D".into(),
+        email: "d@x.org".into(),
+        is_active: true,
+        specialization: "GP".into(),
+        qualification: "MD".into(),
+        experience_years: 1,
+        license_number: "L1".into(),
+        consultation_fee: Money::parse(fee, "fee").unwrap(),
+        is_available: true,
+        department_ids: vec![],
+    }
+}
