@@ -317,6 +317,17 @@ async fn an_upload_whose_row_cannot_be_written_leaves_no_file() {
         "no database message leaks: {body}"
     );
     assert_nothing_left(&app, "row insert failed").await;
+    // The rolled-back insert left no audit event either.
+    app.wait_for_audit_shipped().await;
+    let (_, log) = app
+        .json(
+            reqwest::Method::GET,
+            "/audit-logs?entity=medical_record",
+            Some(&v.admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(log["total"], 0, "{log}");
 }
 
 #[tokio::test]

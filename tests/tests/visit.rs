@@ -375,6 +375,40 @@ async fn an_unpaid_bill_becomes_overdue_can_still_be_paid_and_only_an_admin_refu
         .await;
     assert_eq!(status, 422, "{bad}");
     assert_eq!(bad["field"], "paymentMethod");
+
+    // Every move of the bill is audited, the job's without a user.
+    app.wait_for_audit_shipped().await;
+    let bill_id = bill_path.trim_start_matches("/billings/");
+    let (_, log) = app
+        .json(
+            Method::GET,
+            &format!("/audit-logs?entity=billing&entityId={bill_id}&perPage=10"),
+            Some(&v.admin.token),
+            None,
+        )
+        .await;
+    let moves: Vec<(&str, Option<&str>, bool)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["changes"]["after"]["status"].as_str(),
+                e["userId"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("CREATE", Some("PENDING"), false),
+            ("UPDATE", Some("OVERDUE"), true),
+            ("UPDATE", Some("PAID"), false),
+            ("UPDATE", Some("REFUNDED"), false),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,8 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::PgBillingStatus;
 use crate::errors::{map_diesel, map_pool, TxError};
-use crate::notifications::notify_patient;
+use crate::notifications::{notify_patient, notify_patients, PatientNotice};
+use crate::paging::count_and_page;
 use crate::schema::billings;
 use crate::PgPool;
 
@@ -135,19 +136,13 @@ impl BillingRepository for PgBillingRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<BillRow> = build()
-            .select(BillRow::as_select())
-            .order((billings::created_at.desc(), billings::id.asc()))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let (rows, total): (Vec<BillRow>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            BillRow::as_select(),
+            (billings::created_at.desc(), billings::id.asc()),
+            page
+        );
         Ok(crate::paging::page_of(
             rows.into_iter()
                 .map(Bill::try_from)
@@ -230,21 +225,20 @@ impl BillingRepository for PgBillingRepository {
                     .execute(conn)
                     .await?;
                 let events: Vec<AuditEvent> = bills.iter().map(overdue_event).collect();
-                for bill in &bills {
-                    notify_patient(
-                        conn,
-                        bill.patient_id,
-                        NotificationType::Payment,
-                        "Payment overdue",
-                        &format!(
+                let notices = bills
+                    .iter()
+                    .map(|bill| PatientNotice {
+                        patient_id: bill.patient_id,
+                        title: "Payment overdue".into(),
+                        message: format!(
                             "Your bill of {} was due on {}. Please pay at the front desk or online.",
                             bill.amount,
                             bill.due_at.format("%Y-%m-%d")
                         ),
-                        Some(bill.appointment_id),
-                    )
-                    .await?;
-                }
+                        appointment_id: Some(bill.appointment_id),
+                    })
+                    .collect();
+                notify_patients(conn, NotificationType::Payment, notices).await?;
                 insert_events(conn, &events).await?;
                 Ok(bills.len())
             })

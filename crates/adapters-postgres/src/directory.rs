@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::PgGender;
 use crate::errors::{map_diesel, map_pool, TxError};
+use crate::paging::count_and_page;
 use crate::schema::{appointments, departments, doctor_departments, doctors, patients, users};
 use crate::PgPool;
 
@@ -283,19 +284,13 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<(PatientProfileRow, AccountColumns)> = build()
-            .select((PatientProfileRow::as_select(), AccountColumns::as_select()))
-            .order((users::name.asc(), patients::id.asc()))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let (rows, total): (Vec<(PatientProfileRow, AccountColumns)>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            (PatientProfileRow::as_select(), AccountColumns::as_select()),
+            (users::name.asc(), patients::id.asc()),
+            page
+        );
         Ok(crate::paging::page_of(
             rows.into_iter().map(|(p, a)| to_patient(p, a)).collect(),
             total,
@@ -371,19 +366,13 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<(NewDoctorRow, AccountColumns)> = build()
-            .select((NewDoctorRow::as_select(), AccountColumns::as_select()))
-            .order((users::name.asc(), doctors::id.asc()))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let (rows, total): (Vec<(NewDoctorRow, AccountColumns)>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            (NewDoctorRow::as_select(), AccountColumns::as_select()),
+            (users::name.asc(), doctors::id.asc()),
+            page
+        );
         let ids: Vec<Uuid> = rows.iter().map(|(d, _)| d.id).collect();
         let mut departments = Self::department_ids(&mut conn, &ids)
             .await
@@ -528,19 +517,13 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<DepartmentRow> = build()
-            .select(DepartmentRow::as_select())
-            .order(departments::name.asc())
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let (rows, total): (Vec<DepartmentRow>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            DepartmentRow::as_select(),
+            departments::name.asc(),
+            page
+        );
         Ok(crate::paging::page_of(
             rows.into_iter().map(Into::into).collect(),
             total,

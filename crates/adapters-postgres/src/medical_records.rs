@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgMedicalRecordType};
 use crate::errors::{map_diesel, map_pool, TxError};
+use crate::paging::count_and_page;
 use crate::schema::{appointments, medical_records};
 use crate::PgPool;
 
@@ -102,22 +103,16 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
                 .filter(medical_records::type_.eq_any(kinds.clone()))
                 .into_boxed()
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<RecordRow> = build()
-            .select(RecordRow::as_select())
-            .order((
+        let (rows, total): (Vec<RecordRow>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            RecordRow::as_select(),
+            (
                 medical_records::created_at.desc(),
                 medical_records::id.asc(),
-            ))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+            ),
+            page
+        );
         Ok(crate::paging::page_of(
             rows.into_iter().map(Into::into).collect(),
             total,

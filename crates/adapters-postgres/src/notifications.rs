@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgNotificationType, PgRole};
 use crate::errors::{map_diesel, map_pool, TxError};
+use crate::paging::count_and_page;
 use crate::schema::{notifications, users};
 use crate::PgPool;
 
@@ -68,23 +69,17 @@ impl NotificationRepository for PgNotificationRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<NotificationRow> = build()
-            .select(NotificationRow::as_select())
-            .order((
+        let (rows, total): (Vec<NotificationRow>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            NotificationRow::as_select(),
+            (
                 notifications::is_read.asc(),
                 notifications::created_at.desc(),
                 notifications::id.asc(),
-            ))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+            ),
+            page
+        );
         Ok(crate::paging::page_of(
             rows.into_iter().map(Into::into).collect(),
             total,
@@ -188,8 +183,51 @@ impl NotificationRepository for PgNotificationRepository {
     }
 }
 
-/// Writes one notification to the user behind a patient record, inside the caller's
-/// transaction (so it exists exactly when the change it announces commits).
+/// One notification for the user behind a patient record.
+pub(crate) struct PatientNotice {
+    pub patient_id: Uuid,
+    pub title: String,
+    pub message: String,
+    pub appointment_id: Option<Uuid>,
+}
+
+/// Writes notifications to the users behind patient records, inside the caller's transaction
+/// (so they exist exactly when the change they announce commits): one query for the users,
+/// one insert for all of them.
+pub(crate) async fn notify_patients(
+    conn: &mut diesel_async::AsyncPgConnection,
+    kind: domain::notifications::NotificationType,
+    notices: Vec<PatientNotice>,
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::patients;
+    let ids: Vec<Uuid> = notices.iter().map(|n| n.patient_id).collect();
+    let users: std::collections::HashMap<Uuid, Uuid> = patients::table
+        .filter(patients::id.eq_any(&ids))
+        .select((patients::id, patients::user_id))
+        .load::<(Uuid, Uuid)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let rows: Vec<_> = notices
+        .into_iter()
+        .filter_map(|n| {
+            Some((
+                notifications::user_id.eq(*users.get(&n.patient_id)?),
+                notifications::type_.eq(PgNotificationType::from(kind)),
+                notifications::title.eq(n.title),
+                notifications::message.eq(n.message),
+                notifications::appointment_id.eq(n.appointment_id),
+            ))
+        })
+        .collect();
+    diesel::insert_into(notifications::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`notify_patients`] for one notice.
 pub(crate) async fn notify_patient(
     conn: &mut diesel_async::AsyncPgConnection,
     patient_id: Uuid,
@@ -198,20 +236,11 @@ pub(crate) async fn notify_patient(
     message: &str,
     appointment_id: Option<Uuid>,
 ) -> Result<(), diesel::result::Error> {
-    let user_id: Uuid = crate::schema::patients::table
-        .find(patient_id)
-        .select(crate::schema::patients::user_id)
-        .first(conn)
-        .await?;
-    diesel::insert_into(notifications::table)
-        .values((
-            notifications::user_id.eq(user_id),
-            notifications::type_.eq(PgNotificationType::from(kind)),
-            notifications::title.eq(title),
-            notifications::message.eq(message),
-            notifications::appointment_id.eq(appointment_id),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let notice = PatientNotice {
+        patient_id,
+        title: title.to_owned(),
+        message: message.to_owned(),
+        appointment_id,
+    };
+    notify_patients(conn, kind, vec![notice]).await
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::errors::{map_diesel, map_pool, TxError};
 use crate::notifications::notify_patient;
+use crate::paging::count_and_page;
 use crate::schema::{prescription_items, prescriptions};
 use crate::PgPool;
 
@@ -208,19 +209,13 @@ impl PrescriptionRepository for PgPrescriptionRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
-        let rows: Vec<PrescriptionRow> = build()
-            .select(PrescriptionRow::as_select())
-            .order((prescriptions::created_at.desc(), prescriptions::id.asc()))
-            .offset(page.offset())
-            .limit(page.limit())
-            .load(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let (rows, total): (Vec<PrescriptionRow>, i64) = count_and_page!(
+            &mut conn,
+            build,
+            PrescriptionRow::as_select(),
+            (prescriptions::created_at.desc(), prescriptions::id.asc()),
+            page
+        );
         Ok(crate::paging::page_of(
             with_items(&mut conn, rows).await.map_err(map_diesel)?,
             total,

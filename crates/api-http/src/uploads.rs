@@ -165,10 +165,7 @@ pub async fn receive(
     patient_id: Uuid,
     mut form: Multipart,
 ) -> Result<(PreparedUpload, FileKind, u64), ApiError> {
-    let mut fields = UploadForm {
-        patient_id: Some(patient_id),
-        ..UploadForm::default()
-    };
+    let mut fields = UploadForm::default();
     let mut stored: Option<(PreparedUpload, domain::medical_records::FileKind, u64)> = None;
     let idle = state.config.upload_idle_timeout();
     while let Some(field) = next(&mut form, idle).await? {
@@ -209,7 +206,13 @@ pub async fn receive(
                 let declared = field.content_type().map(|m| m.essence_str().to_owned());
                 let prepared = state
                     .medical_records
-                    .prepare_upload(actor, fields.clone(), &file_name, declared.as_deref())
+                    .prepare_upload(
+                        actor,
+                        patient_id,
+                        fields.clone(),
+                        &file_name,
+                        declared.as_deref(),
+                    )
                     .await?;
                 let (kind, size) = store_file(state, &prepared, field).await?;
                 stored = Some((prepared, kind, size));

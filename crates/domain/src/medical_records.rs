@@ -298,7 +298,6 @@ pub trait MedicalRecordRepository: Send + Sync {
 /// The metadata fields of an upload, as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadForm {
-    pub patient_id: Option<Uuid>,
     pub kind: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -391,10 +390,17 @@ impl MedicalRecordService {
                 }
             }
         };
+        Ok(access)
+    }
+
+    /// [`Self::access`] for a patient named by the caller (upload, list): staff may reach any
+    /// patient, so for them the patient must also exist. (A stored record's patient exists.)
+    async fn access_named(&self, actor: &Actor, patient_id: Uuid) -> Result<Access, DomainError> {
+        let access = self.access(actor, patient_id).await?;
         if matches!(actor.role, Role::Admin | Role::Receptionist)
             && self.directory.patient(patient_id).await?.is_none()
         {
-            return Err(not_found);
+            return Err(DomainError::NotFound("patient"));
         }
         Ok(access)
     }
@@ -404,6 +410,7 @@ impl MedicalRecordService {
     pub async fn prepare_upload(
         &self,
         actor: &Actor,
+        patient_id: Uuid,
         form: UploadForm,
         file_name: &str,
         declared_type: Option<&str>,
@@ -411,9 +418,6 @@ impl MedicalRecordService {
         if actor.is(Role::Admin) {
             return Err(DomainError::Forbidden);
         }
-        let patient_id = form
-            .patient_id
-            .ok_or_else(|| DomainError::validation("patientId", "required"))?;
         let kind_raw = form
             .kind
             .ok_or_else(|| DomainError::validation("type", "required"))?;
@@ -426,7 +430,7 @@ impl MedicalRecordService {
         let title = parse_optional_text(form.title.as_deref(), "title", 200)?
             .ok_or_else(|| DomainError::validation("title", "required"))?;
         let description = parse_optional_text(form.description.as_deref(), "description", 4000)?;
-        let access = self.access(actor, patient_id).await?;
+        let access = self.access_named(actor, patient_id).await?;
         if !access.upload.contains(&kind) {
             return Err(DomainError::Forbidden);
         }
@@ -552,7 +556,7 @@ impl MedicalRecordService {
         kind: Option<RecordType>,
         page: PageRequest,
     ) -> Result<Page<MedicalRecord>, DomainError> {
-        let access = self.access(actor, patient_id).await?;
+        let access = self.access_named(actor, patient_id).await?;
         let kinds = match kind {
             Some(k) if access.read.contains(&k) => vec![k],
             Some(_) => vec![],

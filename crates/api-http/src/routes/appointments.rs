@@ -7,6 +7,7 @@ use domain::appointments::{
     BookingRequest,
 };
 use domain::idempotency::{parse_key, Claim, StoredResponse};
+use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{AppointmentPage, PageQuery};
+use crate::routes::dto::AppointmentPage;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -216,11 +217,7 @@ pub async fn list(
     query: web::Query<AppointmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let soonest_first = match q.order.as_deref() {
         None | Some("soonest") => true,
         Some("newest") => false,

@@ -4,13 +4,14 @@ use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, AuditQuery, AuditRecord};
 use domain::identity::Role;
+use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::routes::dto::{AuditLogPage, PageQuery};
+use crate::routes::dto::AuditLogPage;
 use crate::state::AppState;
 
 /// One audit entry, as stored in `audit_logs`.
@@ -89,11 +90,7 @@ pub async fn search(
         return Err(domain::error::DomainError::Forbidden.into());
     }
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let criteria = AuditQuery {
         user_id: q.user_id,
         entity: q.entity,

@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::billing::{Bill, BillFilter, BillingStatus, PaymentMethod};
+use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{BillPage, PageQuery};
+use crate::routes::dto::BillPage;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -83,11 +84,7 @@ pub async fn list(
     query: web::Query<BillListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = BillFilter {
         patient_id: q.patient_id,
         status: q.status,

@@ -2,6 +2,7 @@
 
 use actix_web::{get, post, put, web, HttpResponse};
 use domain::directory::DepartmentInput;
+use domain::paging::PageRequest;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{DepartmentDto, DepartmentPage, PageQuery};
+use crate::routes::dto::{DepartmentDto, DepartmentPage};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,11 +46,7 @@ pub async fn list(
     user: MaybeAuthUser,
     query: web::Query<DepartmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(query.page, query.per_page)?;
     let departments = state
         .directory
         .list_departments(

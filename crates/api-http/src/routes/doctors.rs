@@ -3,6 +3,7 @@
 use actix_web::{get, patch, put, web, HttpResponse};
 use domain::directory::{DoctorFilter, DoctorProfile, DoctorUpdate};
 use domain::error::DomainError;
+use domain::paging::PageRequest;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{DoctorDto, DoctorPage, PageQuery};
+use crate::routes::dto::{DoctorDto, DoctorPage};
 use crate::state::AppState;
 
 /// A doctor's professional details (at staff creation).
@@ -89,11 +90,7 @@ pub async fn list(
     query: web::Query<DoctorListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = DoctorFilter {
         specialization: q
             .specialization

@@ -6,7 +6,7 @@ use domain::directory::{BloodGroup, Department, Doctor, Gender, Patient, Patient
 use domain::error::DomainError;
 use domain::identity::{Role, User};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A user account (never its password hash).
@@ -160,21 +160,6 @@ impl From<Department> for DepartmentDto {
             description: d.description,
             is_active: d.is_active,
         }
-    }
-}
-
-/// `page` (from 1) and `perPage` (1 to 100, default 20).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-}
-
-impl PageQuery {
-    pub fn parse(&self) -> Result<domain::paging::PageRequest, DomainError> {
-        domain::paging::PageRequest::parse(self.page, self.per_page)
     }
 }
 

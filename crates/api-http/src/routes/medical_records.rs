@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::medical_records::{MedicalRecord, RecordType};
+use domain::paging::PageRequest;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::routes::dto::{MedicalRecordPage, PageQuery};
+use crate::routes::dto::MedicalRecordPage;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -147,11 +148,7 @@ pub async fn list(
     query: web::Query<RecordListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let found = state
         .medical_records
         .list(&user.0, patient_id.into_inner(), q.kind, page)

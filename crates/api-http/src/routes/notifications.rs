@@ -4,6 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::identity::Role;
 use domain::notifications::{Notification, NotificationType};
+use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{NotificationPage, PageQuery};
+use crate::routes::dto::NotificationPage;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -76,11 +77,7 @@ pub async fn list(
     user: AuthUser,
     query: web::Query<NotificationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(query.page, query.per_page)?;
     let found = state
         .notifications
         .list(&user.0, query.unread_only.unwrap_or(false), page)

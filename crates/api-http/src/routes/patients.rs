@@ -4,6 +4,7 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::Utc;
 use domain::directory::PatientFilter;
+use domain::paging::PageRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::routes::auth::RegisterRequest;
-use crate::routes::dto::{PageQuery, PatientDto, PatientPage, PatientProfileDto, UserDto};
+use crate::routes::dto::{PatientDto, PatientPage, PatientProfileDto, UserDto};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -56,11 +57,7 @@ pub async fn list(
     query: web::Query<PatientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let search = q
         .search
         .map(|s| s.trim().chars().take(100).collect::<String>())

@@ -3,6 +3,7 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::paging::PageRequest;
 use domain::prescriptions::{ItemInput, Prescription, PrescriptionFilter, PrescriptionInput};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::dto::{PageQuery, PrescriptionPage};
+use crate::routes::dto::PrescriptionPage;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -161,11 +162,7 @@ pub async fn list(
     query: web::Query<PrescriptionListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .parse()?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = PrescriptionFilter {
         patient_id: q.patient_id,
         doctor_id: q.doctor_id,
