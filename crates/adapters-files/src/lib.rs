@@ -26,9 +26,7 @@ fn check_key(key: &str) -> Result<(), DomainError> {
             .split('/')
             .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
-        return Err(DomainError::Unexpected(format!(
-            "unsafe storage key {key:?}"
-        )));
+        return Err(DomainError::broken(format!("unsafe storage key {key:?}")));
     }
     Ok(())
 }

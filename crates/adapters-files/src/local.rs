@@ -62,7 +62,7 @@ impl FileWriter for LocalWriter {
     async fn write(&mut self, chunk: &[u8]) -> Result<(), DomainError> {
         match self.file.as_mut() {
             Some(f) => f.write_all(chunk).await.map_err(io),
-            None => Err(DomainError::Unexpected("write after close".into())),
+            None => Err(DomainError::broken("write after close")),
         }
     }
 
@@ -70,7 +70,7 @@ impl FileWriter for LocalWriter {
         let mut file = self
             .file
             .take()
-            .ok_or_else(|| DomainError::Unexpected("finish after close".into()))?;
+            .ok_or_else(|| DomainError::broken("finish after close"))?;
         file.flush().await.map_err(io)?;
         file.sync_all().await.map_err(io)?;
         drop(file);

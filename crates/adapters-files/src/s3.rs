@@ -68,7 +68,7 @@ impl ObjectStoreFiles {
 
     fn path(key: &str) -> Result<Path, DomainError> {
         check_key(key)?;
-        Path::parse(key).map_err(|e| DomainError::Unexpected(e.to_string()))
+        Path::parse(key).map_err(|e| DomainError::unexpected("S3 object key", e))
     }
 }
 
@@ -82,7 +82,7 @@ impl FileWriter for ObjectWriter {
         let upload = self
             .upload
             .as_mut()
-            .ok_or_else(|| DomainError::Unexpected("write after close".into()))?;
+            .ok_or_else(|| DomainError::broken("write after close"))?;
         // Back-pressure: at most 4 parts in flight.
         upload.wait_for_capacity(4).await.map_err(store_error)?;
         upload.write(chunk);
@@ -93,7 +93,7 @@ impl FileWriter for ObjectWriter {
         let upload = self
             .upload
             .take()
-            .ok_or_else(|| DomainError::Unexpected("finish after close".into()))?;
+            .ok_or_else(|| DomainError::broken("finish after close"))?;
         upload.finish().await.map(|_| ()).map_err(store_error)
     }
 

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::schema::{
     appointments, doctor_departments, doctors, notifications, patients, time_slots, users,
 };
@@ -58,7 +58,7 @@ impl TryFrom<AppointmentRow> for Appointment {
             notes: r.notes,
             cancel_reason: r.cancel_reason,
             consultation_fee: Money::from_decimal(r.consultation_fee)
-                .map_err(|_| DomainError::Unexpected("stored fee out of range".into()))?,
+                .map_err(|_| DomainError::broken("stored fee out of range"))?,
             starts_at: r.starts_at,
             ends_at: r.ends_at,
             created_at: r.created_at,
@@ -230,7 +230,7 @@ impl AppointmentRepository for PgAppointmentRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         row.map(Appointment::try_from).transpose()
     }
 
@@ -324,11 +324,7 @@ impl AppointmentRepository for PgAppointmentRepository {
             }
             q
         };
-        let total: i64 = build()
-            .count()
-            .get_result(&mut conn)
-            .await
-            .map_err(map_diesel)?;
+        let total: i64 = build().count().get_result(&mut conn).await.db()?;
         let mut q = build()
             .select(AppointmentRow::as_select())
             .offset(page.offset())
@@ -338,7 +334,7 @@ impl AppointmentRepository for PgAppointmentRepository {
         } else {
             q.order((appointments::starts_at.desc(), appointments::id.asc()))
         };
-        let rows: Vec<AppointmentRow> = q.load(&mut conn).await.map_err(map_diesel)?;
+        let rows: Vec<AppointmentRow> = q.load(&mut conn).await.db()?;
         let items = rows
             .into_iter()
             .map(Appointment::try_from)
@@ -524,7 +520,7 @@ impl PgAppointmentRepository {
         .bind::<diesel::sql_types::Timestamptz, _>(until)
         .get_result(&mut conn)
         .await
-        .map_err(map_diesel)?;
+        .db()?;
         Ok(usize::try_from(inserted.n).unwrap_or(0))
     }
 }

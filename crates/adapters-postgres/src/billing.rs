@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::PgBillingStatus;
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::notifications::{notify_patient, notify_patients, PatientNotice};
 use crate::paging::count_and_page;
 use crate::schema::billings;
@@ -45,7 +45,7 @@ impl TryFrom<BillRow> for Bill {
         let payment_method = match r.payment_method.as_deref() {
             None => None,
             Some(raw) => Some(PaymentMethod::parse(raw).ok_or_else(|| {
-                DomainError::Unexpected(format!("stored payment method {raw:?} unknown"))
+                DomainError::broken(format!("stored payment method {raw:?} unknown"))
             })?),
         };
         Ok(Self {
@@ -53,7 +53,7 @@ impl TryFrom<BillRow> for Bill {
             appointment_id: r.appointment_id,
             patient_id: r.patient_id,
             amount: Money::from_decimal(r.amount)
-                .map_err(|_| DomainError::Unexpected("stored amount out of range".into()))?,
+                .map_err(|_| DomainError::broken("stored amount out of range"))?,
             status: r.status.into(),
             payment_method,
             paid_at: r.paid_at,
@@ -114,7 +114,7 @@ impl BillingRepository for PgBillingRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         row.map(Bill::try_from).transpose()
     }
 

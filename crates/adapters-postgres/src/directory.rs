@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::PgGender;
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::count_and_page;
 use crate::schema::{appointments, departments, doctor_departments, doctors, patients, users};
 use crate::PgPool;
@@ -158,7 +158,7 @@ fn to_doctor(
         experience_years: row.experience_years,
         license_number: row.license_number,
         consultation_fee: Money::from_decimal(row.consultation_fee)
-            .map_err(|_| DomainError::Unexpected("stored fee out of range".into()))?,
+            .map_err(|_| DomainError::broken("stored fee out of range"))?,
         is_available: row.is_available,
         department_ids,
     })
@@ -215,13 +215,11 @@ impl PgDirectoryRepository {
             query = query.filter(doctors::user_id.eq(uid));
         }
         let found: Option<(NewDoctorRow, AccountColumns)> =
-            query.first(conn).await.optional().map_err(map_diesel)?;
+            query.first(conn).await.optional().db()?;
         let Some((row, account)) = found else {
             return Ok(None);
         };
-        let mut ids = Self::department_ids(conn, &[row.id])
-            .await
-            .map_err(map_diesel)?;
+        let mut ids = Self::department_ids(conn, &[row.id]).await.db()?;
         let deps = ids.remove(&row.id).unwrap_or_default();
         to_doctor(row, account, deps).map(Some)
     }
@@ -242,7 +240,7 @@ impl PgDirectoryRepository {
             query = query.filter(patients::user_id.eq(uid));
         }
         let found: Option<(PatientProfileRow, AccountColumns)> =
-            query.first(conn).await.optional().map_err(map_diesel)?;
+            query.first(conn).await.optional().db()?;
         Ok(found.map(|(p, a)| to_patient(p, a)))
     }
 }
@@ -374,9 +372,7 @@ impl DirectoryRepository for PgDirectoryRepository {
             page
         );
         let ids: Vec<Uuid> = rows.iter().map(|(d, _)| d.id).collect();
-        let mut departments = Self::department_ids(&mut conn, &ids)
-            .await
-            .map_err(map_diesel)?;
+        let mut departments = Self::department_ids(&mut conn, &ids).await.db()?;
         let items = rows
             .into_iter()
             .map(|(d, a)| {
@@ -464,7 +460,7 @@ impl DirectoryRepository for PgDirectoryRepository {
         ))
         .get_result(&mut conn)
         .await
-        .map_err(map_diesel)
+        .db()
     }
 
     async fn create_department(
@@ -500,7 +496,7 @@ impl DirectoryRepository for PgDirectoryRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(row.map(Into::into))
     }
 

@@ -6,7 +6,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::PoolError;
 use domain::error::{Conflict, DomainError};
 
-/// Maps a query error, turning known unique constraints into conflicts.
+/// Maps a query error, turning known unique constraints into conflicts. Anything else keeps
+/// the driver error as its source and the caller's file and line as its context (this is
+/// `#[track_caller]`, and so are the `?` conversion into [`TxError`] and [`DbResultExt::db`]).
+#[track_caller]
 pub fn map_diesel(error: DieselError) -> DomainError {
     if let DieselError::DatabaseError(kind, info) = &error {
         // Constraints the domain knows by name, whatever their kind (unique, exclusion, FK).
@@ -44,7 +47,26 @@ pub fn map_diesel(error: DieselError) -> DomainError {
             return DomainError::Unavailable("database");
         }
     }
-    DomainError::Unexpected(error.to_string())
+    let at = std::panic::Location::caller();
+    DomainError::unexpected(
+        format!("PostgreSQL query failed at {}:{}", at.file(), at.line()),
+        error,
+    )
+}
+
+/// `.db()` on a diesel result: [`map_diesel`] with the call site as context.
+pub trait DbResultExt<T> {
+    fn db(self) -> Result<T, DomainError>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DieselError> {
+    #[track_caller]
+    fn db(self) -> Result<T, DomainError> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(map_diesel(e)),
+        }
+    }
 }
 
 /// No connection could be had: the database is down or saturated.
@@ -58,6 +80,7 @@ pub fn map_pool(error: PoolError) -> DomainError {
 pub struct TxError(pub DomainError);
 
 impl From<DieselError> for TxError {
+    #[track_caller]
     fn from(e: DieselError) -> Self {
         Self(map_diesel(e))
     }

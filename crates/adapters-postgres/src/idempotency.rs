@@ -8,7 +8,7 @@ use domain::error::DomainError;
 use domain::idempotency::{Claim, IdempotencyStore, StoredResponse};
 use uuid::Uuid;
 
-use crate::errors::{map_diesel, map_pool};
+use crate::errors::{map_pool, DbResultExt};
 use crate::schema::idempotency_keys;
 use crate::PgPool;
 
@@ -37,7 +37,7 @@ impl IdempotencyStore for PgIdempotencyStore {
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         if inserted == 1 {
             return Ok(Claim::New);
         }
@@ -50,7 +50,7 @@ impl IdempotencyStore for PgIdempotencyStore {
             ))
             .first(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(if hash != request_hash {
             Claim::Mismatch
         } else if status == 0 {
@@ -78,7 +78,7 @@ impl IdempotencyStore for PgIdempotencyStore {
             .execute(&mut conn)
             .await
             .map(|_| ())
-            .map_err(map_diesel)
+            .db()
     }
 
     async fn release(&self, user_id: Uuid, key: &str) -> Result<(), DomainError> {
@@ -87,6 +87,6 @@ impl IdempotencyStore for PgIdempotencyStore {
             .execute(&mut conn)
             .await
             .map(|_| ())
-            .map_err(map_diesel)
+            .db()
     }
 }

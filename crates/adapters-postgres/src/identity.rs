@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::directory::{NewDoctorRow, PatientProfileRow};
 use crate::enums::PgRole;
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::schema::users;
 use crate::PgPool;
 
@@ -143,7 +143,7 @@ impl UserRepository for PgUserRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(found.map(|(u, h)| (u.into(), PasswordHash(h))))
     }
 
@@ -155,7 +155,7 @@ impl UserRepository for PgUserRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(hash.map(PasswordHash))
     }
 
@@ -167,7 +167,7 @@ impl UserRepository for PgUserRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(row.map(Into::into))
     }
 
@@ -218,6 +218,6 @@ impl UserRepository for PgUserRepository {
 
     async fn record(&self, event: AuditEvent) -> Result<(), DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        insert_events(&mut conn, &[event]).await.map_err(map_diesel)
+        insert_events(&mut conn, &[event]).await.db()
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgMedicalRecordType};
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::count_and_page;
 use crate::schema::{appointments, medical_records};
 use crate::PgPool;
@@ -85,7 +85,7 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(row.map(Into::into))
     }
 
@@ -153,6 +153,6 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
         ))
         .get_result(&mut conn)
         .await
-        .map_err(map_diesel)
+        .db()
     }
 }

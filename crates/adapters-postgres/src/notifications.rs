@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgNotificationType, PgRole};
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::count_and_page;
 use crate::schema::{notifications, users};
 use crate::PgPool;
@@ -95,7 +95,7 @@ impl NotificationRepository for PgNotificationRepository {
             .count()
             .get_result(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -108,7 +108,7 @@ impl NotificationRepository for PgNotificationRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(row.map(Into::into))
     }
 
@@ -124,7 +124,7 @@ impl NotificationRepository for PgNotificationRepository {
         .get_result(&mut conn)
         .await
         .optional()
-        .map_err(map_diesel)?;
+        .db()?;
         row.map(Into::into)
             .ok_or(DomainError::NotFound("notification"))
     }
@@ -139,7 +139,7 @@ impl NotificationRepository for PgNotificationRepository {
         .set(notifications::is_read.eq(true))
         .execute(&mut conn)
         .await
-        .map_err(map_diesel)?;
+        .db()?;
         Ok(n as u64)
     }
 

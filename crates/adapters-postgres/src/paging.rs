@@ -4,24 +4,21 @@ use domain::paging::{Page, PageRequest};
 
 /// Runs a list's two queries on fresh copies of the boxed query `$build()`: its `count(*)` and
 /// the page of `$select` rows in `$order`. Evaluates to `(rows, total)`; errors go through
-/// `map_diesel` and `?`. A macro rather than a generic function because diesel-async's boxed
+/// `DbResultExt::db` and `?`. A macro rather than a generic function because diesel-async's boxed
 /// queries inside `async_trait` methods trip rustc's higher-ranked lifetime check ("`Query` is
 /// not general enough").
 macro_rules! count_and_page {
     ($conn:expr, $build:ident, $select:expr, $order:expr, $page:expr) => {{
-        let total: i64 = $build()
-            .count()
-            .get_result($conn)
-            .await
-            .map_err(crate::errors::map_diesel)?;
-        let rows = $build()
-            .select($select)
-            .order($order)
-            .offset($page.offset())
-            .limit($page.limit())
-            .load($conn)
-            .await
-            .map_err(crate::errors::map_diesel)?;
+        let total: i64 = crate::errors::DbResultExt::db($build().count().get_result($conn).await)?;
+        let rows = crate::errors::DbResultExt::db(
+            $build()
+                .select($select)
+                .order($order)
+                .offset($page.offset())
+                .limit($page.limit())
+                .load($conn)
+                .await,
+        )?;
         (rows, total)
     }};
 }

@@ -14,7 +14,7 @@ use domain::prescriptions::{
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::notifications::notify_patient;
 use crate::paging::count_and_page;
 use crate::schema::{prescription_items, prescriptions};
@@ -111,13 +111,10 @@ impl PgPrescriptionRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         match row {
             None => Ok(None),
-            Some(r) => Ok(with_items(&mut conn, vec![r])
-                .await
-                .map_err(map_diesel)?
-                .pop()),
+            Some(r) => Ok(with_items(&mut conn, vec![r]).await.db()?.pop()),
         }
     }
 }
@@ -217,7 +214,7 @@ impl PrescriptionRepository for PgPrescriptionRepository {
             page
         );
         Ok(crate::paging::page_of(
-            with_items(&mut conn, rows).await.map_err(map_diesel)?,
+            with_items(&mut conn, rows).await.db()?,
             total,
             page,
         ))

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::PgDayOfWeek;
-use crate::errors::{map_diesel, map_pool, TxError};
+use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::schema::{appointments, schedules, time_slots};
 use crate::PgPool;
 
@@ -195,7 +195,7 @@ impl ScheduleRepository for PgScheduleRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(row.map(Into::into))
     }
 
@@ -207,7 +207,7 @@ impl ScheduleRepository for PgScheduleRepository {
             .select(ScheduleRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -218,15 +218,13 @@ impl ScheduleRepository for PgScheduleRepository {
             .select(ScheduleRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn insert_slots(&self, slots: Vec<SlotSpec>) -> Result<usize, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        insert_slot_rows(&mut conn, &slots)
-            .await
-            .map_err(map_diesel)
+        insert_slot_rows(&mut conn, &slots).await.db()
     }
 
     async fn available_slots(
@@ -247,7 +245,7 @@ impl ScheduleRepository for PgScheduleRepository {
             .select(SlotRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(map_diesel)?;
+            .db()?;
         Ok(rows
             .into_iter()
             .map(|r| AvailableSlot {

@@ -27,8 +27,8 @@ impl SessionStore for RedisSessionStore {
         let ttl = (session.expires_at - session.issued_at)
             .to_std()
             .unwrap_or_default();
-        let json =
-            serde_json::to_string(session).map_err(|e| DomainError::Unexpected(e.to_string()))?;
+        let json = serde_json::to_string(session)
+            .map_err(|e| DomainError::unexpected("session JSON", e))?;
         self.store
             .set_ex(&key(session.user_id), &json, ttl)
             .await

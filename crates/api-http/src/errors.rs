@@ -161,7 +161,7 @@ impl From<domain::error::DomainError> for ApiError {
                 "your role may not do this",
             ),
             E::Unavailable(what) => Self::unavailable(what),
-            E::Unexpected(cause) => Self::internal(&std::io::Error::other(cause)),
+            E::Unexpected(cause) => Self::internal(&cause),
             E::InvalidTransition { from, to, allowed } => {
                 let allowed_text = if allowed.is_empty() {
                     "none (final status)".to_owned()

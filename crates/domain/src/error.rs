@@ -46,6 +46,45 @@ impl Conflict {
     }
 }
 
+/// An infrastructure failure, kept with where it happened and its cause chain so the log of a
+/// 500 shows the whole story (`ApiError::internal` walks [`std::error::Error::source`]), while
+/// the client only ever sees the stable code `INTERNAL`.
+#[derive(Debug, Clone)]
+pub struct Unexpected {
+    context: String,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Unexpected {
+    /// What was being done (and, from adapters, the source location that did it).
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+}
+
+impl std::fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.context)
+    }
+}
+
+impl std::error::Error for Unexpected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two unexpected failures are equal when they say the same; causes are not compared.
+impl PartialEq for Unexpected {
+    fn eq(&self, other: &Self) -> bool {
+        self.context == other.context
+    }
+}
+
+impl Eq for Unexpected {}
+
 /// Why a use case refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -80,7 +119,7 @@ pub enum DomainError {
     Unavailable(&'static str),
     /// An infrastructure failure that is nobody's fault in the request; logged, answered 500.
     #[error("unexpected: {0}")]
-    Unexpected(String),
+    Unexpected(#[source] Unexpected),
 }
 
 impl DomainError {
@@ -89,6 +128,29 @@ impl DomainError {
             field: field.to_owned(),
             message: message.into(),
         }
+    }
+}
+
+impl DomainError {
+    /// An infrastructure failure with its cause. Adapters call this through their own
+    /// `#[track_caller]` helpers, so `context` names the call site.
+    pub fn unexpected(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unexpected(Unexpected {
+            context: context.into(),
+            source: Some(std::sync::Arc::new(source)),
+        })
+    }
+
+    /// An infrastructure failure that has no underlying error (a broken invariant of stored
+    /// data, a writer used after close).
+    pub fn broken(context: impl Into<String>) -> Self {
+        Self::Unexpected(Unexpected {
+            context: context.into(),
+            source: None,
+        })
     }
 }
 

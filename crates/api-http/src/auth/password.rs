@@ -17,7 +17,7 @@ impl Argon2Hasher {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| PasswordHash(h.to_string()))
-            .map_err(|e| DomainError::Unexpected(format!("argon2: {e}")))
+            .map_err(|e| DomainError::unexpected("argon2 hashing", e))
     }
 }
 
@@ -27,7 +27,7 @@ impl PasswordHasher for Argon2Hasher {
         let plain = password.expose().to_owned();
         tokio::task::spawn_blocking(move || Self::hash_now(&plain))
             .await
-            .map_err(|e| DomainError::Unexpected(e.to_string()))?
+            .map_err(|e| DomainError::unexpected("password hashing task", e))?
     }
 
     async fn verify(&self, candidate: &str, hash: &PasswordHash) -> bool {
