@@ -232,7 +232,9 @@ pub mod extractor_errors {
     }
 
     pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-        let api = ApiError::bad_request("INVALID_PATH", format!("invalid path parameter: {err}"));
+        let detail = crate::extract::humanize(&err.to_string());
+        let api =
+            ApiError::bad_request("INVALID_PATH", format!("invalid path parameter: {detail}"));
         actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
     }
 
@@ -246,19 +248,4 @@ pub mod extractor_errors {
             actix_web::ResponseError::error_response(self)
         }
     }
-}
-
-/// The JSON 404 for routes that do not exist.
-pub async fn route_not_found() -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route").error_response()
-}
-
-/// The JSON 405 for a route that exists with other methods.
-pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        "method not allowed on this route",
-    )
-    .error_response()
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod extract;
+pub mod fallback;
 pub mod jobs;
 pub mod live;
 pub mod openapi;

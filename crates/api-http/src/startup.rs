@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::errors::{self, extractor_errors};
+use crate::errors::extractor_errors;
 use crate::openapi::ApiDoc;
 use crate::request_id;
 use crate::routes;
@@ -172,13 +172,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let openapi = ApiDoc::openapi();
+    let methods = web::Data::new(crate::fallback::MethodTable::from_openapi(&openapi));
     let server = HttpServer::new(move || {
         let json_limit = state.config.json_body_limit;
         App::new()
             .wrap(middleware::from_fn(crate::rate_limit::middleware))
+            .wrap(middleware::from_fn(crate::fallback::head_as_get))
             .wrap(middleware::from_fn(request_id::middleware))
             .wrap(middleware::Compress::default())
             .app_data(state.clone())
+            .app_data(methods.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(json_limit)
@@ -198,7 +201,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .service(
                 SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()),
             )
-            .default_service(web::to(errors::route_not_found))
+            .default_service(web::to(crate::fallback::no_route))
     })
     .listen(listener)?
     .shutdown_timeout(10)

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent, RequestMeta};
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
@@ -272,6 +273,7 @@ impl BillingService {
         id: Uuid,
         method: PaymentMethod,
     ) -> Result<Bill, DomainError> {
+        actor.require(Permission::Pay)?;
         let bill = self.visible(actor, id).await?;
         let now = self.clock.now();
         let notice = (
@@ -294,9 +296,7 @@ impl BillingService {
 
     /// Refunds a PAID bill (admins only).
     pub async fn refund(&self, actor: &Actor, id: Uuid) -> Result<Bill, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::Refund)?;
         let bill = self.visible(actor, id).await?;
         let notice = (
             "Payment refunded".to_owned(),

@@ -3,6 +3,7 @@
 //! Modules follow the business areas of the clinic, each holding its entities, rules, ports
 //! (traits the adapters implement) and use cases, so one area reads top to bottom:
 //!
+//! - [`access`]: which roles may attempt which action (checked before the body is read).
 //! - [`identity`]: accounts, sessions, roles, password policy.
 //! - [`directory`]: patients, doctors, departments and who may see or change them.
 //! - [`scheduling`]: weekly schedules, DST-correct slot generation, cached availability.
@@ -12,11 +13,13 @@
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
-//! - [`error`], [`paging`], [`money`]: shared by every area.
+//! - [`error`], [`paging`], [`money`], [`text`]: shared by every area ([`text`] refuses NUL
+//!   and control characters in anything a client typed).
 //!
 //! This crate depends on no database, web or runtime crate; `make lint` checks that with
 //! `cargo tree`. Mocks of every port come from `mockall` under the `mocks` feature.
 
+pub mod access;
 pub mod appointments;
 pub mod audit;
 pub mod billing;
@@ -34,3 +37,4 @@ pub mod prescriptions;
 pub mod scheduling;
 #[cfg(test)]
 mod testing;
+pub mod text;

@@ -427,7 +427,7 @@ impl MedicalRecordService {
                 "must be one of PRESCRIPTION, LAB_REPORT, IMAGING, CLINICAL_NOTE",
             )
         })?;
-        let title = parse_optional_text(form.title.as_deref(), "title", 200)?
+        let title = crate::text::parse_optional_line(form.title.as_deref(), "title", 200)?
             .ok_or_else(|| DomainError::validation("title", "required"))?;
         let description = parse_optional_text(form.description.as_deref(), "description", 4000)?;
         let access = self.access_named(actor, patient_id).await?;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::DomainError;
 use crate::identity::{parse_optional_text, Actor, Role};
@@ -104,10 +105,8 @@ impl NotificationService {
         message: &str,
         role: Option<Role>,
     ) -> Result<u64, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
-        let title = parse_optional_text(Some(title), "title", 200)?
+        actor.require(Permission::Broadcast)?;
+        let title = crate::text::parse_optional_line(Some(title), "title", 200)?
             .ok_or_else(|| DomainError::validation("title", "must not be empty"))?;
         let message = parse_optional_text(Some(message), "message", 2000)?
             .ok_or_else(|| DomainError::validation("message", "must not be empty"))?;

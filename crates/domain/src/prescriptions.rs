@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::access::Permission;
 use crate::appointments::{AppointmentRepository, AppointmentStatus};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
@@ -183,9 +184,7 @@ impl PrescriptionService {
         appointment_id: Uuid,
         input: PrescriptionInput,
     ) -> Result<Prescription, DomainError> {
-        if !actor.is(Role::Doctor) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::WritePrescriptions)?;
         let doctor_id = self.own_doctor_id(actor).await?;
         let appointment = self
             .appointments

@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery, JsonBody};
 use crate::routes::dto::AppointmentPage;
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -131,9 +132,11 @@ pub async fn book(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<BookRequest>,
+    body: JsonBody<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::Book)?;
+    let body = body.parse()?;
+    let b = body;
     let request = BookingRequest {
         slot_id: b.time_slot_id,
         patient_id: b.patient_id,
@@ -214,7 +217,7 @@ fn replay(stored: StoredResponse) -> HttpResponse {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AppointmentListQuery>,
+    query: ApiQuery<AppointmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
@@ -364,9 +367,11 @@ pub async fn reschedule(
 pub async fn walk_in(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<WalkInRequest>,
+    body: JsonBody<WalkInRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::RegisterWalkIns)?;
+    let body = body.parse()?;
+    let b = body;
     let created = state
         .appointments
         .walk_in(&user.0, b.patient_id, b.doctor_id, &b.reason)

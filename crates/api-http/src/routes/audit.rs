@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiQuery;
 use crate::routes::dto::AuditLogPage;
 use crate::state::AppState;
 
@@ -84,7 +85,7 @@ pub struct AuditSearchQuery {
 pub async fn search(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<AuditSearchQuery>,
+    query: ApiQuery<AuditSearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if !user.0.is(Role::Admin) {
         return Err(domain::error::DomainError::Forbidden.into());

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::dto::BillPage;
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -81,7 +82,7 @@ pub struct BillListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<BillListQuery>,
+    query: ApiQuery<BillListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
@@ -120,11 +121,13 @@ pub async fn pay(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<PayRequest>,
+    body: JsonBody<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    user.0.require(Permission::Pay)?;
+    let body = body.parse()?;
     let bill = state
         .billing
-        .pay(&user.0, id.into_inner(), body.0.payment_method)
+        .pay(&user.0, id.into_inner(), body.payment_method)
         .await?;
     Ok(HttpResponse::Ok().json(BillDto::from(bill)))
 }

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::dto::{DepartmentDto, DepartmentPage};
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,7 +45,7 @@ pub struct DepartmentListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
-    query: web::Query<DepartmentListQuery>,
+    query: ApiQuery<DepartmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::parse(query.page, query.per_page)?;
     let departments = state
@@ -86,13 +87,11 @@ pub async fn get(
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<DepartmentRequest>,
+    body: JsonBody<DepartmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = DepartmentInput::parse(
-        &body.0.name,
-        body.0.description.as_deref(),
-        body.0.is_active,
-    )?;
+    user.0.require(Permission::ManageDepartments)?;
+    let body = body.parse()?;
+    let input = DepartmentInput::parse(&body.name, body.description.as_deref(), body.is_active)?;
     Ok(HttpResponse::Created().json(DepartmentDto::from(
         state.directory.create_department(&user.0, input).await?,
     )))
@@ -112,13 +111,11 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<DepartmentRequest>,
+    body: JsonBody<DepartmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = DepartmentInput::parse(
-        &body.0.name,
-        body.0.description.as_deref(),
-        body.0.is_active,
-    )?;
+    user.0.require(Permission::ManageDepartments)?;
+    let body = body.parse()?;
+    let input = DepartmentInput::parse(&body.name, body.description.as_deref(), body.is_active)?;
     Ok(HttpResponse::Ok().json(DepartmentDto::from(
         state
             .directory

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::dto::{DoctorDto, DoctorPage};
 use crate::state::AppState;
+use domain::access::Permission;
 
 /// A doctor's professional details (at staff creation).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,7 +88,7 @@ pub struct DoctorListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
-    query: web::Query<DoctorListQuery>,
+    query: ApiQuery<DoctorListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
@@ -138,9 +139,11 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<DoctorUpdateRequest>,
+    body: JsonBody<DoctorUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::EditDoctors)?;
+    let body = body.parse()?;
+    let b = body;
     let update = DoctorUpdate {
         specialization: b.specialization,
         qualification: b.qualification,
@@ -170,11 +173,13 @@ pub async fn set_departments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<DepartmentsRequest>,
+    body: JsonBody<DepartmentsRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    user.0.require(Permission::ManageDepartments)?;
+    let body = body.parse()?;
     let doctor = state
         .directory
-        .set_doctor_departments(&user.0, id.into_inner(), body.0.department_ids)
+        .set_doctor_departments(&user.0, id.into_inner(), body.department_ids)
         .await?;
     Ok(HttpResponse::Ok().json(DoctorDto::from(doctor)))
 }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
+use crate::extract::ApiQuery;
 use crate::routes::dto::MedicalRecordPage;
 use crate::state::AppState;
 
@@ -145,7 +146,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
     patient_id: web::Path<Uuid>,
-    query: web::Query<RecordListQuery>,
+    query: ApiQuery<RecordListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;

@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::dto::NotificationPage;
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -75,7 +76,7 @@ pub struct NotificationQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<NotificationQuery>,
+    query: ApiQuery<NotificationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::parse(query.page, query.per_page)?;
     let found = state
@@ -140,9 +141,11 @@ pub async fn mark_all_read(
 pub async fn broadcast(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<BroadcastRequest>,
+    body: JsonBody<BroadcastRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::Broadcast)?;
+    let body = body.parse()?;
+    let b = body;
     let count = state
         .notifications
         .broadcast(&user.0, &b.title, &b.message, b.role)

@@ -11,10 +11,11 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::auth::RegisterRequest;
 use crate::routes::dto::{PatientDto, PatientPage, PatientProfileDto, UserDto};
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -37,9 +38,11 @@ pub struct PatientListQuery {
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<RegisterRequest>,
+    body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let registration = body.0.parse(Utc::now().date_naive())?;
+    user.0.require(Permission::RegisterPatients)?;
+    let body = body.parse()?;
+    let registration = body.parse(Utc::now().date_naive())?;
     let created = state
         .identity
         .register_patient_for(&user.0, registration)
@@ -54,7 +57,7 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PatientListQuery>,
+    query: ApiQuery<PatientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
@@ -116,9 +119,11 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<PatientProfileDto>,
+    body: JsonBody<PatientProfileDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = body.0.parse(Utc::now().date_naive())?;
+    user.0.require(Permission::EditPatients)?;
+    let body = body.parse()?;
+    let profile = body.parse(Utc::now().date_naive())?;
     let updated = state
         .directory
         .update_patient(&user.0, id.into_inner(), profile)

@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::routes::dto::PrescriptionPage;
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -107,9 +108,11 @@ pub async fn write(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<WritePrescriptionRequest>,
+    body: JsonBody<WritePrescriptionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::WritePrescriptions)?;
+    let body = body.parse()?;
+    let b = body;
     let input = PrescriptionInput {
         diagnosis: b.diagnosis,
         notes: b.notes,
@@ -159,7 +162,7 @@ pub async fn for_appointment(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PrescriptionListQuery>,
+    query: ApiQuery<PrescriptionListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;

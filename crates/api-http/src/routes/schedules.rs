@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiQuery, JsonBody};
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -144,9 +145,11 @@ pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<ScheduleRequest>,
+    body: JsonBody<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.0.parse()?;
+    user.0.require(Permission::ManageSchedules)?;
+    let body = body.parse()?;
+    let input = body.parse()?;
     let created = state
         .scheduling
         .create(&user.0, id.into_inner(), input)
@@ -169,12 +172,14 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<ScheduleRequest>,
+    body: JsonBody<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.0.parse()?;
+    user.0.require(Permission::ManageSchedules)?;
+    let body = body.parse()?;
+    let input = body.parse()?;
     let updated = state
         .scheduling
-        .update(&user.0, id.into_inner(), input, body.0.is_active)
+        .update(&user.0, id.into_inner(), input, body.is_active)
         .await?;
     Ok(HttpResponse::Ok().json(ScheduleDto::from(updated)))
 }
@@ -192,7 +197,7 @@ pub async fn update(
 pub async fn available(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<SlotQuery>,
+    query: ApiQuery<SlotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = match (query.date, query.from, query.to) {
         (Some(date), None, None) => (date, date),

@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::JsonBody;
 use crate::routes::auth::prefix_field;
 use crate::routes::doctors::DoctorProfileRequest;
 use crate::routes::dto::UserDto;
 use crate::state::AppState;
+use domain::access::Permission;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -49,9 +50,11 @@ pub struct StatusRequest {
 pub async fn create_staff(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: ApiJson<StaffRequest>,
+    body: JsonBody<StaffRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    user.0.require(Permission::ManageUsers)?;
+    let body = body.parse()?;
+    let b = body;
     let account = StaffAccount {
         email: Email::parse(&b.email)?,
         password: Password::parse(&b.password, "password")?,
@@ -102,11 +105,13 @@ pub async fn set_status(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    body: ApiJson<StatusRequest>,
+    body: JsonBody<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    user.0.require(Permission::ManageUsers)?;
+    let body = body.parse()?;
     let updated = state
         .identity
-        .set_active(&user.0, id.into_inner(), body.0.is_active)
+        .set_active(&user.0, id.into_inner(), body.is_active)
         .await?;
     Ok(HttpResponse::Ok().json(UserDto::from(updated)))
 }

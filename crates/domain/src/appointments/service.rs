@@ -9,6 +9,7 @@ use super::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AppointmentType,
     NewBooking, WalkIn,
 };
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::billing::NewBill;
 use crate::clock::Clock;
@@ -121,6 +122,7 @@ impl AppointmentService {
         actor: &Actor,
         request: BookingRequest,
     ) -> Result<Appointment, DomainError> {
+        actor.require(Permission::Book)?;
         let reason = parse_optional_text(Some(&request.reason), "reason", 2000)?
             .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
         let patient_id = match actor.role {
@@ -308,9 +310,7 @@ impl AppointmentService {
         doctor_id: Uuid,
         reason: &str,
     ) -> Result<Appointment, DomainError> {
-        if !matches!(actor.role, Role::Admin | Role::Receptionist) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::RegisterWalkIns)?;
         let reason = parse_optional_text(Some(reason), "reason", 2000)?
             .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
         self.directory

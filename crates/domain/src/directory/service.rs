@@ -8,6 +8,7 @@ use super::{
     Department, DepartmentInput, DirectoryRepository, Doctor, DoctorFilter, DoctorUpdate, Patient,
     PatientFilter, PatientProfile,
 };
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::DomainError;
 use crate::identity::{Actor, Role};
@@ -88,10 +89,8 @@ impl DirectoryService {
         id: Uuid,
         profile: PatientProfile,
     ) -> Result<Patient, DomainError> {
+        actor.require(Permission::EditPatients)?;
         let current = self.get_patient(actor, id).await?;
-        if actor.is(Role::Doctor) {
-            return Err(DomainError::Forbidden);
-        }
         let event = AuditEvent::new(
             Some(actor.user_id),
             AuditAction::Update,
@@ -134,6 +133,7 @@ impl DirectoryService {
         id: Uuid,
         update: DoctorUpdate,
     ) -> Result<Doctor, DomainError> {
+        actor.require(Permission::EditDoctors)?;
         let current = self
             .repo
             .doctor(id)
@@ -173,9 +173,7 @@ impl DirectoryService {
         id: Uuid,
         mut department_ids: Vec<Uuid>,
     ) -> Result<Doctor, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::ManageDepartments)?;
         department_ids.sort();
         department_ids.dedup();
         if department_ids.len() > 20 {
@@ -208,9 +206,7 @@ impl DirectoryService {
         actor: &Actor,
         input: DepartmentInput,
     ) -> Result<Department, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::ManageDepartments)?;
         let department = Department {
             id: Uuid::new_v4(),
             name: input.name,
@@ -234,9 +230,7 @@ impl DirectoryService {
         id: Uuid,
         input: DepartmentInput,
     ) -> Result<Department, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::ManageDepartments)?;
         let current = self
             .repo
             .department(id)

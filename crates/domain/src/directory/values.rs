@@ -135,8 +135,9 @@ pub struct DoctorProfile {
     pub is_available: bool,
 }
 
+/// A required single-line value (a specialization, a department name).
 fn required_text(raw: &str, field: &str, max: usize) -> Result<String, DomainError> {
-    parse_optional_text(Some(raw), field, max)?
+    crate::text::parse_optional_line(Some(raw), field, max)?
         .ok_or_else(|| DomainError::validation(field, "must not be empty"))
 }
 

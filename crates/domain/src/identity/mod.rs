@@ -12,10 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::text::parse_optional_text;
 pub use service::{IdentityService, Registration, StaffAccount};
-pub use values::{
-    parse_name, parse_optional_text, parse_phone, Email, Password, PasswordHash, Role,
-};
+pub use values::{parse_name, parse_phone, Email, Password, PasswordHash, Role};
 
 use crate::audit::{AuditEvent, RequestMeta};
 use crate::directory::{DoctorProfile, PatientProfile};

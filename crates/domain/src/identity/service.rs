@@ -10,6 +10,7 @@ use super::{
     Actor, Email, NewUser, Password, PasswordHash, PasswordHasher, Role, Session, SessionStore,
     User, UserRepository,
 };
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent, RequestMeta};
 use crate::clock::Clock;
 use crate::directory::{DoctorProfile, PatientProfile};
@@ -71,9 +72,7 @@ impl IdentityService {
         actor: &Actor,
         registration: Registration,
     ) -> Result<User, DomainError> {
-        if !matches!(actor.role, Role::Receptionist | Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::RegisterPatients)?;
         self.insert_patient(Some(actor.user_id), registration, &actor.meta)
             .await
     }
@@ -116,9 +115,7 @@ impl IdentityService {
         actor: &Actor,
         account: StaffAccount,
     ) -> Result<User, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::ManageUsers)?;
         match (account.role, &account.doctor) {
             (Role::Patient, _) => {
                 return Err(DomainError::validation(
@@ -299,9 +296,7 @@ impl IdentityService {
         user_id: Uuid,
         active: bool,
     ) -> Result<User, DomainError> {
-        if !actor.is(Role::Admin) {
-            return Err(DomainError::Forbidden);
-        }
+        actor.require(Permission::ManageUsers)?;
         if user_id == actor.user_id && !active {
             return Err(DomainError::validation(
                 "isActive",

@@ -26,7 +26,7 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let email = raw.trim().to_lowercase();
         let invalid = || DomainError::validation("email", "must be a valid email address");
-        if email.len() > 254 || email.chars().any(char::is_whitespace) {
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -102,12 +102,7 @@ pub fn parse_name(raw: &str, field: &str) -> Result<String, DomainError> {
             "must be 1 to 120 characters",
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(DomainError::validation(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    crate::text::check_text(name, field, crate::text::Lines::Single)?;
     Ok(name.to_owned())
 }
 
@@ -125,22 +120,6 @@ pub fn parse_phone(raw: &str, field: &str) -> Result<String, DomainError> {
         ));
     }
     Ok(phone.to_owned())
-}
-
-/// Optional free text with a maximum length, trimmed; empty becomes `None`.
-pub fn parse_optional_text(
-    raw: Option<&str>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > max => Err(DomainError::validation(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        Some(text) => Ok(Some(text.to_owned())),
-    }
 }
 
 #[cfg(test)]

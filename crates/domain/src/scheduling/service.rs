@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::{generate, AvailableSlot, Schedule, ScheduleInput, ScheduleRepository, SlotCache};
+use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
@@ -38,6 +39,7 @@ impl SchedulingService {
 
     /// Admins manage any doctor's schedules; a doctor only its own.
     async fn check_manager(&self, actor: &Actor, doctor_id: Uuid) -> Result<(), DomainError> {
+        actor.require(Permission::ManageSchedules)?;
         let doctor = self
             .directory
             .doctor(doctor_id)
