@@ -261,7 +261,7 @@ async fn admins_search_the_audit_log_by_user_entity_action_and_time() {
         )
         .await;
     assert_eq!((status, body["field"].as_str()), (422, Some("from")));
-    let (status, _) = app
+    let (status, body) = app
         .json(
             Method::GET,
             "/audit-logs?action=EXPLODE",
@@ -269,5 +269,6 @@ async fn admins_search_the_audit_log_by_user_entity_action_and_time() {
             None,
         )
         .await;
-    assert_eq!(status, 400);
+    // Well-formed but not an action: 422 naming it, like every other list parameter.
+    assert_eq!((status, body["field"].as_str()), (422, Some("action")));
 }

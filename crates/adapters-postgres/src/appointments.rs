@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::appointments::{
-    Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked, NewBooking,
-    WalkIn,
+    booking, Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked,
+    DoctorFacts, DueReminder, NewBooking, SlotFacts, UserNotice, WalkIn,
 };
-use domain::audit::{AuditAction, AuditEvent, RequestMeta};
+use domain::audit::{AuditEvent, RequestMeta};
 use domain::error::{Conflict, DomainError};
 use domain::money::Money;
 use domain::notifications::NotificationType;
@@ -77,17 +77,10 @@ struct NewNotificationRow {
     appointment_id: Option<Uuid>,
 }
 
-type LockedSlot = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
-
-/// Locks a slot row and checks it can be taken now: it exists, starts after `now`, and is
-/// free. Locking serialises concurrent bookings of one slot: the first commits, the others
-/// then see it taken (the partial unique index is the backstop).
-async fn lock_bookable_slot(
-    conn: &mut AsyncPgConnection,
-    slot_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>), TxError> {
-    let slot: Option<LockedSlot> = time_slots::table
+/// Locks a slot row and reads it. Locking serialises concurrent bookings of one slot: the first
+/// commits, the others then see it taken (the partial unique index is the backstop).
+async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFacts, TxError> {
+    let slot: Option<(Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool)> = time_slots::table
         .find(slot_id)
         .select((
             time_slots::doctor_id,
@@ -102,13 +95,85 @@ async fn lock_bookable_slot(
         .optional()?;
     let (doctor_id, date, starts_at, ends_at, is_available) =
         slot.ok_or(DomainError::NotFound("slot"))?;
-    if starts_at <= now {
-        return Err(DomainError::validation("timeSlotId", "this slot has already started").into());
+    Ok(SlotFacts {
+        id: slot_id,
+        doctor_id,
+        date,
+        starts_at,
+        ends_at,
+        is_available,
+    })
+}
+
+/// The doctor as booking sees it; `None` when there is no such doctor.
+async fn doctor_facts(
+    conn: &mut AsyncPgConnection,
+    doctor_id: Uuid,
+) -> Result<Option<DoctorFacts>, TxError> {
+    let row: Option<(BigDecimal, bool, bool, Uuid)> = doctors::table
+        .inner_join(users::table)
+        .filter(doctors::id.eq(doctor_id))
+        .select((
+            doctors::consultation_fee,
+            doctors::is_available,
+            users::is_active,
+            users::id,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|(fee, is_available, is_active, user_id)| {
+        Ok(DoctorFacts {
+            id: doctor_id,
+            user_id,
+            consultation_fee: Money::from_decimal(fee)
+                .map_err(|_| DomainError::broken("stored fee out of range"))?,
+            is_available,
+            is_active,
+        })
+    })
+    .transpose()
+}
+
+fn row_of(a: &Appointment) -> AppointmentRow {
+    AppointmentRow {
+        id: a.id,
+        patient_id: a.patient_id,
+        doctor_id: a.doctor_id,
+        time_slot_id: a.time_slot_id,
+        type_: a.kind.into(),
+        status: a.status.into(),
+        reason: a.reason.clone(),
+        notes: a.notes.clone(),
+        cancel_reason: a.cancel_reason.clone(),
+        consultation_fee: a.consultation_fee.as_decimal().clone(),
+        starts_at: a.starts_at,
+        ends_at: a.ends_at,
+        created_at: a.created_at,
+        updated_at: a.updated_at,
     }
-    if !is_available {
-        return Err(DomainError::Conflict(Conflict::SlotTaken).into());
-    }
-    Ok((doctor_id, date, starts_at, ends_at))
+}
+
+async fn insert_user_notices(
+    conn: &mut AsyncPgConnection,
+    kind: NotificationType,
+    notices: &[(Option<Uuid>, &UserNotice)],
+) -> Result<usize, TxError> {
+    let rows: Vec<NewNotificationRow> = notices
+        .iter()
+        .map(|(appointment_id, n)| NewNotificationRow {
+            user_id: n.user_id,
+            type_: kind.into(),
+            title: n.notice.title.clone(),
+            message: n.notice.message.clone(),
+            appointment_id: *appointment_id,
+        })
+        .collect();
+    Ok(diesel::insert_into(notifications::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?)
 }
 
 async fn book_in(
@@ -116,45 +181,19 @@ async fn book_in(
     b: &NewBooking,
     meta: &RequestMeta,
 ) -> Result<Booked, TxError> {
-    let (doctor_id, date, starts_at, ends_at) = lock_bookable_slot(conn, b.slot_id, b.now).await?;
-    let (fee, doctor_available, doctor_active, doctor_user): (BigDecimal, bool, bool, Uuid) =
-        doctors::table
-            .inner_join(users::table)
-            .filter(doctors::id.eq(doctor_id))
-            .select((
-                doctors::consultation_fee,
-                doctors::is_available,
-                users::is_active,
-                users::id,
-            ))
-            .first(conn)
-            .await?;
-    if !doctor_available || !doctor_active {
-        return Err(DomainError::Conflict(Conflict::DoctorUnavailable).into());
-    }
+    let slot = lock_slot(conn, b.slot_id).await?;
+    let doctor = doctor_facts(conn, slot.doctor_id)
+        .await?
+        .ok_or(DomainError::NotFound("doctor"))?;
     let patient_user: Uuid = patients::table
         .find(b.patient_id)
         .select(patients::user_id)
         .first(conn)
         .await?;
-    let now = Utc::now();
+    let plan = booking::plan_booking(b, &slot, &doctor, patient_user, meta)?;
+    // Returned as stored (timestamps at the database's microsecond precision).
     let row: AppointmentRow = diesel::insert_into(appointments::table)
-        .values(AppointmentRow {
-            id: b.id,
-            patient_id: b.patient_id,
-            doctor_id,
-            time_slot_id: Some(b.slot_id),
-            type_: b.kind.into(),
-            status: PgAppointmentStatus::Scheduled,
-            reason: b.reason.clone(),
-            notes: None,
-            cancel_reason: None,
-            consultation_fee: fee,
-            starts_at,
-            ends_at,
-            created_at: now,
-            updated_at: now,
-        })
+        .values(row_of(&plan.appointment))
         .returning(AppointmentRow::as_returning())
         .get_result(conn)
         .await?;
@@ -162,46 +201,12 @@ async fn book_in(
         .set(time_slots::is_available.eq(false))
         .execute(conn)
         .await?;
-    let when = starts_at.to_rfc3339();
-    let notes = [
-        (
-            patient_user,
-            "Appointment booked",
-            format!("Your appointment on {when} is booked."),
-        ),
-        (
-            doctor_user,
-            "New appointment",
-            format!("A patient booked your slot on {when}."),
-        ),
-    ];
-    let rows: Vec<NewNotificationRow> = notes
-        .into_iter()
-        .map(|(user_id, title, message)| NewNotificationRow {
-            user_id,
-            type_: NotificationType::BookingConfirmation.into(),
-            title: title.into(),
-            message,
-            appointment_id: Some(b.id),
-        })
-        .collect();
-    diesel::insert_into(notifications::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
-    let appointment = Appointment::try_from(row)?;
-    let event = AuditEvent::new(
-        Some(b.booked_by),
-        AuditAction::Create,
-        "appointment",
-        Some(b.id),
-        meta,
-    )
-    .after(appointment.snapshot());
-    insert_events(conn, &[event]).await?;
+    let notices: Vec<_> = plan.notices.iter().map(|n| (Some(b.id), n)).collect();
+    insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
+    insert_events(conn, std::slice::from_ref(&plan.event)).await?;
     Ok(Booked {
-        appointment,
-        slot_date: Some(date),
+        appointment: Appointment::try_from(row)?,
+        slot_date: Some(plan.slot_date),
     })
 }
 
@@ -347,12 +352,13 @@ impl AppointmentRepository for PgAppointmentRepository {
         id: Uuid,
         slot_id: Uuid,
         now: DateTime<Utc>,
-        event: AuditEvent,
+        by: Uuid,
+        meta: RequestMeta,
     ) -> Result<(Appointment, Vec<NaiveDate>), DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let moved = conn
             .transaction::<(Appointment, Vec<NaiveDate>), TxError, _>(async move |conn| {
-                moves::reschedule_in(conn, id, slot_id, now, &event).await
+                moves::reschedule_in(conn, id, slot_id, now, by, &meta).await
             })
             .await?;
         Ok(moved)
@@ -372,16 +378,53 @@ impl AppointmentRepository for PgAppointmentRepository {
         Ok(created)
     }
 
-    async fn send_due_reminders(
+    async fn due_reminders(
         &self,
-        now: DateTime<Utc>,
-        lead: chrono::Duration,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<DueReminder>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let reminded = notifications::table
+            .filter(notifications::type_.eq(PgNotificationType::Reminder))
+            .filter(notifications::appointment_id.eq(appointments::id.nullable()));
+        let due: Vec<(Uuid, Uuid, DateTime<Utc>)> = appointments::table
+            .inner_join(patients::table)
+            .filter(appointments::status.eq_any([
+                PgAppointmentStatus::Scheduled,
+                PgAppointmentStatus::Confirmed,
+            ]))
+            .filter(appointments::starts_at.gt(from))
+            .filter(appointments::starts_at.le(until))
+            .filter(diesel::dsl::not(diesel::dsl::exists(reminded)))
+            .select((appointments::id, patients::user_id, appointments::starts_at))
+            .load(&mut conn)
+            .await
+            .db()?;
+        Ok(due
+            .into_iter()
+            .map(|(appointment_id, patient_user_id, starts_at)| DueReminder {
+                appointment_id,
+                patient_user_id,
+                starts_at,
+            })
+            .collect())
+    }
+
+    /// `ON CONFLICT DO NOTHING` on `notifications_reminder_once_key`: an appointment reminded
+    /// meanwhile by another process is skipped, so each is reminded exactly once.
+    async fn add_reminders(
+        &self,
+        reminders: Vec<(Uuid, UserNotice)>,
     ) -> Result<usize, DomainError> {
-        self.insert_reminders(now, now + lead).await
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let notices: Vec<_> = reminders.iter().map(|(a, n)| (Some(*a), n)).collect();
+        insert_user_notices(&mut conn, NotificationType::Reminder, &notices)
+            .await
+            .map_err(DomainError::from)
     }
 }
 
-/// Reschedule, walk-ins and reminders (kept apart from booking for reading).
+/// Reschedule and walk-ins (kept apart from booking for reading).
 pub(crate) mod moves {
     use super::*;
 
@@ -390,43 +433,33 @@ pub(crate) mod moves {
         id: Uuid,
         slot_id: Uuid,
         now: DateTime<Utc>,
-        event: &AuditEvent,
+        by: Uuid,
+        meta: &RequestMeta,
     ) -> Result<(Appointment, Vec<NaiveDate>), TxError> {
-        let current: AppointmentRow = appointments::table
+        let current: Option<AppointmentRow> = appointments::table
             .find(id)
             .select(AppointmentRow::as_select())
             .for_update()
             .first(conn)
-            .await?;
-        let (doctor_id, date, starts_at, ends_at) = lock_bookable_slot(conn, slot_id, now).await?;
-        if doctor_id != current.doctor_id {
-            return Err(
-                DomainError::validation("timeSlotId", "pick a slot of the same doctor").into(),
-            );
-        }
-        let status = AppointmentStatus::from(current.status);
-        if !matches!(
-            status,
-            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
-        ) {
-            return Err(DomainError::Conflict(Conflict::StaleStatus).into());
-        }
-        let old_slot = current.time_slot_id;
-        let row: AppointmentRow = diesel::update(appointments::table.find(id))
+            .await
+            .optional()?;
+        let current = Appointment::try_from(current.ok_or(DomainError::NotFound("appointment"))?)?;
+        let slot = lock_slot(conn, slot_id).await?;
+        let plan = booking::plan_reschedule(&current, &slot, now, by, meta)?;
+        diesel::update(appointments::table.find(id))
             .set((
-                appointments::time_slot_id.eq(Some(slot_id)),
-                appointments::starts_at.eq(starts_at),
-                appointments::ends_at.eq(ends_at),
+                appointments::time_slot_id.eq(plan.appointment.time_slot_id),
+                appointments::starts_at.eq(plan.appointment.starts_at),
+                appointments::ends_at.eq(plan.appointment.ends_at),
             ))
-            .returning(AppointmentRow::as_returning())
-            .get_result(conn)
+            .execute(conn)
             .await?;
         diesel::update(time_slots::table.find(slot_id))
             .set(time_slots::is_available.eq(false))
             .execute(conn)
             .await?;
-        let mut dates = vec![date];
-        if let Some(old) = old_slot {
+        let mut dates = vec![plan.new_slot_date];
+        if let Some(old) = current.time_slot_id {
             let old_date: NaiveDate = diesel::update(time_slots::table.find(old))
                 .set(time_slots::is_available.eq(true))
                 .returning(time_slots::date)
@@ -434,7 +467,13 @@ pub(crate) mod moves {
                 .await?;
             dates.push(old_date);
         }
-        insert_events(conn, std::slice::from_ref(event)).await?;
+        insert_events(conn, std::slice::from_ref(&plan.event)).await?;
+        // Read back: the row's updated_at is the database's.
+        let row: AppointmentRow = appointments::table
+            .find(id)
+            .select(AppointmentRow::as_select())
+            .first(conn)
+            .await?;
         Ok((Appointment::try_from(row)?, dates))
     }
 
@@ -443,84 +482,16 @@ pub(crate) mod moves {
         w: &WalkIn,
         meta: &RequestMeta,
     ) -> Result<Appointment, TxError> {
-        let fee: Option<(BigDecimal, bool)> = doctors::table
-            .inner_join(users::table)
-            .filter(doctors::id.eq(w.doctor_id))
-            .select((doctors::consultation_fee, users::is_active))
-            .first(conn)
-            .await
-            .optional()?;
-        let (fee, active) = fee.ok_or(DomainError::NotFound("doctor"))?;
-        if !active {
-            return Err(DomainError::Conflict(Conflict::DoctorUnavailable).into());
-        }
-        let now = Utc::now();
+        let doctor = doctor_facts(conn, w.doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        let (appointment, event) = booking::plan_walk_in(w, &doctor, meta)?;
         let row: AppointmentRow = diesel::insert_into(appointments::table)
-            .values(AppointmentRow {
-                id: w.id,
-                patient_id: w.patient_id,
-                doctor_id: w.doctor_id,
-                time_slot_id: None,
-                type_: PgAppointmentType::Emergency,
-                status: PgAppointmentStatus::Scheduled,
-                reason: w.reason.clone(),
-                notes: None,
-                cancel_reason: None,
-                consultation_fee: fee,
-                starts_at: w.starts_at,
-                ends_at: w.starts_at + chrono::Duration::minutes(w.minutes),
-                created_at: now,
-                updated_at: now,
-            })
+            .values(row_of(&appointment))
             .returning(AppointmentRow::as_returning())
             .get_result(conn)
             .await?;
-        let appointment = Appointment::try_from(row)?;
-        let event = AuditEvent::new(
-            Some(w.booked_by),
-            AuditAction::Create,
-            "appointment",
-            Some(w.id),
-            meta,
-        )
-        .after(appointment.snapshot());
         insert_events(conn, &[event]).await?;
-        Ok(appointment)
-    }
-}
-
-#[derive(QueryableByName)]
-struct Inserted {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-impl PgAppointmentRepository {
-    /// One statement; the partial unique index `notifications_reminder_once_key` makes it
-    /// exactly-once per appointment whoever runs it, however often.
-    pub(crate) async fn insert_reminders(
-        &self,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<usize, DomainError> {
-        let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let inserted: Inserted = diesel::sql_query(
-            "WITH due AS (
-                 INSERT INTO notifications (user_id, type, title, message, appointment_id)
-                 SELECT p.user_id, 'REMINDER', 'Appointment reminder',
-                        'Your appointment starts at ' || to_char(a.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC.',
-                        a.id
-                   FROM appointments a JOIN patients p ON p.id = a.patient_id
-                  WHERE a.status IN ('SCHEDULED', 'CONFIRMED') AND a.starts_at > $1 AND a.starts_at <= $2
-                 ON CONFLICT DO NOTHING
-                 RETURNING 1)
-             SELECT count(*) AS n FROM due",
-        )
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .bind::<diesel::sql_types::Timestamptz, _>(until)
-        .get_result(&mut conn)
-        .await
-        .db()?;
-        Ok(usize::try_from(inserted.n).unwrap_or(0))
+        Ok(Appointment::try_from(row)?)
     }
 }

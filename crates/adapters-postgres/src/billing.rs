@@ -23,6 +23,7 @@ use crate::notifications::{notify_patient, notify_patients, PatientNotice};
 use crate::paging::count_and_page;
 use crate::schema::billings;
 use crate::PgPool;
+use domain::notifications::texts;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = billings, check_for_backend(diesel::pg::Pg))]
@@ -86,12 +87,7 @@ pub(crate) async fn insert_bill(
         conn,
         patient_id,
         NotificationType::Payment,
-        "Your bill is ready",
-        &format!(
-            "Your visit is billed {}, due by {}.",
-            bill.amount,
-            bill.due_at.format("%Y-%m-%d")
-        ),
+        &bill.notice,
         Some(appointment_id),
     )
     .await?;
@@ -179,13 +175,11 @@ impl BillingRepository for PgBillingRepository {
                         .optional()?,
                 };
                 let row = row.ok_or(DomainError::Conflict(Conflict::StaleStatus))?;
-                let (title, message) = &change.notice;
                 notify_patient(
                     conn,
                     row.patient_id,
                     NotificationType::Payment,
-                    title,
-                    message,
+                    &change.notice,
                     Some(row.appointment_id),
                 )
                 .await?;
@@ -229,12 +223,7 @@ impl BillingRepository for PgBillingRepository {
                     .iter()
                     .map(|bill| PatientNotice {
                         patient_id: bill.patient_id,
-                        title: "Payment overdue".into(),
-                        message: format!(
-                            "Your bill of {} was due on {}. Please pay at the front desk or online.",
-                            bill.amount,
-                            bill.due_at.format("%Y-%m-%d")
-                        ),
+                        notice: texts::payment_overdue(&bill.amount, bill.due_at),
                         appointment_id: Some(bill.appointment_id),
                     })
                     .collect();

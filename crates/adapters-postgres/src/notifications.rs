@@ -186,8 +186,7 @@ impl NotificationRepository for PgNotificationRepository {
 /// One notification for the user behind a patient record.
 pub(crate) struct PatientNotice {
     pub patient_id: Uuid,
-    pub title: String,
-    pub message: String,
+    pub notice: domain::notifications::Notice,
     pub appointment_id: Option<Uuid>,
 }
 
@@ -214,8 +213,8 @@ pub(crate) async fn notify_patients(
             Some((
                 notifications::user_id.eq(*users.get(&n.patient_id)?),
                 notifications::type_.eq(PgNotificationType::from(kind)),
-                notifications::title.eq(n.title),
-                notifications::message.eq(n.message),
+                notifications::title.eq(n.notice.title),
+                notifications::message.eq(n.notice.message),
                 notifications::appointment_id.eq(n.appointment_id),
             ))
         })
@@ -232,14 +231,12 @@ pub(crate) async fn notify_patient(
     conn: &mut diesel_async::AsyncPgConnection,
     patient_id: Uuid,
     kind: domain::notifications::NotificationType,
-    title: &str,
-    message: &str,
+    notice: &domain::notifications::Notice,
     appointment_id: Option<Uuid>,
 ) -> Result<(), diesel::result::Error> {
     let notice = PatientNotice {
         patient_id,
-        title: title.to_owned(),
-        message: message.to_owned(),
+        notice: notice.clone(),
         appointment_id,
     };
     notify_patients(conn, kind, vec![notice]).await

@@ -124,6 +124,7 @@ impl PrescriptionRepository for PgPrescriptionRepository {
     async fn create(
         &self,
         p: Prescription,
+        notice: domain::notifications::Notice,
         event: AuditEvent,
     ) -> Result<Prescription, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
@@ -161,13 +162,11 @@ impl PrescriptionRepository for PgPrescriptionRepository {
                 .values(&items)
                 .execute(conn)
                 .await?;
-            let medicines: Vec<&str> = p.items.iter().map(|i| i.medicine_name.as_str()).collect();
             notify_patient(
                 conn,
                 p.patient_id,
                 NotificationType::Prescription,
-                "New prescription",
-                &format!("Your doctor prescribed: {}.", medicines.join(", ")),
+                &notice,
                 Some(p.appointment_id),
             )
             .await?;

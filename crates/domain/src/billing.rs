@@ -25,7 +25,9 @@ use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
 use crate::error::DomainError;
 use crate::identity::{Actor, Role};
+use crate::lifecycle::Lifecycle;
 use crate::money::Money;
+use crate::notifications::{texts, Notice};
 use crate::paging::{Page, PageRequest};
 
 /// How many bills one OVERDUE sweep moves in one transaction.
@@ -49,9 +51,11 @@ impl BillingStatus {
             Self::Refunded => "REFUNDED",
         }
     }
+}
 
-    /// The moves a bill may make from this status.
-    pub fn next(self) -> &'static [BillingStatus] {
+impl Lifecycle for BillingStatus {
+    /// PENDING -> PAID | OVERDUE, OVERDUE -> PAID, PAID -> REFUNDED; REFUNDED is final.
+    fn next(self) -> &'static [BillingStatus] {
         match self {
             Self::Pending => &[Self::Paid, Self::Overdue],
             Self::Overdue => &[Self::Paid],
@@ -60,8 +64,8 @@ impl BillingStatus {
         }
     }
 
-    pub fn can_become(self, to: BillingStatus) -> bool {
-        self.next().contains(&to)
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -131,6 +135,8 @@ pub struct NewBill {
     pub amount: Money,
     pub due_at: DateTime<Utc>,
     pub event: AuditEvent,
+    /// The patient's PAYMENT notification.
+    pub notice: Notice,
 }
 
 impl NewBill {
@@ -155,11 +161,13 @@ impl NewBill {
             "appointmentId": appointment.id, "patientId": appointment.patient_id,
             "amount": amount.to_string(), "status": "PENDING", "dueAt": due_at,
         }));
+        let notice = texts::bill_ready(&amount, due_at);
         Self {
             id,
             amount,
             due_at,
             event,
+            notice,
         }
     }
 }
@@ -173,8 +181,8 @@ pub struct BillChange {
     pub to: BillingStatus,
     /// Set when paying; kept as is otherwise.
     pub payment: Option<(PaymentMethod, DateTime<Utc>)>,
-    /// The PAYMENT notification for the patient: title and message.
-    pub notice: (String, String),
+    /// The PAYMENT notification for the patient.
+    pub notice: Notice,
     pub event: AuditEvent,
 }
 
@@ -276,14 +284,7 @@ impl BillingService {
         actor.require(Permission::Pay)?;
         let bill = self.visible(actor, id).await?;
         let now = self.clock.now();
-        let notice = (
-            "Payment received".to_owned(),
-            format!(
-                "We received {} by {} for your visit. Thank you.",
-                bill.amount,
-                method.as_str()
-            ),
-        );
+        let notice = texts::payment_received(&bill.amount, method);
         self.change(
             actor,
             bill,
@@ -298,10 +299,7 @@ impl BillingService {
     pub async fn refund(&self, actor: &Actor, id: Uuid) -> Result<Bill, DomainError> {
         actor.require(Permission::Refund)?;
         let bill = self.visible(actor, id).await?;
-        let notice = (
-            "Payment refunded".to_owned(),
-            format!("{} has been refunded to you.", bill.amount),
-        );
+        let notice = texts::payment_refunded(&bill.amount);
         self.change(actor, bill, BillingStatus::Refunded, None, notice)
             .await
     }
@@ -312,20 +310,9 @@ impl BillingService {
         bill: Bill,
         to: BillingStatus,
         payment: Option<(PaymentMethod, DateTime<Utc>)>,
-        notice: (String, String),
+        notice: Notice,
     ) -> Result<Bill, DomainError> {
-        if !bill.status.can_become(to) {
-            return Err(DomainError::InvalidTransition {
-                from: bill.status.as_str().into(),
-                to: to.as_str().into(),
-                allowed: bill
-                    .status
-                    .next()
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            });
-        }
+        bill.status.check_move(to)?;
         let mut after = bill.clone();
         after.status = to;
         if let Some((method, at)) = payment {
@@ -469,7 +456,7 @@ mod tests {
                 c.from == BillingStatus::Overdue
                     && c.to == BillingStatus::Paid
                     && c.payment == Some((PaymentMethod::Card, now()))
-                    && c.notice.1.contains("80.15")
+                    && c.notice.message.contains("80.15")
             })
             .returning(move |c| {
                 let mut b = mine.clone();

@@ -13,6 +13,7 @@
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
+//! - [`lifecycle`]: the one shape of the appointment and bill status machines.
 //! - [`error`], [`paging`], [`money`], [`text`]: shared by every area ([`text`] refuses NUL
 //!   and control characters in anything a client typed).
 //!
@@ -29,6 +30,7 @@ pub mod error;
 pub mod health;
 pub mod idempotency;
 pub mod identity;
+pub mod lifecycle;
 pub mod medical_records;
 pub mod money;
 pub mod notifications;

@@ -89,6 +89,7 @@ pub trait PrescriptionRepository: Send + Sync {
     async fn create(
         &self,
         prescription: Prescription,
+        notice: crate::notifications::Notice,
         event: AuditEvent,
     ) -> Result<Prescription, DomainError>;
     async fn get(&self, id: Uuid) -> Result<Option<Prescription>, DomainError>;
@@ -217,7 +218,10 @@ impl PrescriptionService {
             &actor.meta,
         )
         .after(prescription.snapshot());
-        self.prescriptions.create(prescription, event).await
+        let notice = crate::notifications::texts::prescription(
+            prescription.items.iter().map(|i| i.medicine_name.as_str()),
+        );
+        self.prescriptions.create(prescription, notice, event).await
     }
 
     /// `Ok(())` if the actor may read this prescription; `NotFound` for someone else's.
@@ -430,8 +434,12 @@ mod tests {
         let mut prescriptions = MockPrescriptionRepository::new();
         prescriptions
             .expect_create()
-            .withf(move |p, e| p.patient_id == patient_id && e.entity == "prescription")
-            .returning(|p, _| Ok(p));
+            .withf(move |p, n, e| {
+                p.patient_id == patient_id
+                    && e.entity == "prescription"
+                    && n.message.contains(&p.items[0].medicine_name)
+            })
+            .returning(|p, _, _| Ok(p));
         let svc = service(appointments, prescriptions, doctor);
         let written = svc.write(&actor, Uuid::new_v4(), input).await.unwrap();
         assert_eq!(written.items.len(), 1);

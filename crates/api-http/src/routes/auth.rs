@@ -100,7 +100,7 @@ pub async fn register(
     meta: Meta,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let registration = body.0.parse(Utc::now().date_naive())?;
+    let registration = body.0.parse(state.identity.today())?;
     let user = state
         .identity
         .register_patient(registration, &meta.0)

@@ -2,7 +2,6 @@
 //! patient reads and edits itself.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use chrono::Utc;
 use domain::directory::PatientFilter;
 use domain::paging::PageRequest;
 use serde::Deserialize;
@@ -42,7 +41,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::RegisterPatients)?;
     let body = body.parse()?;
-    let registration = body.parse(Utc::now().date_naive())?;
+    let registration = body.parse(state.identity.today())?;
     let created = state
         .identity
         .register_patient_for(&user.0, registration)
@@ -123,7 +122,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::EditPatients)?;
     let body = body.parse()?;
-    let profile = body.parse(Utc::now().date_naive())?;
+    let profile = body.parse(state.identity.today())?;
     let updated = state
         .directory
         .update_patient(&user.0, id.into_inner(), profile)

@@ -5,6 +5,7 @@
 //! appointment on a slot impossible even if code were wrong. Of N concurrent requests for one
 //! slot exactly one succeeds; the others get `Conflict(SlotTaken)`.
 
+pub mod booking;
 mod service;
 pub mod status;
 
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+pub use booking::{DoctorFacts, DueReminder, SlotFacts, UserNotice};
 pub use service::{AppointmentAction, AppointmentService, BookingRequest};
 pub use status::AppointmentStatus;
 
@@ -94,12 +96,12 @@ pub struct AppointmentFilter {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AppointmentRepository: Send + Sync {
-    /// Books in one transaction: locks the slot, checks it is free and in the future and that
-    /// its doctor is available, inserts the appointment with the doctor's current fee, marks
-    /// the slot taken, writes BOOKING_CONFIRMATION notifications (patient and doctor) and the
-    /// audit event. Errors: `NotFound("slot")`, `Conflict(SlotTaken)`,
-    /// `Conflict(DoctorUnavailable)`, `Conflict(PatientOverlap)`, `Validation("timeSlotId")`
-    /// for a slot that has started.
+    /// Books in one transaction: locks the slot, reads its doctor and the patient's user, and
+    /// writes what [`booking::plan_booking`] decides (the appointment, the slot taken, the
+    /// BOOKING_CONFIRMATION notifications and the audit event). Errors: `NotFound("slot")`,
+    /// the plan's refusals (`Validation("timeSlotId")` for a started slot,
+    /// `Conflict(SlotTaken)`, `Conflict(DoctorUnavailable)`), and `Conflict(PatientOverlap)`
+    /// or `Conflict(SlotTaken)` from the constraints.
     async fn book(
         &self,
         booking: NewBooking,
@@ -128,34 +130,42 @@ pub trait AppointmentRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Appointment>, DomainError>;
 
-    /// Moves an active appointment to another free future slot of the same doctor in one
-    /// transaction: the new slot is locked and taken, the old one freed, or nothing changes.
-    /// Errors as for `book`, plus `Validation("timeSlotId")` for another doctor's slot.
-    /// Returns the appointment and the (new, old) slot dates.
+    /// Moves an appointment to another slot in one transaction: locks the appointment and the
+    /// new slot, and writes what [`booking::plan_reschedule`] decides (new slot taken, old one
+    /// freed, the audit event), or nothing changes. Errors: `NotFound`, the plan's refusals,
+    /// `Conflict(PatientOverlap)` from the constraint. Returns the appointment and the (new,
+    /// old) slot dates.
     async fn reschedule(
         &self,
         id: Uuid,
         slot_id: Uuid,
         now: DateTime<Utc>,
-        event: AuditEvent,
+        by: Uuid,
+        meta: crate::audit::RequestMeta,
     ) -> Result<(Appointment, Vec<NaiveDate>), DomainError>;
 
-    /// An EMERGENCY walk-in without a slot, starting now for `minutes`. It never takes a slot
-    /// from anyone; `Conflict(PatientOverlap)` if the patient is already being seen.
+    /// An EMERGENCY walk-in without a slot, as [`booking::plan_walk_in`] decides from the
+    /// doctor read in the transaction. It never takes a slot from anyone. Errors:
+    /// `NotFound("doctor")`, the plan's refusal, `Conflict(PatientOverlap)` if the patient is
+    /// already being seen.
     async fn walk_in(
         &self,
         booking: WalkIn,
         meta: crate::audit::RequestMeta,
     ) -> Result<Appointment, DomainError>;
 
-    /// Writes one REMINDER notification for each active appointment starting within
-    /// `(now, now + lead]` that has none yet. Exactly once per appointment, also with several
-    /// processes running it (a unique index). Returns how many were written.
-    async fn send_due_reminders(
+    /// Active appointments starting within `(from, until]` that have no REMINDER yet.
+    async fn due_reminders(
         &self,
-        now: DateTime<Utc>,
-        lead: chrono::Duration,
-    ) -> Result<usize, DomainError>;
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<DueReminder>, DomainError>;
+
+    /// Writes REMINDER notifications, each tied to its appointment, skipping any appointment
+    /// that already has one: exactly once per appointment even with several processes
+    /// running the job (a unique index). Returns how many were written.
+    async fn add_reminders(&self, reminders: Vec<(Uuid, UserNotice)>)
+        -> Result<usize, DomainError>;
 }
 
 /// An emergency walk-in registered by staff.

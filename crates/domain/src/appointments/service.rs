@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
 use crate::error::DomainError;
 use crate::identity::{parse_optional_text, Actor, Role};
+use crate::lifecycle::Lifecycle;
 use crate::paging::{Page, PageRequest};
 use crate::scheduling::SlotCache;
 
@@ -187,18 +188,7 @@ impl AppointmentService {
             return Err(DomainError::Forbidden);
         }
         let target = action.target();
-        if !current.status.can_become(target) {
-            return Err(DomainError::InvalidTransition {
-                from: current.status.as_str().into(),
-                to: target.as_str().into(),
-                allowed: current
-                    .status
-                    .next()
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            });
-        }
+        current.status.check_move(target)?;
         let cancel_reason = match &action {
             AppointmentAction::Cancel { reason } => {
                 if relation.is_patient
@@ -257,20 +247,8 @@ impl AppointmentService {
         if !(desk || relation.is_patient) {
             return Err(DomainError::Forbidden);
         }
-        if !matches!(
-            current.status,
-            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
-        ) {
-            return Err(DomainError::InvalidTransition {
-                from: current.status.as_str().into(),
-                to: "RESCHEDULED".into(),
-                allowed: current
-                    .status
-                    .next()
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            });
+        if !current.status.can_be_rescheduled() {
+            return Err(current.status.refuse("RESCHEDULED"));
         }
         if current.time_slot_id.is_none() {
             return Err(DomainError::validation(
@@ -285,18 +263,9 @@ impl AppointmentService {
                 "inside the notice period; call the front desk",
             ));
         }
-        let event = AuditEvent::new(
-            Some(actor.user_id),
-            AuditAction::Update,
-            "appointment",
-            Some(id),
-            &actor.meta,
-        )
-        .before(current.snapshot())
-        .after(serde_json::json!({ "timeSlotId": slot_id }));
         let (moved, dates) = self
             .appointments
-            .reschedule(id, slot_id, now, event)
+            .reschedule(id, slot_id, now, actor.user_id, actor.meta.clone())
             .await?;
         self.cache.invalidate(moved.doctor_id, &dates).await;
         Ok(moved)
@@ -331,9 +300,16 @@ impl AppointmentService {
 
     /// The REMINDER job's one step.
     pub async fn send_reminders(&self, lead: Duration) -> Result<usize, DomainError> {
-        self.appointments
-            .send_due_reminders(self.clock.now(), lead)
-            .await
+        let now = self.clock.now();
+        let due = self.appointments.due_reminders(now, now + lead).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let reminders = due
+            .iter()
+            .map(|d| (d.appointment_id, super::booking::reminder_notice(d)))
+            .collect();
+        self.appointments.add_reminders(reminders).await
     }
 
     /// My appointments (patient), my day (doctor), or all (desk and admins), filtered.

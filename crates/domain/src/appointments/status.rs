@@ -2,6 +2,8 @@
 //! SCHEDULED -> CONFIRMED -> IN_PROGRESS -> COMPLETED, and SCHEDULED | CONFIRMED -> CANCELLED.
 //! COMPLETED and CANCELLED are final.
 
+use crate::lifecycle::Lifecycle;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AppointmentStatus {
@@ -21,18 +23,9 @@ impl AppointmentStatus {
         Self::Cancelled,
     ];
 
-    /// The statuses this one may move to.
-    pub fn next(self) -> &'static [Self] {
-        match self {
-            Self::Scheduled => &[Self::Confirmed, Self::Cancelled],
-            Self::Confirmed => &[Self::InProgress, Self::Cancelled],
-            Self::InProgress => &[Self::Completed],
-            Self::Completed | Self::Cancelled => &[],
-        }
-    }
-
-    pub fn can_become(self, next: Self) -> bool {
-        self.next().contains(&next)
+    /// May move to another slot: not yet started, not final.
+    pub fn can_be_rescheduled(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Confirmed)
     }
 
     /// Holds its slot and counts for patient overlap.
@@ -51,9 +44,25 @@ impl AppointmentStatus {
     }
 }
 
+impl Lifecycle for AppointmentStatus {
+    fn next(self) -> &'static [Self] {
+        match self {
+            Self::Scheduled => &[Self::Confirmed, Self::Cancelled],
+            Self::Confirmed => &[Self::InProgress, Self::Cancelled],
+            Self::InProgress => &[Self::Completed],
+            Self::Completed | Self::Cancelled => &[],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::AppointmentStatus as S;
+    use crate::lifecycle::Lifecycle;
     use proptest::prelude::*;
 
     #[test]

@@ -66,6 +66,11 @@ impl IdentityService {
         self.insert_patient(None, registration, meta).await
     }
 
+    /// Today's date (UTC) by the service's clock: the bound for a date of birth.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.now().date_naive()
+    }
+
     /// The front desk registers a patient (receptionists and admins).
     pub async fn register_patient_for(
         &self,

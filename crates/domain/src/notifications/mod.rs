@@ -3,6 +3,8 @@
 //! marks one or all read; an admin broadcasts GENERAL notices. Another user's notification is
 //! `NotFound`.
 
+pub mod texts;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,6 +16,8 @@ use crate::audit::{AuditAction, AuditEvent};
 use crate::error::DomainError;
 use crate::identity::{parse_optional_text, Actor, Role};
 use crate::paging::{Page, PageRequest};
+
+pub use texts::Notice;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

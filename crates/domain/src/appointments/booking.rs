@@ -1,0 +1,418 @@
+//! The booking rules, as pure functions of what the booking transaction found.
+//!
+//! Booking, rescheduling and walk-ins must decide on rows locked inside one database
+//! transaction (the slot, the appointment being moved), so the repository locks and reads
+//! them, hands the facts to these functions, and writes exactly what they return: the
+//! appointment, the notifications and the audit event. The repository decides nothing itself;
+//! every refusal below is unit-tested here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::{Appointment, AppointmentStatus, AppointmentType, NewBooking, WalkIn};
+use crate::audit::{AuditAction, AuditEvent, RequestMeta};
+use crate::error::{Conflict, DomainError};
+use crate::money::Money;
+use crate::notifications::{texts, Notice};
+
+/// A time slot as locked by the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotFacts {
+    pub id: Uuid,
+    pub doctor_id: Uuid,
+    /// The slot's local date (for cache invalidation).
+    pub date: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub is_available: bool,
+}
+
+/// The doctor of a slot or walk-in, as read in the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorFacts {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// The fee quoted now; the appointment keeps it.
+    pub consultation_fee: Money,
+    /// The doctor takes appointments (`doctors.is_available`).
+    pub is_available: bool,
+    /// The doctor's account is active.
+    pub is_active: bool,
+}
+
+/// One notification for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNotice {
+    pub user_id: Uuid,
+    pub notice: Notice,
+}
+
+/// What the booking transaction writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingPlan {
+    pub appointment: Appointment,
+    pub slot_date: NaiveDate,
+    /// BOOKING_CONFIRMATION for the patient and the doctor.
+    pub notices: Vec<UserNotice>,
+    pub event: AuditEvent,
+}
+
+/// What the reschedule transaction writes: the moved appointment, the dates whose cached
+/// availability changed (new slot first, then the freed one) and the audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReschedulePlan {
+    pub appointment: Appointment,
+    pub new_slot_date: NaiveDate,
+    pub event: AuditEvent,
+}
+
+/// A slot can be taken at `now`: it starts later and nobody holds it.
+pub fn check_slot(slot: &SlotFacts, now: DateTime<Utc>) -> Result<(), DomainError> {
+    if slot.starts_at <= now {
+        return Err(DomainError::validation(
+            "timeSlotId",
+            "this slot has already started",
+        ));
+    }
+    if !slot.is_available {
+        return Err(DomainError::Conflict(Conflict::SlotTaken));
+    }
+    Ok(())
+}
+
+/// The doctor takes appointments and its account is active.
+pub fn check_doctor(doctor: &DoctorFacts) -> Result<(), DomainError> {
+    if doctor.is_available && doctor.is_active {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict(Conflict::DoctorUnavailable))
+    }
+}
+
+/// Decides a booking: the slot must be bookable and its doctor available. The appointment
+/// keeps the doctor's current fee; patient and doctor are notified; the event records it.
+pub fn plan_booking(
+    booking: &NewBooking,
+    slot: &SlotFacts,
+    doctor: &DoctorFacts,
+    patient_user_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<BookingPlan, DomainError> {
+    check_slot(slot, booking.now)?;
+    check_doctor(doctor)?;
+    let appointment = Appointment {
+        id: booking.id,
+        patient_id: booking.patient_id,
+        doctor_id: slot.doctor_id,
+        time_slot_id: Some(slot.id),
+        kind: booking.kind,
+        status: AppointmentStatus::Scheduled,
+        reason: booking.reason.clone(),
+        notes: None,
+        cancel_reason: None,
+        consultation_fee: doctor.consultation_fee.clone(),
+        starts_at: slot.starts_at,
+        ends_at: slot.ends_at,
+        created_at: booking.now,
+        updated_at: booking.now,
+    };
+    let notices = vec![
+        UserNotice {
+            user_id: patient_user_id,
+            notice: texts::booked_for_patient(slot.starts_at),
+        },
+        UserNotice {
+            user_id: doctor.user_id,
+            notice: texts::booked_for_doctor(slot.starts_at),
+        },
+    ];
+    let event = created_event(&appointment, booking.booked_by, meta);
+    Ok(BookingPlan {
+        appointment,
+        slot_date: slot.date,
+        notices,
+        event,
+    })
+}
+
+/// Decides a move of `current` (as locked now) to `slot`: same doctor, still movable, the new
+/// slot bookable.
+pub fn plan_reschedule(
+    current: &Appointment,
+    slot: &SlotFacts,
+    now: DateTime<Utc>,
+    by: Uuid,
+    meta: &RequestMeta,
+) -> Result<ReschedulePlan, DomainError> {
+    if !current.status.can_be_rescheduled() {
+        // It was movable when the use case checked; it changed since.
+        return Err(DomainError::Conflict(Conflict::StaleStatus));
+    }
+    check_slot(slot, now)?;
+    if slot.doctor_id != current.doctor_id {
+        return Err(DomainError::validation(
+            "timeSlotId",
+            "pick a slot of the same doctor",
+        ));
+    }
+    let mut moved = current.clone();
+    moved.time_slot_id = Some(slot.id);
+    moved.starts_at = slot.starts_at;
+    moved.ends_at = slot.ends_at;
+    moved.updated_at = now;
+    let event = AuditEvent::new(
+        Some(by),
+        AuditAction::Update,
+        "appointment",
+        Some(current.id),
+        meta,
+    )
+    .before(current.snapshot())
+    .after(moved.snapshot());
+    Ok(ReschedulePlan {
+        appointment: moved,
+        new_slot_date: slot.date,
+        event,
+    })
+}
+
+/// Decides an EMERGENCY walk-in: the doctor's account must be active (a walk-in is seen even
+/// when the doctor is not taking bookings); it starts now, takes no slot, keeps the fee.
+pub fn plan_walk_in(
+    walk_in: &WalkIn,
+    doctor: &DoctorFacts,
+    meta: &RequestMeta,
+) -> Result<(Appointment, AuditEvent), DomainError> {
+    if !doctor.is_active {
+        return Err(DomainError::Conflict(Conflict::DoctorUnavailable));
+    }
+    let appointment = Appointment {
+        id: walk_in.id,
+        patient_id: walk_in.patient_id,
+        doctor_id: walk_in.doctor_id,
+        time_slot_id: None,
+        kind: AppointmentType::Emergency,
+        status: AppointmentStatus::Scheduled,
+        reason: walk_in.reason.clone(),
+        notes: None,
+        cancel_reason: None,
+        consultation_fee: doctor.consultation_fee.clone(),
+        starts_at: walk_in.starts_at,
+        ends_at: walk_in.starts_at + chrono::Duration::minutes(walk_in.minutes),
+        created_at: walk_in.starts_at,
+        updated_at: walk_in.starts_at,
+    };
+    let event = created_event(&appointment, walk_in.booked_by, meta);
+    Ok((appointment, event))
+}
+
+fn created_event(appointment: &Appointment, by: Uuid, meta: &RequestMeta) -> AuditEvent {
+    AuditEvent::new(
+        Some(by),
+        AuditAction::Create,
+        "appointment",
+        Some(appointment.id),
+        meta,
+    )
+    .after(appointment.snapshot())
+}
+
+/// The REMINDER of one appointment, for its patient.
+pub fn reminder_notice(due: &DueReminder) -> UserNotice {
+    UserNotice {
+        user_id: due.patient_user_id,
+        notice: texts::reminder(due.starts_at),
+    }
+}
+
+/// An active appointment starting within the reminder lead that has no REMINDER yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReminder {
+    pub appointment_id: Uuid,
+    pub patient_user_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    fn slot(starts_in_minutes: i64, available: bool, doctor_id: Uuid) -> SlotFacts {
+        let starts_at = now() + chrono::Duration::minutes(starts_in_minutes);
+        SlotFacts {
+            id: Uuid::new_v4(),
+            doctor_id,
+            date: starts_at.date_naive(),
+            starts_at,
+            ends_at: starts_at + chrono::Duration::minutes(30),
+            is_available: available,
+        }
+    }
+
+    fn doctor(available: bool, active: bool) -> DoctorFacts {
+        DoctorFacts {
+            id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            consultation_fee: Money::parse("80.50", "fee").unwrap(),
+            is_available: available,
+            is_active: active,
+        }
+    }
+
+    fn booking() -> NewBooking {
+        NewBooking {
+            id: Uuid::new_v4(),
+            patient_id: Uuid::new_v4(),
+            slot_id: Uuid::new_v4(),
+            kind: AppointmentType::Consultation,
+            reason: "cough".into(),
+            booked_by: Uuid::new_v4(),
+            now: now(),
+        }
+    }
+
+    #[test]
+    fn a_free_future_slot_of_an_available_doctor_is_booked_with_the_fee_of_now() {
+        let d = doctor(true, true);
+        let s = slot(60, true, d.id);
+        let b = booking();
+        let patient_user = Uuid::new_v4();
+        let plan = plan_booking(&b, &s, &d, patient_user, &RequestMeta::default()).unwrap();
+        let a = &plan.appointment;
+        assert_eq!(
+            (a.id, a.doctor_id, a.time_slot_id),
+            (b.id, d.id, Some(s.id))
+        );
+        assert_eq!(a.status, AppointmentStatus::Scheduled);
+        assert_eq!(a.consultation_fee.to_string(), "80.50");
+        assert_eq!((a.starts_at, a.ends_at), (s.starts_at, s.ends_at));
+        assert_eq!(a.created_at, now());
+        let to: Vec<Uuid> = plan.notices.iter().map(|n| n.user_id).collect();
+        assert_eq!(to, vec![patient_user, d.user_id]);
+        assert_eq!(plan.event.action, AuditAction::Create);
+        assert_eq!(plan.event.user_id, Some(b.booked_by));
+        assert_eq!(plan.event.after.as_ref().unwrap()["status"], "SCHEDULED");
+    }
+
+    #[test]
+    fn started_taken_and_unavailable_are_refused_in_that_order() {
+        let d = doctor(true, true);
+        let meta = RequestMeta::default();
+        let started = plan_booking(&booking(), &slot(0, true, d.id), &d, Uuid::new_v4(), &meta);
+        assert!(
+            matches!(started, Err(DomainError::Validation { field, .. }) if field == "timeSlotId")
+        );
+        let taken = plan_booking(
+            &booking(),
+            &slot(60, false, d.id),
+            &d,
+            Uuid::new_v4(),
+            &meta,
+        );
+        assert_eq!(
+            taken.unwrap_err(),
+            DomainError::Conflict(Conflict::SlotTaken)
+        );
+        for d in [doctor(false, true), doctor(true, false)] {
+            let unavailable =
+                plan_booking(&booking(), &slot(60, true, d.id), &d, Uuid::new_v4(), &meta);
+            assert_eq!(
+                unavailable.unwrap_err(),
+                DomainError::Conflict(Conflict::DoctorUnavailable)
+            );
+        }
+    }
+
+    fn booked(doctor_id: Uuid, status: AppointmentStatus) -> Appointment {
+        let d = DoctorFacts {
+            id: doctor_id,
+            ..doctor(true, true)
+        };
+        let mut a = plan_booking(
+            &booking(),
+            &slot(60, true, doctor_id),
+            &d,
+            Uuid::new_v4(),
+            &RequestMeta::default(),
+        )
+        .unwrap()
+        .appointment;
+        a.status = status;
+        a
+    }
+
+    #[test]
+    fn a_reschedule_keeps_the_doctor_and_needs_a_movable_appointment() {
+        let doctor_id = Uuid::new_v4();
+        let meta = RequestMeta::default();
+        let current = booked(doctor_id, AppointmentStatus::Confirmed);
+        let target = slot(120, true, doctor_id);
+        let plan = plan_reschedule(&current, &target, now(), Uuid::new_v4(), &meta).unwrap();
+        assert_eq!(plan.appointment.time_slot_id, Some(target.id));
+        assert_eq!(plan.appointment.starts_at, target.starts_at);
+        assert_eq!(plan.appointment.status, AppointmentStatus::Confirmed);
+        assert_eq!(
+            plan.event.before.as_ref().unwrap()["startsAt"],
+            serde_json::json!(current.starts_at)
+        );
+        assert_eq!(
+            plan.event.after.as_ref().unwrap()["timeSlotId"],
+            serde_json::json!(target.id)
+        );
+
+        let other = plan_reschedule(
+            &current,
+            &slot(120, true, Uuid::new_v4()),
+            now(),
+            Uuid::new_v4(),
+            &meta,
+        );
+        assert!(
+            matches!(other, Err(DomainError::Validation { field, .. }) if field == "timeSlotId")
+        );
+        let taken = plan_reschedule(
+            &current,
+            &slot(120, false, doctor_id),
+            now(),
+            Uuid::new_v4(),
+            &meta,
+        );
+        assert_eq!(
+            taken.unwrap_err(),
+            DomainError::Conflict(Conflict::SlotTaken)
+        );
+        let started = booked(doctor_id, AppointmentStatus::InProgress);
+        let stale = plan_reschedule(&started, &target, now(), Uuid::new_v4(), &meta);
+        assert_eq!(
+            stale.unwrap_err(),
+            DomainError::Conflict(Conflict::StaleStatus)
+        );
+    }
+
+    #[test]
+    fn a_walk_in_needs_an_active_doctor_not_an_available_one() {
+        let w = WalkIn {
+            id: Uuid::new_v4(),
+            patient_id: Uuid::new_v4(),
+            doctor_id: Uuid::new_v4(),
+            reason: "fell".into(),
+            booked_by: Uuid::new_v4(),
+            starts_at: now(),
+            minutes: 30,
+        };
+        let meta = RequestMeta::default();
+        let (a, event) = plan_walk_in(&w, &doctor(false, true), &meta).unwrap();
+        assert_eq!((a.kind, a.time_slot_id), (AppointmentType::Emergency, None));
+        assert_eq!(a.ends_at - a.starts_at, chrono::Duration::minutes(30));
+        assert_eq!(event.entity_id, Some(w.id));
+        assert_eq!(
+            plan_walk_in(&w, &doctor(true, false), &meta).unwrap_err(),
+            DomainError::Conflict(Conflict::DoctorUnavailable)
+        );
+    }
+}
