@@ -80,7 +80,8 @@ struct NewNotificationRow {
 /// Locks a slot row and reads it. Locking serialises concurrent bookings of one slot: the first
 /// commits, the others then see it taken (the partial unique index is the backstop).
 async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFacts, TxError> {
-    let slot: Option<(Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool)> = time_slots::table
+    type SlotRow = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
+    let slot: Option<SlotRow> = time_slots::table
         .find(slot_id)
         .select((
             time_slots::doctor_id,
