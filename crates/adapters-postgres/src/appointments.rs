@@ -202,6 +202,9 @@ async fn book_in(
         .set(time_slots::is_available.eq(false))
         .execute(conn)
         .await?;
+    if let Some(key) = &b.idempotency_key {
+        crate::idempotency::mark_committed(conn, key, b.id).await?;
+    }
     let notices: Vec<_> = plan.notices.iter().map(|n| (Some(b.id), n)).collect();
     insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
     insert_events(conn, std::slice::from_ref(&plan.event)).await?;

@@ -153,6 +153,8 @@ diesel::table! {
         response_status -> Int2,
         response_body -> Jsonb,
         created_at -> Timestamptz,
+        resource_id -> Nullable<Uuid>,
+        locked_until -> Timestamptz,
     }
 }
 

@@ -148,6 +148,9 @@ impl From<domain::error::DomainError> for ApiError {
         match error {
             E::Validation { field, message } => Self::validation(field, message),
             E::NotFound(what) => Self::not_found(what),
+            E::Conflict(c @ domain::error::Conflict::IdempotencyInFlight) => {
+                Self::conflict(c.code(), conflict_message(c)).retry_after(1)
+            }
             E::Conflict(c) => Self::conflict(c.code(), conflict_message(c)),
             E::InvalidCredentials => Self::new(
                 StatusCode::UNAUTHORIZED,
@@ -196,6 +199,7 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
             "a prescription is written while the appointment is IN_PROGRESS or COMPLETED"
         }
         C::PrescriptionExists => "this appointment already has a prescription",
+        C::IdempotencyInFlight => "a request with this key is still running",
     }
 }
 

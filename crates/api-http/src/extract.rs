@@ -36,6 +36,12 @@ impl<T: DeserializeOwned> JsonBody<T> {
     pub fn parse(self) -> Result<T, ApiError> {
         decode(&self.bytes)
     }
+
+    /// The body as a JSON value (400 when it is not JSON), e.g. to fingerprint the request.
+    pub fn value(&self) -> Result<serde_json::Value, ApiError> {
+        serde_json::from_slice(&self.bytes)
+            .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"))
+    }
 }
 
 impl<T: 'static> FromRequest for JsonBody<T> {

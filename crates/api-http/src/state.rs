@@ -40,7 +40,7 @@ pub struct AppState {
     pub rate_limiter: RedisRateLimiter,
     pub scheduling: SchedulingService,
     pub appointments: AppointmentService,
-    pub idempotency: Arc<dyn domain::idempotency::IdempotencyStore>,
+    pub idempotency: domain::idempotency::Idempotency,
     pub notifications: domain::notifications::NotificationService,
     pub billing: domain::billing::BillingService,
     pub prescriptions: domain::prescriptions::PrescriptionService,
@@ -149,7 +149,15 @@ impl AppState {
         let rate_limiter = RedisRateLimiter {
             store: redis.clone(),
         };
-        let idempotency = Arc::new(adapters_postgres::PgIdempotencyStore { pool: pg.clone() });
+        // A claim blocks retries for this long before it counts as abandoned: longer than the
+        // slowest booking can take (every store call is bounded by STORE_TIMEOUT_MS).
+        let idempotency = domain::idempotency::Idempotency::new(
+            Arc::new(adapters_postgres::PgIdempotencyStore { pool: pg.clone() }),
+            Arc::new(SystemClock),
+            chrono::Duration::milliseconds(i64::try_from(config.store_timeout_ms).unwrap_or(2000))
+                .max(chrono::Duration::seconds(10))
+                * 3,
+        );
         let notifications = domain::notifications::NotificationService {
             repo: Arc::new(adapters_postgres::PgNotificationRepository { pool: pg.clone() }),
         };

@@ -25,6 +25,8 @@ pub enum Conflict {
     NotInConsultation,
     /// The appointment already has its one prescription.
     PrescriptionExists,
+    /// Another request with the same `Idempotency-Key` is still running; retry shortly.
+    IdempotencyInFlight,
 }
 
 impl Conflict {
@@ -42,6 +44,7 @@ impl Conflict {
             Self::StaleStatus => "STALE_STATUS",
             Self::NotInConsultation => "APPOINTMENT_NOT_IN_CONSULTATION",
             Self::PrescriptionExists => "PRESCRIPTION_EXISTS",
+            Self::IdempotencyInFlight => "IDEMPOTENCY_IN_FLIGHT",
         }
     }
 }

@@ -6,16 +6,20 @@ use domain::appointments::{
     Appointment, AppointmentAction, AppointmentFilter, AppointmentStatus, AppointmentType,
     BookingRequest,
 };
-use domain::idempotency::{parse_key, Claim, StoredResponse};
+use domain::error::DomainError;
+use domain::idempotency::KeyRef;
+use domain::identity::Actor;
 use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use actix_web::http::StatusCode;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, JsonBody};
+use crate::idempotent::{self, KeyedWork};
 use crate::routes::dto::AppointmentPage;
 use crate::state::AppState;
 use domain::access::Permission;
@@ -135,79 +139,41 @@ pub async fn book(
     body: JsonBody<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::Book)?;
-    let body = body.parse()?;
-    let b = body;
-    let request = BookingRequest {
-        slot_id: b.time_slot_id,
-        patient_id: b.patient_id,
-        kind: b.kind,
-        reason: b.reason,
+    let raw = body.value()?;
+    let b = body.parse()?;
+    let work = Booking {
+        state: &state,
+        actor: &user.0,
+        request: BookingRequest {
+            slot_id: b.time_slot_id,
+            patient_id: b.patient_id,
+            kind: b.kind,
+            reason: b.reason,
+        },
     };
-    let key = match req.headers().get("idempotency-key") {
-        None => None,
-        Some(value) => Some(parse_key(value.to_str().unwrap_or(""))?),
-    };
-    let Some(key) = key else {
-        let appointment = state.appointments.book(&user.0, request).await?;
-        return Ok(HttpResponse::Created().json(AppointmentDto::from(appointment)));
-    };
-    // Same key and same request: the first answer; same key, other request: refused.
-    let hash = hex_sha256(&format!("{:?}", request));
-    match state.idempotency.claim(user.0.user_id, &key, &hash).await? {
-        Claim::Replay(stored) => Ok(replay(stored)),
-        Claim::Mismatch => Err(ApiError::validation(
-            "Idempotency-Key",
-            "this key was used for a different request",
-        )),
-        Claim::InFlight => Err(ApiError::conflict(
-            "IDEMPOTENCY_IN_FLIGHT",
-            "a request with this key is still running",
-        )
-        .retry_after(1)),
-        Claim::New => {
-            let outcome = state.appointments.book(&user.0, request).await;
-            let stored = match &outcome {
-                Ok(appointment) => StoredResponse {
-                    status: 201,
-                    body: serde_json::to_value(AppointmentDto::from(appointment.clone()))
-                        .unwrap_or_default(),
-                },
-                Err(
-                    e @ (domain::error::DomainError::Unexpected(_)
-                    | domain::error::DomainError::Unavailable(_)),
-                ) => {
-                    // Not the client's fault: let a retry act again.
-                    state.idempotency.release(user.0.user_id, &key).await?;
-                    return Err(e.clone().into());
-                }
-                Err(e) => {
-                    let api = ApiError::from(e.clone());
-                    StoredResponse {
-                        status: api.status.as_u16(),
-                        body: serde_json::to_value(&api.body).unwrap_or_default(),
-                    }
-                }
-            };
-            state
-                .idempotency
-                .complete(user.0.user_id, &key, stored.clone())
-                .await?;
-            Ok(replay(stored))
-        }
+    idempotent::respond(&state, &req, &user.0, &raw, StatusCode::CREATED, work).await
+}
+
+/// Booking as keyed work: a retry after a crash answers with the appointment that committed.
+struct Booking<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
+    request: BookingRequest,
+}
+
+impl KeyedWork<AppointmentDto> for Booking<'_> {
+    async fn run(&self, key: Option<KeyRef>) -> Result<AppointmentDto, DomainError> {
+        let booked = self
+            .state
+            .appointments
+            .book(self.actor, self.request.clone(), key)
+            .await?;
+        Ok(booked.into())
     }
-}
 
-fn hex_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn replay(stored: StoredResponse) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(stored.status)
-        .unwrap_or(actix_web::http::StatusCode::OK);
-    HttpResponse::build(status).json(stored.body)
+    async fn recover(&self, id: Uuid) -> Result<AppointmentDto, DomainError> {
+        Ok(self.state.appointments.get(self.actor, id).await?.into())
+    }
 }
 
 /// List appointments: a patient's own, a doctor's day, or all (front desk and admins).

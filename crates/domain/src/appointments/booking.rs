@@ -273,6 +273,7 @@ mod tests {
             reason: "cough".into(),
             booked_by: Uuid::new_v4(),
             now: now(),
+            idempotency_key: None,
         }
     }
 

@@ -71,6 +71,9 @@ pub struct NewBooking {
     pub booked_by: Uuid,
     /// Slots starting at or before this instant cannot be booked.
     pub now: DateTime<Utc>,
+    /// The client's `Idempotency-Key`, when given: the booking transaction records the new
+    /// appointment's id on it, so a crash before the response is stored loses nothing.
+    pub idempotency_key: Option<crate::idempotency::KeyRef>,
 }
 
 /// The booked appointment and the slot's local date (for cache invalidation).

@@ -118,10 +118,14 @@ impl AppointmentService {
     }
 
     /// A patient books for itself; receptionists and admins for any patient.
+    ///
+    /// With an `idempotency_key` (claimed with [`crate::idempotency::Idempotency::begin`]),
+    /// the booking records its result on the key in the same transaction.
     pub async fn book(
         &self,
         actor: &Actor,
         request: BookingRequest,
+        idempotency_key: Option<crate::idempotency::KeyRef>,
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::Book)?;
         let reason = parse_optional_text(Some(&request.reason), "reason", 2000)?
@@ -154,6 +158,7 @@ impl AppointmentService {
             reason,
             booked_by: actor.user_id,
             now: self.clock.now(),
+            idempotency_key,
         };
         let booked = self.appointments.book(booking, actor.meta.clone()).await?;
         if let Some(date) = booked.slot_date {
@@ -590,7 +595,7 @@ mod tests {
             reason: "pain".into(),
         };
         assert_eq!(
-            svc.book(&doctor, request).await,
+            svc.book(&doctor, request, None).await,
             Err(DomainError::Forbidden)
         );
     }

@@ -1,0 +1,3 @@
+ALTER TABLE idempotency_keys
+    DROP COLUMN locked_until,
+    DROP COLUMN resource_id;
