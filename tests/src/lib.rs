@@ -94,6 +94,11 @@ impl TestApp {
         }
     }
 
+    /// The test's own PostgreSQL database.
+    pub fn database(&self) -> &TestDatabase {
+        self.db.as_ref().expect("the test database")
+    }
+
     /// `self.address` joined with `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
