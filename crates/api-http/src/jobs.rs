@@ -12,7 +12,7 @@ use crate::state::AppState;
 pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut indexes_ready = false;
-        let interval = Duration::from_millis(state.config.audit_relay_interval_ms.max(50));
+        let interval = Duration::from_millis(state.config.audit_relay_interval_ms);
         loop {
             if !indexes_ready {
                 indexes_ready = state.audit_log.ensure_indexes().await.is_ok();
@@ -55,8 +55,8 @@ pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHan
 /// `REMINDER_INTERVAL_SECS`. Exactly once per appointment, whatever the number of processes.
 pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let lead = chrono::Duration::minutes(state.config.reminder_lead_minutes.max(1));
-        let interval = Duration::from_secs(state.config.reminder_interval_secs.max(1));
+        let lead = chrono::Duration::minutes(state.config.reminder_lead_minutes);
+        let interval = Duration::from_secs(state.config.reminder_interval_secs);
         loop {
             match state.appointments.send_reminders(lead).await {
                 Ok(0) => {}
@@ -71,7 +71,7 @@ pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()
 /// Marks PENDING bills past their due date OVERDUE every `OVERDUE_INTERVAL_SECS`.
 pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let interval = Duration::from_secs(state.config.overdue_interval_secs.max(1));
+        let interval = Duration::from_secs(state.config.overdue_interval_secs);
         loop {
             match state.billing.mark_overdue().await {
                 Ok(0) => {}

@@ -53,6 +53,7 @@ impl AppState {
     /// Builds the pools and the use cases. Nothing connects yet: the service starts even with
     /// a store down and reports it on `/ready`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
         let timeout = config.store_timeout();
         let pg = build_pool(&PgPoolConfig {
             url: config.database_url.clone(),
@@ -89,7 +90,7 @@ impl AppState {
             }),
             hasher: Arc::new(Argon2Hasher),
             clock: Arc::new(SystemClock),
-            session_ttl: chrono::Duration::hours(config.session_ttl_hours.clamp(1, 24 * 30)),
+            session_ttl: chrono::Duration::hours(config.session_ttl_hours),
             decoy_hash: Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         };
@@ -106,7 +107,7 @@ impl AppState {
             cache: slot_cache.clone(),
             clock: Arc::new(SystemClock),
             tz: config.timezone()?,
-            horizon_days: config.slot_horizon_days.clamp(1, 366),
+            horizon_days: config.slot_horizon_days,
         };
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
         let billing = domain::billing::BillingService {
@@ -127,7 +128,7 @@ impl AppState {
             files: config.file_store()?,
             directory: directory_repo.clone(),
             clock: Arc::new(SystemClock),
-            max_bytes: config.upload_max_bytes.max(1),
+            max_bytes: config.upload_max_bytes,
         };
         let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
         let appointments = AppointmentService {
@@ -135,10 +136,8 @@ impl AppState {
             directory: directory_repo,
             cache: slot_cache,
             clock: Arc::new(SystemClock),
-            patient_cancel_notice: chrono::Duration::hours(
-                config.patient_cancel_notice_hours.max(0),
-            ),
-            bill_due_in: chrono::Duration::days(config.bill_due_days.clamp(0, 3650)),
+            patient_cancel_notice: chrono::Duration::hours(config.patient_cancel_notice_hours),
+            bill_due_in: chrono::Duration::days(config.bill_due_days),
         };
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay {
