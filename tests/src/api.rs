@@ -72,6 +72,19 @@ impl TestApp {
         }
     }
 
+    /// Logs `account` in again (a new session and token), e.g. after a test moved the clock
+    /// past the session's lifetime.
+    pub async fn relogin(&self, account: &mut Account) {
+        let fresh = self
+            .logged_in(
+                &account.email,
+                account.user_id.clone(),
+                account.profile_id.clone(),
+            )
+            .await;
+        account.token = fresh.token;
+    }
+
     /// The first admin, created the way `healthsync create-admin` does, then logged in.
     pub async fn admin(&self) -> Account {
         use domain::identity::{Email, Password};
@@ -140,10 +153,12 @@ impl TestApp {
         self.logged_in(&email, user_id, profile_id).await
     }
 
-    /// Waits until the audit relay has shipped every outbox event to MongoDB.
+    /// Runs the audit relay's step until every outbox event is in MongoDB (retrying while
+    /// MongoDB is unreachable), rather than waiting for the relay job's next run.
     pub async fn wait_for_audit_shipped(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
+            let _ = api_http::jobs::relay_audit_once(&self.app).await;
             let pending = domain::audit::AuditOutbox::pending(&adapters_postgres::PgAuditOutbox {
                 pool: self.app.pg.clone(),
             })

@@ -146,6 +146,23 @@ impl TestDatabase {
         .await;
     }
 
+    /// Drops this database and creates it again under the same name, empty, then applies
+    /// every migration: what a restored or re-created production database looks like (its
+    /// sequences, such as the audit outbox's, start again). Whoever is connected is cut off;
+    /// the app's pool replaces those connections on its next checkout.
+    pub async fn recreate(&self) {
+        let mut conn = admin_connection(&self.admin_url).await;
+        execute(
+            &mut conn,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        )
+        .await;
+        execute(&mut conn, &format!("CREATE DATABASE \"{}\"", self.name)).await;
+        adapters_postgres::migrations::run_pending(&self.url)
+            .await
+            .expect("migrating the re-created database");
+    }
+
     /// A new connection to this database.
     pub async fn connect(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.url)

@@ -13,9 +13,12 @@ pub mod db;
 pub mod proxy;
 pub mod servers;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use api_http::state::Ports;
 use api_http::{Application, Config};
+use domain::clock::ManualClock;
 
 pub use db::TestDatabase;
 
@@ -44,6 +47,25 @@ impl TestApp {
     /// Like [`TestApp::spawn`], letting the test adjust the configuration first (for example to
     /// point at a private Redis it will stop).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_ports(adjust, Ports::default()).await
+    }
+
+    /// Like [`TestApp::spawn`] with a [`ManualClock`] (standing at the machine's now) injected
+    /// into every use case; the test moves it and runs a job's step directly
+    /// (`api_http::jobs::*_once(&app.app)`) instead of waiting for the job.
+    pub async fn spawn_with_manual_clock(
+        adjust: impl FnOnce(&mut Config),
+    ) -> (Self, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::starting_now());
+        let ports = Ports {
+            clock: Some(clock.clone()),
+            ..Ports::default()
+        };
+        (Self::spawn_with_ports(adjust, ports).await, clock)
+    }
+
+    /// Like [`TestApp::spawn_with`], with some ports (clock, file store) injected into the app.
+    pub async fn spawn_with_ports(adjust: impl FnOnce(&mut Config), ports: Ports) -> Self {
         let id = unique_id();
         let db = TestDatabase::create().await;
         let mut config = Config::from_env();
@@ -72,9 +94,14 @@ impl TestApp {
         adjust(&mut config);
         api_http::telemetry::init_with("pretty", "warn,actix_server=error,mongodb=error");
 
-        let application = Application::build(config.clone())
-            .await
-            .expect("the app builds");
+        let mut builder = Application::builder(config.clone());
+        if let Some(clock) = ports.clock {
+            builder = builder.clock(clock);
+        }
+        if let Some(files) = ports.file_store {
+            builder = builder.file_store(files);
+        }
+        let application = builder.build().await.expect("the app builds");
         let port = application.port();
         let app = application.state();
         let (server, handle) = application.into_parts();
@@ -92,6 +119,11 @@ impl TestApp {
             db: Some(db),
             server: Some(handle),
         }
+    }
+
+    /// The test's own PostgreSQL database.
+    pub fn database(&self) -> &TestDatabase {
+        self.db.as_ref().expect("the test database")
     }
 
     /// `self.address` joined with `path`.

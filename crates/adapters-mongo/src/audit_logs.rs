@@ -1,5 +1,9 @@
 //! The `audit_logs` collection: documents exactly as in the data model (camelCase), plus
-//! `outboxId`, unique, which makes shipping a batch twice harmless.
+//! `eventId`, the event's globally unique id, under a unique index, which makes shipping a
+//! batch twice harmless; and `outboxId`, the outbox sequence number, kept for reading order
+//! only: a restored or re-created PostgreSQL database issues those numbers again, so it is not
+//! unique (a collection from before event ids has its unique `outboxId` index replaced at
+//! start-up, see [`MongoAuditLog::ensure_indexes`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,6 +31,9 @@ struct Changes {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AuditDoc {
+    /// Absent only in documents shipped before events had ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_id: Option<String>,
     outbox_id: i64,
     user_id: Option<String>,
     action: AuditAction,
@@ -56,14 +63,24 @@ impl MongoAuditLog {
         }
     }
 
-    /// Creates the indexes the relay and the admin search need (idempotent).
+    /// Creates the indexes the relay and the admin search need (idempotent, safe to run from
+    /// several processes at once). A collection created before events had ids has a unique
+    /// index on `outboxId`; it is dropped first (else a re-created PostgreSQL database's new
+    /// events would be refused as duplicates) and replaced by an ordinary one.
     pub async fn ensure_indexes(&self) -> Result<(), DomainError> {
-        let unique = IndexOptions::builder().unique(true).build();
+        self.drop_unique_outbox_index().await?;
+        let unique_event = IndexOptions::builder()
+            .unique(true)
+            // Documents from before event ids have none; they must not collide with each other.
+            .sparse(true)
+            .name("eventId_unique".to_owned())
+            .build();
         let indexes = vec![
             IndexModel::builder()
-                .keys(doc! { "outboxId": 1 })
-                .options(unique)
+                .keys(doc! { "eventId": 1 })
+                .options(unique_event)
                 .build(),
+            IndexModel::builder().keys(doc! { "outboxId": 1 }).build(),
             IndexModel::builder().keys(doc! { "timestamp": -1 }).build(),
             IndexModel::builder()
                 .keys(doc! { "userId": 1, "timestamp": -1 })
@@ -81,6 +98,53 @@ impl MongoAuditLog {
             .map(|_| ())
             .map_err(|e| unavailable(&e))
     }
+
+    /// Drops a unique index on `outboxId` (the old deduplication key) when there is one.
+    async fn drop_unique_outbox_index(&self) -> Result<(), DomainError> {
+        let indexes: Vec<IndexModel> = match self.collection.list_indexes().await {
+            Ok(cursor) => cursor.try_collect().await.map_err(|e| unavailable(&e))?,
+            // No collection yet: nothing to replace.
+            Err(e) if is_namespace_not_found(&e) => return Ok(()),
+            Err(e) => return Err(unavailable(&e)),
+        };
+        for index in indexes {
+            let unique = index
+                .options
+                .as_ref()
+                .and_then(|o| o.unique)
+                .unwrap_or(false);
+            if !unique || index.keys != doc! { "outboxId": 1 } {
+                continue;
+            }
+            let Some(name) = index.options.and_then(|o| o.name) else {
+                continue;
+            };
+            match self.collection.drop_index(name.clone()).await {
+                Ok(()) => {
+                    tracing::info!(index = %name, "dropped the unique outboxId index of audit_logs")
+                }
+                // Another process dropped it first.
+                Err(e) if is_index_not_found(&e) => {}
+                Err(e) => return Err(unavailable(&e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn command_code(error: &mongodb::error::Error) -> Option<i32> {
+    match &*error.kind {
+        ErrorKind::Command(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+fn is_namespace_not_found(error: &mongodb::error::Error) -> bool {
+    command_code(error) == Some(26)
+}
+
+fn is_index_not_found(error: &mongodb::error::Error) -> bool {
+    command_code(error) == Some(27)
 }
 
 fn is_only_duplicates(error: &mongodb::error::Error) -> bool {
@@ -106,6 +170,7 @@ impl AuditSink for MongoAuditLog {
         let docs: Vec<AuditDoc> = records
             .into_iter()
             .map(|r| AuditDoc {
+                event_id: Some(r.event_id.to_string()),
                 outbox_id: r.outbox_id,
                 user_id: r.user_id.map(|u| u.to_string()),
                 action: r.action,
@@ -188,6 +253,7 @@ impl AuditLogReader for MongoAuditLog {
         let items = docs
             .into_iter()
             .map(|d| AuditRecord {
+                event_id: parse(d.event_id).unwrap_or(Uuid::nil()),
                 outbox_id: d.outbox_id,
                 user_id: parse(d.user_id),
                 action: d.action,

@@ -1,5 +1,6 @@
-//! The audit outbox: events are inserted in the transaction of the change they record, and
-//! shipped to the audit sink by [`PgAuditOutbox::relay_batch`].
+//! The audit outbox: events are inserted in the transaction of the change they record (each
+//! row gets its globally unique `event_id` from the column default), and shipped to the audit
+//! sink by [`PgAuditOutbox::relay_batch`].
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ struct NewOutboxRow<'a> {
 #[diesel(table_name = audit_outbox, check_for_backend(diesel::pg::Pg))]
 struct OutboxRow {
     id: i64,
+    event_id: Uuid,
     user_id: Option<Uuid>,
     action: PgAuditAction,
     entity: String,
@@ -125,7 +127,7 @@ impl AuditOutbox for PgAuditOutbox {
                     let records = rows.into_iter().map(to_record).collect();
                     // If the sink fails, the transaction rolls back and nothing is marked.
                     // If the commit below fails after the sink succeeded, the next run sends
-                    // the batch again and the sink skips what it already has (by outbox id).
+                    // the batch again and the sink skips what it already has (by event id).
                     sink.append(records).await?;
                     diesel::update(audit_outbox::table.filter(audit_outbox::id.eq_any(&ids)))
                         .set(audit_outbox::shipped_at.eq(diesel::dsl::now))
@@ -153,6 +155,7 @@ impl AuditOutbox for PgAuditOutbox {
 fn to_record(row: OutboxRow) -> AuditRecord {
     let take = |key: &str| row.changes.get(key).filter(|v| !v.is_null()).cloned();
     AuditRecord {
+        event_id: row.event_id,
         outbox_id: row.id,
         user_id: row.user_id,
         action: row.action.into(),

@@ -81,6 +81,7 @@ diesel::table! {
         user_agent -> Nullable<Varchar>,
         occurred_at -> Timestamptz,
         shipped_at -> Nullable<Timestamptz>,
+        event_id -> Uuid,
     }
 }
 

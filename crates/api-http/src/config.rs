@@ -1,5 +1,9 @@
 //! Configuration: environment variables with local defaults (the ports of `make stack-up`).
 //! Secrets have no default; see the README's configuration table.
+//!
+//! Every numeric setting has an allowed range and every enumerated one its allowed values
+//! ([`Config::validate`]): a value outside them stops the process at start-up with the
+//! variable's name, instead of being silently clamped somewhere in the code.
 
 use std::time::Duration;
 
@@ -174,6 +178,30 @@ pub struct Config {
     pub s3_allow_http: bool,
 }
 
+/// The allowed range (inclusive) of every numeric setting, by environment variable. The
+/// README's configuration table lists the same ranges.
+pub const RANGES: &[(&str, i128, i128)] = &[
+    ("DATABASE_POOL_SIZE", 1, 512),
+    ("REDIS_POOL_SIZE", 1, 512),
+    ("MONGODB_POOL_SIZE", 1, 512),
+    ("STORE_TIMEOUT_MS", 50, 60_000),
+    ("JSON_BODY_LIMIT", 1024, 16 * 1024 * 1024),
+    ("SESSION_TTL_HOURS", 1, 720),
+    ("RATE_LIMIT_PER_MINUTE", 1, 100_000_000),
+    ("LOGIN_RATE_LIMIT_PER_MINUTE", 1, 100_000),
+    ("AUDIT_RELAY_INTERVAL_MS", 50, 3_600_000),
+    ("SLOT_HORIZON_DAYS", 1, 366),
+    ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
+    ("REMINDER_LEAD_MINUTES", 1, 10_080),
+    ("REMINDER_INTERVAL_SECS", 1, 86_400),
+    ("LIVE_KEEPALIVE_SECS", 1, 300),
+    ("LIVE_MAX_STREAMS_PER_USER", 1, 100),
+    ("BILL_DUE_DAYS", 0, 3650),
+    ("OVERDUE_INTERVAL_SECS", 1, 86_400),
+    ("UPLOAD_MAX_BYTES", 1024, 5 * 1024 * 1024 * 1024),
+    ("UPLOAD_IDLE_TIMEOUT_SECS", 1, 3600),
+];
+
 impl Config {
     /// The store timeout as a [`Duration`].
     pub fn store_timeout(&self) -> Duration {
@@ -202,7 +230,73 @@ impl Config {
 
     /// How long an upload may stall.
     pub fn upload_idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.upload_idle_timeout_secs.max(1))
+        Duration::from_secs(self.upload_idle_timeout_secs)
+    }
+
+    /// Refuses a configuration with a value outside its allowed range (see [`RANGES`]), an
+    /// unknown `LOG_FORMAT` or `FILE_STORE`, `FILE_STORE=s3` without `S3_BUCKET`, or an unknown
+    /// `CLINIC_TIMEZONE`. The error names every offending variable, its allowed values and the
+    /// value given. Called by `healthsync` before any command that uses the configuration, and
+    /// by [`crate::state::AppState::build`] (tests adjust a parsed configuration).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for &(name, min, max) in RANGES {
+            let value = self.numeric(name);
+            if !(min..=max).contains(&value) {
+                problems.push(format!(
+                    "{name} must be between {min} and {max}, got {value}"
+                ));
+            }
+        }
+        if !matches!(self.log_format.as_str(), "json" | "pretty") {
+            problems.push(format!(
+                "LOG_FORMAT must be json or pretty, got {:?}",
+                self.log_format
+            ));
+        }
+        match self.file_store.as_str() {
+            "local" => {}
+            "s3" if self.s3_bucket.is_empty() => {
+                problems.push("FILE_STORE=s3 needs S3_BUCKET".to_owned());
+            }
+            "s3" => {}
+            other => problems.push(format!("FILE_STORE must be local or s3, got {other:?}")),
+        }
+        if let Err(e) = self.timezone() {
+            problems.push(e.to_string());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration: {}", problems.join("; "))
+        }
+    }
+
+    /// The value of the numeric setting named by its environment variable.
+    fn numeric(&self, name: &str) -> i128 {
+        let to = |v: usize| i128::try_from(v).unwrap_or(i128::MAX);
+        match name {
+            "DATABASE_POOL_SIZE" => to(self.database_pool_size),
+            "REDIS_POOL_SIZE" => to(self.redis_pool_size),
+            "MONGODB_POOL_SIZE" => self.mongodb_pool_size.into(),
+            "STORE_TIMEOUT_MS" => self.store_timeout_ms.into(),
+            "JSON_BODY_LIMIT" => to(self.json_body_limit),
+            "SESSION_TTL_HOURS" => self.session_ttl_hours.into(),
+            "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute.into(),
+            "LOGIN_RATE_LIMIT_PER_MINUTE" => self.login_rate_limit_per_minute.into(),
+            "AUDIT_RELAY_INTERVAL_MS" => self.audit_relay_interval_ms.into(),
+            "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
+            "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
+            "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
+            "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
+            "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),
+            "LIVE_MAX_STREAMS_PER_USER" => to(self.live_max_streams_per_user),
+            "BILL_DUE_DAYS" => self.bill_due_days.into(),
+            "OVERDUE_INTERVAL_SECS" => self.overdue_interval_secs.into(),
+            "UPLOAD_MAX_BYTES" => self.upload_max_bytes.into(),
+            "UPLOAD_IDLE_TIMEOUT_SECS" => self.upload_idle_timeout_secs.into(),
+            other => unreachable!("{other} is not a numeric setting"),
+        }
     }
 
     /// The configured file store for medical records.
@@ -241,5 +335,93 @@ impl Config {
                 anyhow::bail!("JWT_SECRET is not set (make run generates one in .stack/jwt_secret)")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(config: &Config) -> String {
+        config.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        Config::from_env().validate().unwrap();
+    }
+
+    #[test]
+    fn every_range_names_a_numeric_setting_and_holds_its_default() {
+        let config = Config::from_env();
+        for &(name, min, max) in RANGES {
+            assert!(
+                min <= config.numeric(name) && config.numeric(name) <= max,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_below_its_range_is_refused_with_the_variable_and_the_range() {
+        let mut config = Config::from_env();
+        config.session_ttl_hours = 0;
+        assert!(message(&config).contains("SESSION_TTL_HOURS must be between 1 and 720, got 0"));
+        let mut config = Config::from_env();
+        config.database_pool_size = 0;
+        assert!(message(&config).contains("DATABASE_POOL_SIZE must be between 1 and 512, got 0"));
+        let mut config = Config::from_env();
+        config.patient_cancel_notice_hours = -1;
+        assert!(message(&config)
+            .contains("PATIENT_CANCEL_NOTICE_HOURS must be between 0 and 720, got -1"));
+    }
+
+    #[test]
+    fn a_value_above_its_range_is_refused_with_the_variable_and_the_range() {
+        let mut config = Config::from_env();
+        config.slot_horizon_days = 367;
+        assert!(message(&config).contains("SLOT_HORIZON_DAYS must be between 1 and 366, got 367"));
+        let mut config = Config::from_env();
+        config.bill_due_days = 3651;
+        assert!(message(&config).contains("BILL_DUE_DAYS must be between 0 and 3650, got 3651"));
+        let mut config = Config::from_env();
+        config.upload_max_bytes = u64::MAX;
+        assert!(message(&config).contains("UPLOAD_MAX_BYTES must be between 1024 and"));
+    }
+
+    #[test]
+    fn the_bounds_themselves_are_allowed() {
+        let mut config = Config::from_env();
+        config.session_ttl_hours = 720;
+        config.patient_cancel_notice_hours = 0;
+        config.audit_relay_interval_ms = 50;
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let mut config = Config::from_env();
+        config.live_keepalive_secs = 0;
+        config.reminder_interval_secs = 0;
+        let message = message(&config);
+        assert!(message.contains("LIVE_KEEPALIVE_SECS"), "{message}");
+        assert!(message.contains("REMINDER_INTERVAL_SECS"), "{message}");
+    }
+
+    #[test]
+    fn enumerated_settings_and_the_time_zone_are_checked() {
+        let mut config = Config::from_env();
+        config.log_format = "xml".into();
+        assert!(message(&config).contains("LOG_FORMAT must be json or pretty, got \"xml\""));
+        let mut config = Config::from_env();
+        config.file_store = "ftp".into();
+        assert!(message(&config).contains("FILE_STORE must be local or s3"));
+        let mut config = Config::from_env();
+        config.file_store = "s3".into();
+        config.s3_bucket = String::new();
+        assert!(message(&config).contains("FILE_STORE=s3 needs S3_BUCKET"));
+        let mut config = Config::from_env();
+        config.clinic_timezone = "Mars/Olympus".into();
+        assert!(message(&config).contains("CLINIC_TIMEZONE"));
     }
 }

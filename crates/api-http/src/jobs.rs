@@ -1,29 +1,71 @@
-//! Background jobs run by `serve`.
+//! Background jobs run by `serve`. Each job's one step is a pub fn taking the state
+//! (`relay_audit_once`, `generate_slots_once`, `send_reminders_once`, `mark_overdue_once`):
+//! the spawned loops call them on their interval, and tests call them directly (with a
+//! `ManualClock` injected) instead of waiting for the loop.
 
 use std::time::Duration;
 
 use actix_web::web;
+use domain::error::DomainError;
 
 use crate::state::AppState;
+
+/// The audit relay's step: makes sure `audit_logs` has its indexes, then ships the whole
+/// outbox. Returns how many events were shipped.
+pub async fn relay_audit_once(state: &AppState) -> Result<usize, DomainError> {
+    state.audit_log.ensure_indexes().await?;
+    state.audit_relay.drain().await
+}
+
+/// The slot generation's step: extends every active schedule to the horizon. Returns how many
+/// slots were created.
+pub async fn generate_slots_once(state: &AppState) -> Result<usize, DomainError> {
+    state.scheduling.generate_all().await
+}
+
+/// The reminder job's step: writes the REMINDER notifications of appointments starting within
+/// `REMINDER_LEAD_MINUTES` of the clock's now. Returns how many were written.
+pub async fn send_reminders_once(state: &AppState) -> Result<usize, DomainError> {
+    let lead = chrono::Duration::minutes(state.config.reminder_lead_minutes);
+    state.appointments.send_reminders(lead).await
+}
+
+/// The OVERDUE job's step: marks every PENDING bill past its due date (by the clock) OVERDUE,
+/// batch after batch until a short one. Returns how many moved.
+pub async fn mark_overdue_once(state: &AppState) -> Result<usize, DomainError> {
+    let mut moved = 0;
+    loop {
+        let n = state.billing.mark_overdue().await?;
+        moved += n;
+        if n < domain::billing::OVERDUE_BATCH {
+            return Ok(moved);
+        }
+    }
+}
 
 /// Ships the audit outbox to MongoDB every `AUDIT_RELAY_INTERVAL_MS`. While MongoDB is down
 /// the events wait in PostgreSQL and are shipped once it is back. Safe with several `serve`
 /// processes: the outbox takes a lock, so batches are shipped in order, once.
 pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let interval = Duration::from_millis(state.config.audit_relay_interval_ms);
         let mut indexes_ready = false;
-        let interval = Duration::from_millis(state.config.audit_relay_interval_ms.max(50));
         loop {
-            if !indexes_ready {
-                indexes_ready = state.audit_log.ensure_indexes().await.is_ok();
-            }
-            if indexes_ready {
-                match state.audit_relay.drain().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(shipped = n, "audit events shipped"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "audit relay paused; events stay in the outbox")
+            // The indexes once (until that succeeds), then only the shipping.
+            let step = if indexes_ready {
+                state.audit_relay.drain().await
+            } else {
+                relay_audit_once(&state).await
+            };
+            match step {
+                Ok(n) => {
+                    indexes_ready = true;
+                    if n > 0 {
+                        tracing::debug!(shipped = n, "audit events shipped");
                     }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit relay paused; events stay in the outbox")
                 }
             }
             tokio::time::sleep(interval).await;
@@ -36,7 +78,7 @@ pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<
 pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let wait = match state.scheduling.generate_all().await {
+            let wait = match generate_slots_once(&state).await {
                 Ok(n) => {
                     tracing::info!(created = n, "slot horizon extended");
                     Duration::from_secs(24 * 3600)
@@ -55,10 +97,9 @@ pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHan
 /// `REMINDER_INTERVAL_SECS`. Exactly once per appointment, whatever the number of processes.
 pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let lead = chrono::Duration::minutes(state.config.reminder_lead_minutes.max(1));
-        let interval = Duration::from_secs(state.config.reminder_interval_secs.max(1));
+        let interval = Duration::from_secs(state.config.reminder_interval_secs);
         loop {
-            match state.appointments.send_reminders(lead).await {
+            match send_reminders_once(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sent = n, "reminders written"),
                 Err(e) => tracing::warn!(error = %e, "reminder job failed; retrying"),
@@ -71,17 +112,11 @@ pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()
 /// Marks PENDING bills past their due date OVERDUE every `OVERDUE_INTERVAL_SECS`.
 pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let interval = Duration::from_secs(state.config.overdue_interval_secs.max(1));
+        let interval = Duration::from_secs(state.config.overdue_interval_secs);
         loop {
-            match state.billing.mark_overdue().await {
+            match mark_overdue_once(&state).await {
                 Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(bills = n, "bills marked overdue");
-                    // A full batch: there may be more right now.
-                    if n >= domain::billing::OVERDUE_BATCH {
-                        continue;
-                    }
-                }
+                Ok(n) => tracing::info!(bills = n, "bills marked overdue"),
                 Err(e) => tracing::warn!(error = %e, "overdue job failed; retrying"),
             }
             tokio::time::sleep(interval).await;

@@ -55,7 +55,7 @@ impl LiveHub {
         Self {
             tx: broadcast::channel(1024).0,
             open: Arc::default(),
-            max_per_user: max_per_user.max(1),
+            max_per_user,
         }
     }
 
@@ -107,7 +107,7 @@ pub fn stream(
     tokio::spawn(async move {
         let mut subscription = subscription;
         let mut keep_alive =
-            tokio::time::interval(Duration::from_secs(state.config.live_keepalive_secs.max(1)));
+            tokio::time::interval(Duration::from_secs(state.config.live_keepalive_secs));
         keep_alive.tick().await;
         loop {
             tokio::select! {

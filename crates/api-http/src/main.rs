@@ -36,6 +36,10 @@ enum Command {
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Every command but `openapi` uses the configuration: refuse a bad one before anything.
+    if !matches!(cli.command, Command::Openapi) {
+        cli.config.validate()?;
+    }
     telemetry::init(&cli.config.log_format);
     match cli.command {
         Command::Openapi => {

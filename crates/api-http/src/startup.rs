@@ -2,6 +2,7 @@
 //! exactly the same routes, middleware and configuration.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
@@ -13,7 +14,9 @@ use crate::errors::extractor_errors;
 use crate::openapi::ApiDoc;
 use crate::request_id;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Ports};
+use domain::clock::Clock;
+use domain::medical_records::FileStore;
 
 /// A bound, not yet running, HTTP server.
 pub struct Application {
@@ -36,13 +39,51 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Builds an [`Application`] with some ports injected (tests: a manual clock, another file
+/// store); what is not injected is built from the configuration, as in `serve`.
+pub struct ApplicationBuilder {
+    config: Config,
+    ports: Ports,
+}
+
+impl ApplicationBuilder {
+    /// The clock of every use case (and so of the background jobs' steps).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.ports.clock = Some(clock);
+        self
+    }
+
+    /// The medical records' file store, instead of the one `FILE_STORE` names.
+    pub fn file_store(mut self, files: Arc<dyn FileStore>) -> Self {
+        self.ports.file_store = Some(files);
+        self
+    }
+
+    /// Builds the state and binds `config.http_addr` (port 0 picks a free port).
+    pub async fn build(self) -> anyhow::Result<Application> {
+        Application::build_with(self.config, self.ports).await
+    }
+}
+
 impl Application {
     /// Builds the state and binds `config.http_addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::builder(config).build().await
+    }
+
+    /// An application with some ports injected: `Application::builder(config).clock(c).build()`.
+    pub fn builder(config: Config) -> ApplicationBuilder {
+        ApplicationBuilder {
+            config,
+            ports: Ports::default(),
+        }
+    }
+
+    async fn build_with(config: Config, ports: Ports) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&config.http_addr)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.http_addr))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::build(config).await?);
+        let state = web::Data::new(AppState::build_with(config, ports).await?);
         let server = serve(listener, state.clone())?;
         let relay = crate::jobs::spawn_audit_relay(state.clone());
         let slots = crate::jobs::spawn_slot_generation(state.clone());

@@ -14,7 +14,7 @@ use adapters_redis::{
 };
 use domain::appointments::AppointmentService;
 use domain::audit::AuditRelay;
-use domain::clock::SystemClock;
+use domain::clock::{Clock, SystemClock};
 use domain::directory::DirectoryService;
 use domain::health::StoreProbe;
 use domain::identity::IdentityService;
@@ -24,9 +24,22 @@ use crate::auth::password::Argon2Hasher;
 use crate::auth::tokens::TokenService;
 use crate::config::Config;
 
+/// Ports the composition root would otherwise build from the configuration; tests inject
+/// their own (a [`domain::clock::ManualClock`], an in-memory or failing file store). `None`
+/// means "the real one".
+#[derive(Clone, Default)]
+pub struct Ports {
+    /// The clock of every use case (default: [`SystemClock`]).
+    pub clock: Option<Arc<dyn Clock>>,
+    /// The medical records' file store (default: the one `FILE_STORE` names).
+    pub file_store: Option<Arc<dyn domain::medical_records::FileStore>>,
+}
+
 /// Shared application state, built once at start-up.
 pub struct AppState {
     pub config: Config,
+    /// The clock every use case was given.
+    pub clock: Arc<dyn Clock>,
     pub pg: PgPool,
     pub redis: RedisStore,
     pub mongo: MongoStore,
@@ -53,6 +66,17 @@ impl AppState {
     /// Builds the pools and the use cases. Nothing connects yet: the service starts even with
     /// a store down and reports it on `/ready`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Ports::default()).await
+    }
+
+    /// [`AppState::build`] with some ports injected instead of built from the configuration.
+    pub async fn build_with(config: Config, ports: Ports) -> anyhow::Result<Self> {
+        config.validate()?;
+        let clock: Arc<dyn Clock> = ports.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let files = match ports.file_store {
+            Some(files) => files,
+            None => config.file_store()?,
+        };
         let timeout = config.store_timeout();
         let pg = build_pool(&PgPoolConfig {
             url: config.database_url.clone(),
@@ -88,8 +112,8 @@ impl AppState {
                 store: redis.clone(),
             }),
             hasher: Arc::new(Argon2Hasher),
-            clock: Arc::new(SystemClock),
-            session_ttl: chrono::Duration::hours(config.session_ttl_hours.clamp(1, 24 * 30)),
+            clock: clock.clone(),
+            session_ttl: chrono::Duration::hours(config.session_ttl_hours),
             decoy_hash: Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         };
@@ -104,15 +128,15 @@ impl AppState {
             schedules: Arc::new(PgScheduleRepository { pool: pg.clone() }),
             directory: directory_repo.clone(),
             cache: slot_cache.clone(),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
             tz: config.timezone()?,
-            horizon_days: config.slot_horizon_days.clamp(1, 366),
+            horizon_days: config.slot_horizon_days,
         };
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
         let billing = domain::billing::BillingService {
             bills: Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
             directory: directory_repo.clone(),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
         };
         let prescriptions = domain::prescriptions::PrescriptionService {
             prescriptions: Arc::new(adapters_postgres::PgPrescriptionRepository {
@@ -120,25 +144,23 @@ impl AppState {
             }),
             appointments: appointment_repo.clone(),
             directory: directory_repo.clone(),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
         };
         let medical_records = domain::medical_records::MedicalRecordService {
             records: Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
-            files: config.file_store()?,
+            files,
             directory: directory_repo.clone(),
-            clock: Arc::new(SystemClock),
-            max_bytes: config.upload_max_bytes.max(1),
+            clock: clock.clone(),
+            max_bytes: config.upload_max_bytes,
         };
         let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
         let appointments = AppointmentService {
             appointments: appointment_repo,
             directory: directory_repo,
             cache: slot_cache,
-            clock: Arc::new(SystemClock),
-            patient_cancel_notice: chrono::Duration::hours(
-                config.patient_cancel_notice_hours.max(0),
-            ),
-            bill_due_in: chrono::Duration::days(config.bill_due_days.clamp(0, 3650)),
+            clock: clock.clone(),
+            patient_cancel_notice: chrono::Duration::hours(config.patient_cancel_notice_hours),
+            bill_due_in: chrono::Duration::days(config.bill_due_days),
         };
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay {
@@ -163,6 +185,7 @@ impl AppState {
         };
         Ok(Self {
             config,
+            clock,
             pg,
             redis,
             mongo,

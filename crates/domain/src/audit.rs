@@ -2,7 +2,10 @@
 //!
 //! Events are written to a PostgreSQL outbox in the same transaction as the change (so a
 //! rolled-back change has none and a committed one cannot miss it), then shipped to MongoDB
-//! `audit_logs` by the [`AuditRelay`], in order and exactly once.
+//! `audit_logs` by the [`AuditRelay`], in order and exactly once. Each event carries a UUID
+//! made when its outbox row is written ([`AuditRecord::event_id`]); `audit_logs` is unique on
+//! it, so re-shipping is harmless. The outbox sequence number is kept only for reading order:
+//! a restored or re-created database issues those numbers again.
 
 use std::sync::Arc;
 
@@ -89,10 +92,15 @@ impl AuditEvent {
     }
 }
 
-/// An event read back from the outbox (with its sequence number) or from `audit_logs`.
+/// An event read back from the outbox (with its ids) or from `audit_logs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
-    /// The outbox sequence number; unique in `audit_logs`, which makes re-shipping a no-op.
+    /// The event's globally unique id, made when its outbox row was written; unique in
+    /// `audit_logs`, which makes re-shipping a no-op. [`Uuid::nil`] for documents shipped
+    /// before events had ids.
+    pub event_id: Uuid,
+    /// The outbox sequence number: the shipping order within one database. Not unique across
+    /// databases (a restored or re-created one starts again), so never used to deduplicate.
     pub outbox_id: i64,
     pub user_id: Option<Uuid>,
     pub action: AuditAction,
@@ -109,8 +117,8 @@ pub struct AuditRecord {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuditSink: Send + Sync {
-    /// Stores the records. Idempotent: a record whose `outbox_id` is already stored is skipped
-    /// silently. Returns `DomainError::Unavailable` when MongoDB cannot be reached.
+    /// Stores the records. Idempotent: a record whose `event_id` is already stored is skipped
+    /// silently (whatever its `outbox_id`). Returns `DomainError::Unavailable` when MongoDB cannot be reached.
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), DomainError>;
 }
 

@@ -364,3 +364,69 @@ async fn a_stalled_upload_is_abandoned_with_408_and_nothing_left() {
     assert!(answer.contains("UPLOAD_STALLED"), "{answer}");
     assert_nothing_left(&app, "stalled upload").await;
 }
+
+/// A file store that takes the bytes and then cannot keep them (a bucket gone read-only):
+/// injected into the real app through `Ports`, in place of the configured store.
+struct StoreThatFailsOnFinish;
+
+struct FailingWriter;
+
+#[async_trait::async_trait]
+impl domain::medical_records::FileWriter for FailingWriter {
+    async fn write(&mut self, _chunk: &[u8]) -> Result<(), domain::error::DomainError> {
+        Ok(())
+    }
+    async fn finish(self: Box<Self>) -> Result<(), domain::error::DomainError> {
+        Err(domain::error::DomainError::Unavailable("file store"))
+    }
+    async fn abort(self: Box<Self>) {}
+}
+
+#[async_trait::async_trait]
+impl domain::medical_records::FileStore for StoreThatFailsOnFinish {
+    async fn create(
+        &self,
+        _key: &str,
+    ) -> Result<Box<dyn domain::medical_records::FileWriter>, domain::error::DomainError> {
+        Ok(Box::new(FailingWriter))
+    }
+    async fn open(
+        &self,
+        _key: &str,
+    ) -> Result<domain::medical_records::ByteStream, domain::error::DomainError> {
+        Err(domain::error::DomainError::NotFound("file"))
+    }
+    async fn delete(&self, _key: &str) -> Result<(), domain::error::DomainError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_upload_the_file_store_cannot_keep_is_503_with_no_row() {
+    let ports = api_http::state::Ports {
+        file_store: Some(std::sync::Arc::new(StoreThatFailsOnFinish)),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with_ports(|_| {}, ports).await;
+    let v = app.visit("10.00", true).await;
+    let (status, body) = app
+        .upload(
+            Some(&v.doctor.token),
+            &v.patient_id,
+            "LAB_REPORT",
+            "r.pdf",
+            "application/pdf",
+            &pdf(10_000),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        app.count_rows("medical_records").await,
+        0,
+        "no row for a file that was not kept"
+    );
+    assert!(
+        app.stored_files().is_empty(),
+        "the configured store was not used"
+    );
+}

@@ -641,44 +641,48 @@ async fn a_retried_booking_with_the_same_idempotency_key_returns_the_first_resul
 
 #[tokio::test]
 async fn reminders_are_written_once_per_appointment_even_by_two_processes() {
-    let app = TestApp::spawn_with(|c| c.reminder_interval_secs = 3600).await;
+    // The reminder job's step runs when the test says, at the manual clock's now.
+    let (app, clock) = TestApp::spawn_with_manual_clock(|_| {}).await;
     let c = clinic(&app).await;
     let patient = app.patient().await;
-    let (date, day) = day_ahead(1);
-    app.schedule(&c.admin, &c.doctor_id, day, "00:00", "23:30", 30)
+    let (date, day) = day_ahead(3);
+    app.schedule(&c.admin, &c.doctor_id, day, "09:00", "10:00", 30)
         .await;
     let slots = app.free_slots(&c.doctor_id, date).await;
-    let (status, _) = book_for(&app, &patient.token, &slots[0], None).await;
-    assert_eq!(status, 201);
-    let lead = chrono::Duration::hours(72);
+    let (status, body) = book_for(&app, &patient.token, &slots[0], None).await;
+    assert_eq!(status, 201, "{body}");
+    let starts_at: chrono::DateTime<chrono::Utc> =
+        body["startsAt"].as_str().unwrap().parse().unwrap();
+    let reminders = || {
+        count(
+            &app,
+            "SELECT count(*) AS n FROM notifications WHERE type = 'REMINDER'",
+        )
+    };
+    // REMINDER_LEAD_MINUTES is 1440: not yet 24 h before the start, nothing is due.
+    clock.set(starts_at - chrono::Duration::hours(24) - chrono::Duration::minutes(1));
+    assert_eq!(
+        api_http::jobs::send_reminders_once(&app.app).await.unwrap(),
+        0
+    );
+    // Inside the lead time: two processes' steps at once write one reminder.
+    clock.set(starts_at - chrono::Duration::hours(23));
     let (a, b) = tokio::join!(
-        app.app.appointments.send_reminders(lead),
-        app.app.appointments.send_reminders(lead)
+        api_http::jobs::send_reminders_once(&app.app),
+        api_http::jobs::send_reminders_once(&app.app)
     );
     assert_eq!(
         a.unwrap() + b.unwrap(),
         1,
         "two runs at once write one reminder"
     );
+    clock.advance(chrono::Duration::hours(1));
     assert_eq!(
-        app.app.appointments.send_reminders(lead).await.unwrap(),
+        api_http::jobs::send_reminders_once(&app.app).await.unwrap(),
         0,
         "and never again"
     );
-    let reminders = count(
-        &app,
-        "SELECT count(*) AS n FROM notifications WHERE type = 'REMINDER'",
-    )
-    .await;
-    assert_eq!(reminders, 1);
-    assert_eq!(
-        app.app
-            .appointments
-            .send_reminders(chrono::Duration::minutes(1))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(reminders().await, 1);
 }
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! A whole visit, end to end, with each role doing its own step; then the money rules: the
 //! fee quoted at booking is what is billed, to the cent, and the bill's life after that.
 
-use std::time::Duration;
-
 use e2e::clinic::pdf;
 use e2e::TestApp;
 use reqwest::Method;
@@ -267,13 +265,9 @@ async fn fees_with_cents_are_billed_and_paid_without_drift_and_a_later_fee_chang
 
 #[tokio::test]
 async fn an_unpaid_bill_becomes_overdue_can_still_be_paid_and_only_an_admin_refunds_it() {
-    // Due at completion, swept every second.
-    let app = TestApp::spawn_with(|c| {
-        c.bill_due_days = 0;
-        c.overdue_interval_secs = 1;
-    })
-    .await;
-    let v = app.visit("50.05", true).await;
+    // Time is the test's: the OVERDUE job's step runs when the test says, at the clock's now.
+    let (app, clock) = TestApp::spawn_with_manual_clock(|_| {}).await;
+    let mut v = app.visit("50.05", true).await;
     app.step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
     let bill_path = {
@@ -282,20 +276,38 @@ async fn an_unpaid_bill_becomes_overdue_can_still_be_paid_and_only_an_admin_refu
             .await;
         format!("/billings/{}", bills["items"][0]["id"].as_str().unwrap())
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, bill) = app
-            .json(Method::GET, &bill_path, Some(&v.patient.token), None)
-            .await;
-        if bill["status"] == "OVERDUE" {
-            break;
+    let status_of = |token: String| {
+        let (app, path) = (&app, bill_path.clone());
+        async move {
+            let (_, bill) = app.json(Method::GET, &path, Some(&token), None).await;
+            bill["status"].as_str().unwrap().to_owned()
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never overdue: {bill}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Due BILL_DUE_DAYS (30) after completion: a day before, the job leaves it alone.
+    clock.advance(chrono::Duration::days(29));
+    assert_eq!(
+        api_http::jobs::mark_overdue_once(&app.app).await.unwrap(),
+        0
+    );
+    // Sessions live 24 h by the same clock: log in again after the jump.
+    for who in [&mut v.patient, &mut v.desk, &mut v.doctor, &mut v.admin] {
+        app.relogin(who).await;
     }
+    assert_eq!(status_of(v.patient.token.clone()).await, "PENDING");
+    clock.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    for who in [&mut v.patient, &mut v.desk, &mut v.doctor, &mut v.admin] {
+        app.relogin(who).await;
+    }
+    assert_eq!(
+        api_http::jobs::mark_overdue_once(&app.app).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        api_http::jobs::mark_overdue_once(&app.app).await.unwrap(),
+        0,
+        "a bill moves once"
+    );
+    assert_eq!(status_of(v.patient.token.clone()).await, "OVERDUE");
     let (_, overdue) = app
         .json(
             Method::GET,

@@ -1,0 +1,25 @@
+//! The end-to-end tests: one test binary (linked once, one process) with a module per area,
+//! each test against the real stores through `e2e::TestApp` (see `tests/src/lib.rs`).
+//!
+//! Where to look: `visit` (a whole visit, money to the cent, OVERDUE/refund on a manual
+//! clock), `clinical_access` (the authorisation matrix of prescriptions, records and bills),
+//! `uploads` (upload abuse, interrupted and stalled uploads, failure injection), `file_stores`
+//! (the S3 store), `notifications` (live streams), `booking` (no double booking under races,
+//! reminders on a manual clock), `audit` (outbox exactly once across a MongoDB outage and a
+//! re-created PostgreSQL database), `authorization`, `bad_input`, `operations` (readiness and
+//! outages), `stores`, `migrations` (every down.sql reverses its up.sql).
+
+mod audit;
+mod authorization;
+mod bad_input;
+mod booking;
+mod clinical_access;
+mod directory;
+mod file_stores;
+mod identity;
+mod migrations;
+mod notifications;
+mod operations;
+mod stores;
+mod uploads;
+mod visit;
