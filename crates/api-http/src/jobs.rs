@@ -43,6 +43,11 @@ pub async fn mark_overdue_once(state: &AppState) -> Result<usize, DomainError> {
     }
 }
 
+/// The idempotency clean-up step: forgets keys older than a day. Returns how many.
+pub async fn purge_idempotency_keys_once(state: &AppState) -> Result<usize, DomainError> {
+    state.idempotency.purge_expired().await
+}
+
 /// Ships the audit outbox to MongoDB every `AUDIT_RELAY_INTERVAL_MS`. While MongoDB is down
 /// the events wait in PostgreSQL and are shipped once it is back. Safe with several `serve`
 /// processes: the outbox takes a lock, so batches are shipped in order, once.
@@ -109,7 +114,8 @@ pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()
     })
 }
 
-/// Marks PENDING bills past their due date OVERDUE every `OVERDUE_INTERVAL_SECS`.
+/// Marks PENDING bills past their due date OVERDUE every `OVERDUE_INTERVAL_SECS`, and on the
+/// same beat forgets idempotency keys older than a day.
 pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_secs(state.config.overdue_interval_secs);
@@ -118,6 +124,11 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
                 Ok(0) => {}
                 Ok(n) => tracing::info!(bills = n, "bills marked overdue"),
                 Err(e) => tracing::warn!(error = %e, "overdue job failed; retrying"),
+            }
+            match purge_idempotency_keys_once(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "expired idempotency keys removed"),
+                Err(e) => tracing::warn!(error = %e, "idempotency clean-up failed; retrying"),
             }
             tokio::time::sleep(interval).await;
         }

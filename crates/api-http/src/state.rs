@@ -175,7 +175,7 @@ impl AppState {
         // slowest booking can take (every store call is bounded by STORE_TIMEOUT_MS).
         let idempotency = domain::idempotency::Idempotency::new(
             Arc::new(adapters_postgres::PgIdempotencyStore { pool: pg.clone() }),
-            Arc::new(SystemClock),
+            clock.clone(),
             chrono::Duration::milliseconds(i64::try_from(config.store_timeout_ms).unwrap_or(2000))
                 .max(chrono::Duration::seconds(10))
                 * 3,

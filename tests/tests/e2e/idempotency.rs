@@ -207,5 +207,10 @@ async fn a_claim_whose_worker_died_blocks_retries_only_for_its_lease() {
             .unwrap(),
         1
     );
-    assert_eq!(app.app.idempotency.purge_expired().await.unwrap(), 0);
+    assert_eq!(
+        api_http::jobs::purge_idempotency_keys_once(&app.app)
+            .await
+            .unwrap(),
+        0
+    );
 }
