@@ -220,4 +220,27 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         insert_events(&mut conn, &[event]).await.db()
     }
+
+    async fn profile_ids(
+        &self,
+        user_id: Uuid,
+    ) -> Result<(Option<Uuid>, Option<Uuid>), DomainError> {
+        use crate::schema::{doctors, patients};
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let patient: Option<Uuid> = patients::table
+            .filter(patients::user_id.eq(user_id))
+            .select(patients::id)
+            .first(&mut conn)
+            .await
+            .optional()
+            .db()?;
+        let doctor: Option<Uuid> = doctors::table
+            .filter(doctors::user_id.eq(user_id))
+            .select(doctors::id)
+            .first(&mut conn)
+            .await
+            .optional()
+            .db()?;
+        Ok((patient, doctor))
+    }
 }

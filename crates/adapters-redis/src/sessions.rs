@@ -1,6 +1,9 @@
-//! Sessions at `session:{userId}`, expiring with the session (24 h by default).
+//! Sessions at `session:{userId}`: one Redis hash per user, one field per session (device),
+//! holding the session as JSON. The key lives as long as its newest session (every session has
+//! the same lifetime); expired fields are filtered on read and pruned at login by the domain.
 
 use async_trait::async_trait;
+use deadpool_redis::redis::AsyncCommands;
 use domain::error::DomainError;
 use domain::identity::{Session, SessionStore};
 use uuid::Uuid;
@@ -12,8 +15,8 @@ pub struct RedisSessionStore {
     pub store: RedisStore,
 }
 
-fn key(user_id: Uuid) -> String {
-    format!("session:{user_id}")
+fn key(store: &RedisStore, user_id: Uuid) -> String {
+    store.key(&format!("session:{user_id}"))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> DomainError {
@@ -25,25 +28,60 @@ fn unavailable(e: impl std::fmt::Display) -> DomainError {
 impl SessionStore for RedisSessionStore {
     async fn put(&self, session: &Session) -> Result<(), DomainError> {
         let ttl = (session.expires_at - session.issued_at)
-            .to_std()
-            .unwrap_or_default();
+            .num_seconds()
+            .max(1);
         let json = serde_json::to_string(session)
             .map_err(|e| DomainError::unexpected("session JSON", e))?;
-        self.store
-            .set_ex(&key(session.user_id), &json, ttl)
+        let key = key(&self.store, session.user_id);
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        deadpool_redis::redis::pipe()
+            .atomic()
+            .hset(&key, session.session_id.to_string(), json)
+            .ignore()
+            .expire(&key, ttl)
+            .ignore()
+            .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
     }
 
-    async fn get(&self, user_id: Uuid) -> Result<Option<Session>, DomainError> {
-        match self.store.get(&key(user_id)).await.map_err(unavailable)? {
-            None => Ok(None),
-            // An unreadable session is no session: the user logs in again.
-            Some(json) => Ok(serde_json::from_str(&json).ok()),
-        }
+    async fn get(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Session>, DomainError> {
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        let json: Option<String> = conn
+            .hget(key(&self.store, user_id), session_id.to_string())
+            .await
+            .map_err(unavailable)?;
+        // An unreadable session is no session: the user logs in again.
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
-    async fn delete(&self, user_id: Uuid) -> Result<(), DomainError> {
-        self.store.del(&key(user_id)).await.map_err(unavailable)
+    async fn list(&self, user_id: Uuid) -> Result<Vec<Session>, DomainError> {
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        let all: std::collections::HashMap<String, String> = conn
+            .hgetall(key(&self.store, user_id))
+            .await
+            .map_err(unavailable)?;
+        Ok(all
+            .values()
+            .filter_map(|j| serde_json::from_str(j).ok())
+            .collect())
+    }
+
+    async fn delete(&self, user_id: Uuid, session_ids: &[Uuid]) -> Result<(), DomainError> {
+        if session_ids.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<String> = session_ids.iter().map(Uuid::to_string).collect();
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        conn.hdel::<_, _, ()>(key(&self.store, user_id), fields)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_all(&self, user_id: Uuid) -> Result<(), DomainError> {
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        conn.del::<_, ()>(key(&self.store, user_id))
+            .await
+            .map_err(unavailable)
     }
 }

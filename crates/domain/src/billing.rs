@@ -221,22 +221,12 @@ pub struct BillingService {
 }
 
 impl BillingService {
-    /// The patient record of a patient actor (`Forbidden` without one).
-    async fn own_patient_id(&self, actor: &Actor) -> Result<Uuid, DomainError> {
-        Ok(self
-            .directory
-            .patient_of_user(actor.user_id)
-            .await?
-            .ok_or(DomainError::Forbidden)?
-            .id)
-    }
-
     /// The bill if the actor may see it: the desk and admins all, a patient its own;
     /// doctors are refused outright.
     async fn visible(&self, actor: &Actor, id: Uuid) -> Result<Bill, DomainError> {
         let owner = match actor.role {
             Role::Doctor => return Err(DomainError::Forbidden),
-            Role::Patient => Some(self.own_patient_id(actor).await?),
+            Role::Patient => Some(actor.own_patient_id()?),
             Role::Admin | Role::Receptionist => None,
         };
         let bill = self
@@ -263,7 +253,7 @@ impl BillingService {
     ) -> Result<Page<Bill>, DomainError> {
         match actor.role {
             Role::Doctor => return Err(DomainError::Forbidden),
-            Role::Patient => filter.patient_id = Some(self.own_patient_id(actor).await?),
+            Role::Patient => filter.patient_id = Some(actor.own_patient_id()?),
             Role::Admin | Role::Receptionist => {}
         }
         if let (Some(from), Some(to)) = (filter.from, filter.to) {
@@ -439,7 +429,7 @@ mod tests {
     #[tokio::test]
     async fn a_patient_pays_its_own_bill_and_not_anothers() {
         let me = actor(Role::Patient);
-        let patient = crate::testing::patient_of(me.user_id);
+        let patient = crate::testing::patient_of(&me);
         let mine = bill(patient.id, BillingStatus::Overdue);
         let theirs = bill(Uuid::new_v4(), BillingStatus::Pending);
         let (mine_id, theirs_id) = (mine.id, theirs.id);

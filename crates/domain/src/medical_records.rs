@@ -362,12 +362,7 @@ impl MedicalRecordService {
                 upload: DESK_TYPES.to_vec(),
             },
             Role::Patient => {
-                let me = self
-                    .directory
-                    .patient_of_user(actor.user_id)
-                    .await?
-                    .ok_or(DomainError::Forbidden)?;
-                if me.id != patient_id {
+                if actor.own_patient_id()? != patient_id {
                     return Err(not_found);
                 }
                 Access {
@@ -376,12 +371,11 @@ impl MedicalRecordService {
                 }
             }
             Role::Doctor => {
-                let me = self
-                    .directory
-                    .doctor_of_user(actor.user_id)
+                if !self
+                    .records
+                    .doctor_treats(actor.own_doctor_id()?, patient_id)
                     .await?
-                    .ok_or(DomainError::Forbidden)?;
-                if !self.records.doctor_treats(me.id, patient_id).await? {
+                {
                     return Err(not_found);
                 }
                 Access {

@@ -160,24 +160,6 @@ impl PrescriptionInput {
 }
 
 impl PrescriptionService {
-    async fn own_doctor_id(&self, actor: &Actor) -> Result<Uuid, DomainError> {
-        Ok(self
-            .directory
-            .doctor_of_user(actor.user_id)
-            .await?
-            .ok_or(DomainError::Forbidden)?
-            .id)
-    }
-
-    async fn own_patient_id(&self, actor: &Actor) -> Result<Uuid, DomainError> {
-        Ok(self
-            .directory
-            .patient_of_user(actor.user_id)
-            .await?
-            .ok_or(DomainError::Forbidden)?
-            .id)
-    }
-
     /// The appointment's doctor writes it while the visit is in progress or completed.
     pub async fn write(
         &self,
@@ -186,7 +168,7 @@ impl PrescriptionService {
         input: PrescriptionInput,
     ) -> Result<Prescription, DomainError> {
         actor.require(Permission::WritePrescriptions)?;
-        let doctor_id = self.own_doctor_id(actor).await?;
+        let doctor_id = actor.own_doctor_id()?;
         let appointment = self
             .appointments
             .get(appointment_id)
@@ -229,8 +211,8 @@ impl PrescriptionService {
         let allowed = match actor.role {
             Role::Admin => true,
             Role::Receptionist => return Err(DomainError::Forbidden),
-            Role::Doctor => self.own_doctor_id(actor).await? == p.doctor_id,
-            Role::Patient => self.own_patient_id(actor).await? == p.patient_id,
+            Role::Doctor => actor.own_doctor_id()? == p.doctor_id,
+            Role::Patient => actor.own_patient_id()? == p.patient_id,
         };
         if allowed {
             Ok(())
@@ -278,8 +260,8 @@ impl PrescriptionService {
     ) -> Result<Page<Prescription>, DomainError> {
         match actor.role {
             Role::Receptionist => return Err(DomainError::Forbidden),
-            Role::Patient => filter.patient_id = Some(self.own_patient_id(actor).await?),
-            Role::Doctor => filter.doctor_id = Some(self.own_doctor_id(actor).await?),
+            Role::Patient => filter.patient_id = Some(actor.own_patient_id()?),
+            Role::Doctor => filter.doctor_id = Some(actor.own_doctor_id()?),
             Role::Admin => {}
         }
         self.prescriptions.list(filter, page).await
@@ -337,7 +319,7 @@ mod tests {
 
     fn doctor_actor() -> (Actor, Doctor) {
         let actor = crate::testing::actor(Role::Doctor);
-        let doctor = crate::testing::doctor_of(actor.user_id, Uuid::new_v4(), "10");
+        let doctor = crate::testing::doctor_of(actor.user_id, actor.doctor_id.unwrap(), "10");
         (actor, doctor)
     }
 

@@ -7,21 +7,24 @@ use crate::directory::{Doctor, Patient, PatientProfile};
 use crate::identity::{Actor, Role};
 use crate::money::Money;
 
-/// A fresh actor of `role` with its own user and session.
+/// A fresh actor of `role` with its own user and session (and, for patients and doctors, its
+/// own patient or doctor record id, as a login resolves it).
 pub fn actor(role: Role) -> Actor {
     Actor {
         user_id: Uuid::new_v4(),
         role,
         session_id: Uuid::new_v4(),
+        patient_id: (role == Role::Patient).then(Uuid::new_v4),
+        doctor_id: (role == Role::Doctor).then(Uuid::new_v4),
         meta: RequestMeta::default(),
     }
 }
 
-/// The patient record of `user_id`.
-pub fn patient_of(user_id: Uuid) -> Patient {
+/// The patient record of a patient actor (the id its session carries).
+pub fn patient_of(actor: &Actor) -> Patient {
     Patient {
-        id: Uuid::new_v4(),
-        user_id,
+        id: actor.patient_id.unwrap_or_else(Uuid::new_v4),
+        user_id: actor.user_id,
         name: "P".into(),
         email: "p@x.org".into(),
         phone: None,

@@ -160,22 +160,66 @@ async fn changing_the_password_ends_the_session() {
 }
 
 #[tokio::test]
-async fn a_new_login_replaces_the_previous_session() {
+async fn each_device_keeps_its_session_lists_them_ends_one_or_all_and_the_cap_ends_the_oldest() {
     let app = TestApp::spawn().await;
     let patient = app.patient().await;
-    let (_, second) = app.login(&patient.email, PASSWORD).await;
-    assert_eq!(
-        app.json(Method::GET, "/me", Some(&patient.token), None)
-            .await
-            .0,
-        401
-    );
-    assert_eq!(
-        app.json(Method::GET, "/me", second["accessToken"].as_str(), None)
-            .await
-            .0,
-        200
-    );
+    let other = app.patient().await;
+    let (_, tablet) = app.login(&patient.email, PASSWORD).await;
+    let tablet = tablet["accessToken"].as_str().unwrap().to_owned();
+    let me = |token: String| {
+        let app = &app;
+        async move { app.json(Method::GET, "/me", Some(&token), None).await.0 }
+    };
+    // A second login leaves the first device signed in.
+    assert_eq!(me(patient.token.clone()).await, 200);
+    assert_eq!(me(tablet.clone()).await, 200);
+    let (status, list) = app
+        .json(Method::GET, "/auth/sessions", Some(&tablet), None)
+        .await;
+    assert_eq!(status, 200);
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["current"], true, "newest first, and this one is mine");
+    let first_device = list[1]["id"].as_str().unwrap().to_owned();
+
+    // Another user cannot end my session: 404, and it keeps working.
+    let path = format!("/auth/sessions/{first_device}");
+    let (status, _) = app.json(Method::DELETE, &path, Some(&other.token), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(me(patient.token.clone()).await, 200);
+    // The tablet ends the first device's session: only that one stops working.
+    let (status, _) = app.json(Method::DELETE, &path, Some(&tablet), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(me(patient.token.clone()).await, 401);
+    assert_eq!(me(tablet.clone()).await, 200);
+
+    // Logging out on one device leaves the others.
+    let (_, phone) = app.login(&patient.email, PASSWORD).await;
+    let phone = phone["accessToken"].as_str().unwrap().to_owned();
+    let (status, _) = app.json(Method::POST, "/auth/logout", Some(&phone), None).await;
+    assert_eq!(status, 204);
+    assert_eq!((me(phone).await, me(tablet.clone()).await), (401, 200));
+
+    // The cap: the eleventh login ends the oldest session (the tablet's).
+    let mut tokens = Vec::new();
+    for _ in 0..domain::identity::MAX_SESSIONS_PER_USER {
+        let (_, login) = app.login(&patient.email, PASSWORD).await;
+        tokens.push(login["accessToken"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(me(tablet).await, 401, "the oldest gave way");
+    let (_, list) = app
+        .json(Method::GET, "/auth/sessions", Some(&tokens[0]), None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), domain::identity::MAX_SESSIONS_PER_USER);
+
+    // Log out everywhere: one call ends them all, and is audited.
+    let (status, _) = app
+        .json(Method::POST, "/auth/logout-all", Some(&tokens[3]), None)
+        .await;
+    assert_eq!(status, 204);
+    for token in tokens {
+        assert_eq!(me(token).await, 401);
+    }
 }
 
 #[tokio::test]

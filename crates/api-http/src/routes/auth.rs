@@ -1,10 +1,11 @@
 //! Registration, login, logout, the current user and password change.
 
-use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::identity::{parse_name, parse_phone, Email, Password, Registration};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::auth::{AuthUser, Meta};
 use crate::errors::{ApiError, ErrorBody};
@@ -146,12 +147,84 @@ pub async fn login(
     }))
 }
 
-/// Log out: ends the session at once (the token stops working immediately).
+/// Log out this device: ends this session at once (its token stops working immediately);
+/// the user's other sessions stay.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody)))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     state.identity.logout(&user.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Log out everywhere: ends every session of the user, on every device, at once.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Every session ended"), (status = 401, description = "No session", body = ErrorBody)))]
+#[post("/auth/logout-all")]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.logout_everywhere(&user.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One signed-in device of the current user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDto {
+    pub id: Uuid,
+    /// The session making this request.
+    pub current: bool,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The current user's signed-in sessions (devices), newest first. A user holds at most 10; a
+/// new login beyond that ends the oldest.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Live sessions", body = [SessionDto]), (status = 401, description = "No session", body = ErrorBody)))]
+#[get("/auth/sessions")]
+pub async fn sessions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let current = user.0.session_id;
+    let list: Vec<SessionDto> = state
+        .identity
+        .sessions(&user.0)
+        .await?
+        .into_iter()
+        .map(|s| SessionDto {
+            id: s.session_id,
+            current: s.session_id == current,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            issued_at: s.issued_at,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// End one of the current user's sessions (for example a lost phone). Another user's session
+/// id is 404.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No session", body = ErrorBody),
+        (status = 404, description = "Not one of your sessions", body = ErrorBody),
+    ))]
+#[delete("/auth/sessions/{id}")]
+pub async fn end_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.end_session(&user.0, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -75,20 +75,12 @@ impl AppointmentService {
     ) -> Result<Relation, DomainError> {
         Ok(match actor.role {
             Role::Patient => Relation {
-                is_patient: self
-                    .directory
-                    .patient_of_user(actor.user_id)
-                    .await?
-                    .is_some_and(|p| p.id == appointment.patient_id),
+                is_patient: actor.patient_id == Some(appointment.patient_id),
                 is_doctor: false,
             },
             Role::Doctor => Relation {
                 is_patient: false,
-                is_doctor: self
-                    .directory
-                    .doctor_of_user(actor.user_id)
-                    .await?
-                    .is_some_and(|d| d.id == appointment.doctor_id),
+                is_doctor: actor.doctor_id == Some(appointment.doctor_id),
             },
             Role::Admin | Role::Receptionist => Relation {
                 is_patient: false,
@@ -131,13 +123,7 @@ impl AppointmentService {
         let reason = parse_optional_text(Some(&request.reason), "reason", 2000)?
             .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
         let patient_id = match actor.role {
-            Role::Patient => {
-                self.directory
-                    .patient_of_user(actor.user_id)
-                    .await?
-                    .ok_or(DomainError::Forbidden)?
-                    .id
-            }
+            Role::Patient => actor.own_patient_id()?,
             Role::Receptionist | Role::Admin => {
                 let id = request.patient_id.ok_or_else(|| {
                     DomainError::validation("patientId", "required when staff book")
@@ -326,22 +312,10 @@ impl AppointmentService {
     ) -> Result<Page<Appointment>, DomainError> {
         match actor.role {
             Role::Patient => {
-                filter.patient_id = Some(
-                    self.directory
-                        .patient_of_user(actor.user_id)
-                        .await?
-                        .ok_or(DomainError::Forbidden)?
-                        .id,
-                );
+                filter.patient_id = Some(actor.own_patient_id()?);
             }
             Role::Doctor => {
-                filter.doctor_id = Some(
-                    self.directory
-                        .doctor_of_user(actor.user_id)
-                        .await?
-                        .ok_or(DomainError::Forbidden)?
-                        .id,
-                );
+                filter.doctor_id = Some(actor.own_doctor_id()?);
             }
             Role::Admin | Role::Receptionist => {}
         }
@@ -394,7 +368,7 @@ mod tests {
 
     fn patient_actor() -> (Actor, Patient) {
         let actor = crate::testing::actor(Role::Patient);
-        let patient = crate::testing::patient_of(actor.user_id);
+        let patient = crate::testing::patient_of(&actor);
         (actor, patient)
     }
 
@@ -459,6 +433,8 @@ mod tests {
             user_id: Uuid::new_v4(),
             role: Role::Receptionist,
             session_id: Uuid::new_v4(),
+            patient_id: None,
+            doctor_id: None,
             meta: RequestMeta::default(),
         };
         let err = svc
@@ -567,6 +543,8 @@ mod tests {
             user_id: doctor_user,
             role: Role::Doctor,
             session_id: Uuid::new_v4(),
+            patient_id: None,
+            doctor_id: Some(doctor_id),
             meta: RequestMeta::default(),
         };
         let done = svc
@@ -582,6 +560,8 @@ mod tests {
             user_id: Uuid::new_v4(),
             role: Role::Doctor,
             session_id: Uuid::new_v4(),
+            patient_id: None,
+            doctor_id: None,
             meta: RequestMeta::default(),
         };
         let svc = service(

@@ -29,10 +29,10 @@ impl DirectoryService {
         Ok(match actor.role {
             Role::Admin | Role::Receptionist => true,
             Role::Patient => patient.user_id == actor.user_id,
-            Role::Doctor => match self.repo.doctor_of_user(actor.user_id).await? {
-                Some(doctor) => {
+            Role::Doctor => match actor.doctor_id {
+                Some(doctor_id) => {
                     self.repo
-                        .doctor_treats_patient(doctor.id, patient.id)
+                        .doctor_treats_patient(doctor_id, patient.id)
                         .await?
                 }
                 None => false,
@@ -69,14 +69,7 @@ impl DirectoryService {
     ) -> Result<Page<Patient>, DomainError> {
         match actor.role {
             Role::Admin | Role::Receptionist => {}
-            Role::Doctor => {
-                let doctor = self
-                    .repo
-                    .doctor_of_user(actor.user_id)
-                    .await?
-                    .ok_or(DomainError::Forbidden)?;
-                filter.doctor_id = Some(doctor.id);
-            }
+            Role::Doctor => filter.doctor_id = Some(actor.own_doctor_id()?),
             Role::Patient => return Err(DomainError::Forbidden),
         }
         self.repo.list_patients(filter, page).await
@@ -333,8 +326,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_doctor_sees_only_patients_it_treats() {
-        let doc_actor = actor(Role::Doctor);
+        let mut doc_actor = actor(Role::Doctor);
         let d = doctor(doc_actor.user_id, true);
+        doc_actor.doctor_id = Some(d.id);
         let p = patient(Uuid::new_v4());
         let (pid, did) = (p.id, d.id);
         let mut repo = MockDirectoryRepository::new();
@@ -364,8 +358,9 @@ mod tests {
 
     #[tokio::test]
     async fn doctors_list_only_their_patients_and_patients_cannot_list() {
-        let doc_actor = actor(Role::Doctor);
+        let mut doc_actor = actor(Role::Doctor);
         let d = doctor(doc_actor.user_id, true);
+        doc_actor.doctor_id = Some(d.id);
         let did = d.id;
         let mut repo = MockDirectoryRepository::new();
         repo.expect_doctor_of_user()

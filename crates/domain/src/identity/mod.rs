@@ -1,9 +1,12 @@
 //! Accounts, sessions and who may act: registration, login/logout, password change, staff
 //! accounts and deactivation.
 //!
-//! A login creates one session at `session:{userId}` (a new login replaces the previous
-//! session). A request is authenticated only while its token's session id matches the stored
-//! session, so logout, deactivation and a password change end access at once.
+//! A login opens a session, one per device, kept under the user's `session:{userId}` key (at most
+//! [`MAX_SESSIONS_PER_USER`]; the oldest is ended when a new login would pass the cap). A request
+//! is authenticated only while its token's session is stored, so logout ends that device's
+//! session at once, and "log out everywhere", deactivation and a password change end all of
+//! them. The session remembers the user's patient or doctor record, so no use case has to look
+//! up "which patient is this user" again.
 
 mod service;
 mod values;
@@ -45,12 +48,19 @@ pub struct NewUser {
     pub password_hash: PasswordHash,
 }
 
+/// How many sessions (devices) one user may hold at once.
+pub const MAX_SESSIONS_PER_USER: usize = 10;
+
 /// The acting, authenticated user of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: Uuid,
     pub role: Role,
     pub session_id: Uuid,
+    /// The user's patient record (patients), resolved once at login.
+    pub patient_id: Option<Uuid>,
+    /// The user's doctor record (doctors), resolved once at login.
+    pub doctor_id: Option<Uuid>,
     pub meta: RequestMeta,
 }
 
@@ -58,15 +68,31 @@ impl Actor {
     pub fn is(&self, role: Role) -> bool {
         self.role == role
     }
+
+    /// The actor's own patient record; `Forbidden` for anyone who is not a patient.
+    pub fn own_patient_id(&self) -> Result<Uuid, DomainError> {
+        self.patient_id.ok_or(DomainError::Forbidden)
+    }
+
+    /// The actor's own doctor record; `Forbidden` for anyone who is not a doctor.
+    pub fn own_doctor_id(&self) -> Result<Uuid, DomainError> {
+        self.doctor_id.ok_or(DomainError::Forbidden)
+    }
 }
 
-/// The session stored at `session:{userId}`.
+/// One session (device) stored under `session:{userId}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub session_id: Uuid,
     pub user_id: Uuid,
     pub role: Role,
+    /// The user's patient record, when it is a patient.
+    #[serde(default)]
+    pub patient_id: Option<Uuid>,
+    /// The user's doctor record, when it is a doctor.
+    #[serde(default)]
+    pub doctor_id: Option<Uuid>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub issued_at: DateTime<Utc>,
@@ -124,17 +150,27 @@ pub trait UserRepository: Send + Sync {
 
     /// Records an event that changes no row (LOGIN, LOGOUT).
     async fn record(&self, event: AuditEvent) -> Result<(), DomainError>;
+
+    /// The user's patient and doctor record ids (each `None` when it has none).
+    async fn profile_ids(&self, user_id: Uuid)
+        -> Result<(Option<Uuid>, Option<Uuid>), DomainError>;
 }
 
-/// Sessions in Redis. Every method returns `Unavailable("session store")` when Redis is down:
-/// nobody is let in without a session check.
+/// Sessions in Redis, several per user under `session:{userId}`. Every method returns
+/// `Unavailable("session store")` when Redis is down: nobody is let in without a session check.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores the session until its `expires_at`, replacing any previous one of the user.
+    /// Adds the session beside the user's others, kept at least until its `expires_at`.
     async fn put(&self, session: &Session) -> Result<(), DomainError>;
-    async fn get(&self, user_id: Uuid) -> Result<Option<Session>, DomainError>;
-    async fn delete(&self, user_id: Uuid) -> Result<(), DomainError>;
+    /// One session of the user (`None` when ended or never there; expiry is the caller's check).
+    async fn get(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Session>, DomainError>;
+    /// All stored sessions of the user, expired ones included.
+    async fn list(&self, user_id: Uuid) -> Result<Vec<Session>, DomainError>;
+    /// Ends these sessions of the user.
+    async fn delete(&self, user_id: Uuid, session_ids: &[Uuid]) -> Result<(), DomainError>;
+    /// Ends every session of the user.
+    async fn delete_all(&self, user_id: Uuid) -> Result<(), DomainError>;
 }
 
 /// Argon2id hashing (CPU-heavy: implementations run it off the async threads).

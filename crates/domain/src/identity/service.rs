@@ -48,6 +48,18 @@ pub struct IdentityService {
     pub decoy_hash: PasswordHash,
 }
 
+/// The sessions a new login ends: the expired ones, and the oldest live ones beyond
+/// [`MAX_SESSIONS_PER_USER`] - 1, so the new one fits under the cap.
+pub fn sessions_to_end(existing: &[Session], now: chrono::DateTime<chrono::Utc>) -> Vec<Uuid> {
+    let (mut live, expired): (Vec<&Session>, Vec<&Session>) =
+        existing.iter().partition(|s| s.expires_at > now);
+    let mut end: Vec<Uuid> = expired.iter().map(|s| s.session_id).collect();
+    live.sort_by_key(|s| s.issued_at);
+    let over = (live.len() + 1).saturating_sub(super::MAX_SESSIONS_PER_USER);
+    end.extend(live.iter().take(over).map(|s| s.session_id));
+    end
+}
+
 /// The audit picture of a user: what changed, never the password hash.
 pub fn user_snapshot(user: &User) -> serde_json::Value {
     json!({
@@ -188,15 +200,22 @@ impl IdentityService {
             return Err(DomainError::InvalidCredentials);
         }
         let now = self.clock.now();
+        let (patient_id, doctor_id) = self.users.profile_ids(user.id).await?;
         let session = Session {
             session_id: Uuid::new_v4(),
             user_id: user.id,
             role: user.role,
+            patient_id,
+            doctor_id,
             ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
             issued_at: now,
             expires_at: now + self.session_ttl,
         };
+        let existing = self.sessions.list(user.id).await?;
+        self.sessions
+            .delete(user.id, &sessions_to_end(&existing, now))
+            .await?;
         self.sessions.put(&session).await?;
         self.users
             .record(AuditEvent::new(
@@ -210,21 +229,31 @@ impl IdentityService {
         Ok((session, user))
     }
 
-    /// Checks that a token's session is still the user's current session.
+    /// Checks that a token's session is still one of the user's live sessions.
     pub async fn authenticate(
         &self,
         user_id: Uuid,
         session_id: Uuid,
         meta: RequestMeta,
     ) -> Result<Actor, DomainError> {
-        match self.sessions.get(user_id).await? {
-            Some(session)
-                if session.session_id == session_id && session.expires_at > self.clock.now() =>
-            {
+        match self.sessions.get(user_id, session_id).await? {
+            Some(session) if session.expires_at > self.clock.now() => {
+                let (patient_id, doctor_id) = match session.role {
+                    // A session stored before profile ids were kept in it: look them up.
+                    Role::Patient if session.patient_id.is_none() => {
+                        self.users.profile_ids(user_id).await?
+                    }
+                    Role::Doctor if session.doctor_id.is_none() => {
+                        self.users.profile_ids(user_id).await?
+                    }
+                    _ => (session.patient_id, session.doctor_id),
+                };
                 Ok(Actor {
                     user_id,
                     role: session.role,
                     session_id,
+                    patient_id,
+                    doctor_id,
                     meta,
                 })
             }
@@ -232,17 +261,68 @@ impl IdentityService {
         }
     }
 
-    /// Ends the actor's session.
+    /// Ends the actor's session on this device.
     pub async fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
-        self.sessions.delete(actor.user_id).await?;
+        self.sessions
+            .delete(actor.user_id, &[actor.session_id])
+            .await?;
+        self.record_logout(actor, json!({ "sessions": [actor.session_id] }))
+            .await
+    }
+
+    /// Ends every session of the actor, on every device.
+    pub async fn logout_everywhere(&self, actor: &Actor) -> Result<(), DomainError> {
+        self.sessions.delete_all(actor.user_id).await?;
+        self.record_logout(actor, json!({ "sessions": "all" }))
+            .await
+    }
+
+    /// The actor's live sessions, newest first.
+    pub async fn sessions(&self, actor: &Actor) -> Result<Vec<Session>, DomainError> {
+        let now = self.clock.now();
+        let mut live: Vec<Session> = self
+            .sessions
+            .list(actor.user_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.expires_at > now)
+            .collect();
+        live.sort_by(|a, b| b.issued_at.cmp(&a.issued_at));
+        Ok(live)
+    }
+
+    /// Ends one of the actor's sessions (another device, or this one). Someone else's session
+    /// id is `NotFound`.
+    pub async fn end_session(&self, actor: &Actor, session_id: Uuid) -> Result<(), DomainError> {
+        if !self
+            .sessions(actor)
+            .await?
+            .iter()
+            .any(|s| s.session_id == session_id)
+        {
+            return Err(DomainError::NotFound("session"));
+        }
+        self.sessions.delete(actor.user_id, &[session_id]).await?;
+        self.record_logout(actor, json!({ "sessions": [session_id] }))
+            .await
+    }
+
+    async fn record_logout(
+        &self,
+        actor: &Actor,
+        ended: serde_json::Value,
+    ) -> Result<(), DomainError> {
         self.users
-            .record(AuditEvent::new(
-                Some(actor.user_id),
-                AuditAction::Logout,
-                "user",
-                Some(actor.user_id),
-                &actor.meta,
-            ))
+            .record(
+                AuditEvent::new(
+                    Some(actor.user_id),
+                    AuditAction::Logout,
+                    "user",
+                    Some(actor.user_id),
+                    &actor.meta,
+                )
+                .after(ended),
+            )
             .await
     }
 
@@ -291,7 +371,7 @@ impl IdentityService {
         self.users
             .update_password(actor.user_id, new_hash, event)
             .await?;
-        self.sessions.delete(actor.user_id).await
+        self.sessions.delete_all(actor.user_id).await
     }
 
     /// An admin activates or deactivates a user; deactivation ends its session at once.
@@ -326,7 +406,7 @@ impl IdentityService {
         .after(user_snapshot(&after));
         let user = self.users.set_active(user_id, active, event).await?;
         if !active {
-            self.sessions.delete(user_id).await?;
+            self.sessions.delete_all(user_id).await?;
         }
         Ok(user)
     }
@@ -429,13 +509,23 @@ mod tests {
             .returning(|_| Ok(()));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| true);
+        let doctor_id = Uuid::new_v4();
+        users
+            .expect_profile_ids()
+            .returning(move |_| Ok((None, Some(doctor_id))));
         let mut sessions = MockSessionStore::new();
+        sessions.expect_list().returning(|_| Ok(vec![]));
+        sessions
+            .expect_delete()
+            .withf(|_, ids| ids.is_empty())
+            .returning(|_, _| Ok(()));
         sessions
             .expect_put()
             .withf(move |s| {
                 s.user_id == uid
                     && s.expires_at - s.issued_at == Duration::hours(24)
                     && s.role == Role::Doctor
+                    && s.doctor_id == Some(doctor_id)
             })
             .times(1)
             .returning(|_| Ok(()));
@@ -447,7 +537,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_replaced_or_missing_session_is_unauthenticated_and_redis_down_is_unavailable() {
+    async fn an_ended_or_expired_session_is_unauthenticated_and_redis_down_is_unavailable() {
         let uid = Uuid::new_v4();
         let mut sessions = MockSessionStore::new();
         let mut seq = mockall::Sequence::new();
@@ -455,28 +545,31 @@ mod tests {
             .expect_get()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(None));
+            .returning(|_, _| Ok(None));
         sessions
             .expect_get()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(move |_| {
+            .returning(move |_, _| {
                 let t = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
                 Ok(Some(Session {
                     session_id: Uuid::new_v4(),
                     user_id: uid,
                     role: Role::Patient,
+                    patient_id: Some(Uuid::new_v4()),
+                    doctor_id: None,
                     ip: None,
                     user_agent: None,
-                    issued_at: t,
-                    expires_at: t + Duration::hours(1),
+                    // Expired: the clock of these tests is later.
+                    issued_at: t - Duration::days(3650),
+                    expires_at: t - Duration::days(3649),
                 }))
             });
         sessions
             .expect_get()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Err(DomainError::Unavailable("session store")));
+            .returning(|_, _| Err(DomainError::Unavailable("session store")));
         let svc = service(
             MockUserRepository::new(),
             sessions,
@@ -495,6 +588,40 @@ mod tests {
             svc.authenticate(uid, sid, RequestMeta::default()).await,
             Err(DomainError::Unavailable("session store"))
         );
+    }
+
+    fn session_at(user_id: Uuid, issued_minutes_ago: i64, ttl_minutes: i64) -> Session {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
+        let issued_at = now - Duration::minutes(issued_minutes_ago);
+        Session {
+            session_id: Uuid::new_v4(),
+            user_id,
+            role: Role::Patient,
+            patient_id: None,
+            doctor_id: None,
+            ip: None,
+            user_agent: None,
+            issued_at,
+            expires_at: issued_at + Duration::minutes(ttl_minutes),
+        }
+    }
+
+    #[test]
+    fn a_new_login_ends_the_expired_sessions_and_the_oldest_beyond_the_cap() {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
+        let uid = Uuid::new_v4();
+        let expired = session_at(uid, 120, 60);
+        let live: Vec<Session> = (0..super::super::MAX_SESSIONS_PER_USER as i64)
+            .map(|i| session_at(uid, 10 + i, 600))
+            .collect();
+        let oldest_live = live.last().unwrap().session_id;
+        let mut all = live.clone();
+        all.push(expired.clone());
+        let ended = sessions_to_end(&all, now);
+        assert_eq!(ended.len(), 2, "the expired one and the oldest live one");
+        assert!(ended.contains(&expired.session_id) && ended.contains(&oldest_live));
+        // Under the cap nothing live is ended.
+        assert!(sessions_to_end(&live[..3], now).is_empty());
     }
 
     #[tokio::test]
@@ -560,7 +687,7 @@ mod tests {
             });
         let mut sessions = MockSessionStore::new();
         sessions
-            .expect_delete()
+            .expect_delete_all()
             .withf(move |id| *id == tid)
             .times(1)
             .returning(|_| Ok(()));

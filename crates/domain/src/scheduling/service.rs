@@ -243,6 +243,8 @@ mod tests {
             user_id: Uuid::new_v4(),
             role: Role::Admin,
             session_id: Uuid::new_v4(),
+            patient_id: None,
+            doctor_id: None,
             meta: RequestMeta::default(),
         };
         let overlapping = ScheduleInput::parse(DayOfWeek::Mon, t(11), t(13), 30).unwrap();
@@ -299,6 +301,8 @@ mod tests {
                 user_id: Uuid::new_v4(),
                 role,
                 session_id: Uuid::new_v4(),
+                patient_id: None,
+                doctor_id: None,
                 meta: RequestMeta::default(),
             };
             assert_eq!(
