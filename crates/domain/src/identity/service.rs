@@ -287,7 +287,7 @@ impl IdentityService {
             .into_iter()
             .filter(|s| s.expires_at > now)
             .collect();
-        live.sort_by(|a, b| b.issued_at.cmp(&a.issued_at));
+        live.sort_by_key(|s| std::cmp::Reverse(s.issued_at));
         Ok(live)
     }
 
