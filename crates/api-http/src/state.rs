@@ -146,13 +146,13 @@ impl AppState {
             directory: directory_repo.clone(),
             clock: clock.clone(),
         };
-        let medical_records = domain::medical_records::MedicalRecordService {
-            records: Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
+        let medical_records = domain::medical_records::MedicalRecordService::new(
+            Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
             files,
-            directory: directory_repo.clone(),
-            clock: clock.clone(),
-            max_bytes: config.upload_max_bytes,
-        };
+            directory_repo.clone(),
+            clock.clone(),
+            config.upload_max_bytes,
+        );
         let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
         let appointments = AppointmentService {
             appointments: appointment_repo,

@@ -99,7 +99,7 @@ async fn store_file(
 ) -> Result<(domain::medical_records::FileKind, u64), ApiError> {
     let service = &state.medical_records;
     let idle = state.config.upload_idle_timeout();
-    let max = service.max_bytes;
+    let max = service.max_bytes();
     // The first bytes decide the type before anything is stored.
     let mut head = Vec::with_capacity(SNIFF_LEN);
     let mut ended = false;
@@ -117,7 +117,7 @@ async fn store_file(
         return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
     }
     let kind = service.check_head(prepared, &head).map_err(rejection)?;
-    let mut writer: Box<dyn FileWriter> = service.files.create(&prepared.storage_key).await?;
+    let mut writer: Box<dyn FileWriter> = service.open_file(prepared).await?;
     let streamed: Result<(), ApiError> = async {
         writer.write(&head).await?;
         if !ended {
@@ -158,7 +158,7 @@ pub fn check_declared_length(req: &HttpRequest, max: u64) -> Result<(), ApiError
 }
 
 /// Reads the form and stores its file; returns the prepared upload, the file's kind and size.
-/// The caller records it (and deletes the file if that fails).
+/// The caller records it with `accept_upload`, which removes the file if that fails.
 pub async fn receive(
     state: &AppState,
     actor: &Actor,
@@ -171,11 +171,7 @@ pub async fn receive(
     while let Some(field) = next(&mut form, idle).await? {
         if let Some((prepared, _, _)) = &stored {
             // Nothing may follow the file: discard it rather than guess.
-            let _ = state
-                .medical_records
-                .files
-                .delete(&prepared.storage_key)
-                .await;
+            state.medical_records.discard(prepared).await;
             return Err(ApiError::validation(
                 "file",
                 "the file must be the last part of the form",

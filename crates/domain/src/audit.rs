@@ -170,6 +170,7 @@ pub struct AuditRelay {
 impl AuditRelay {
     /// Ships batches until none is left (or one fails). Returns the number shipped; an error
     /// leaves the remaining events in the outbox for the next run.
+    #[tracing::instrument(name = "audit.drain", skip_all)]
     pub async fn drain(&self) -> Result<usize, DomainError> {
         let mut shipped = 0;
         loop {

@@ -240,11 +240,13 @@ impl BillingService {
         Ok(bill)
     }
 
+    #[tracing::instrument(name = "billing.get", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Bill, DomainError> {
         self.visible(actor, id).await
     }
 
     /// My bills (patient) or any patient's (desk, admin), filtered, newest first.
+    #[tracing::instrument(name = "billing.list", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn list(
         &self,
         actor: &Actor,
@@ -265,6 +267,7 @@ impl BillingService {
     }
 
     /// Records a payment of a PENDING or OVERDUE bill: the patient itself or the desk.
+    #[tracing::instrument(name = "billing.pay", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn pay(
         &self,
         actor: &Actor,
@@ -286,6 +289,7 @@ impl BillingService {
     }
 
     /// Refunds a PAID bill (admins only).
+    #[tracing::instrument(name = "billing.refund", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn refund(&self, actor: &Actor, id: Uuid) -> Result<Bill, DomainError> {
         actor.require(Permission::Refund)?;
         let bill = self.visible(actor, id).await?;
@@ -331,6 +335,7 @@ impl BillingService {
     }
 
     /// The OVERDUE job's one step.
+    #[tracing::instrument(name = "billing.mark_overdue", skip_all)]
     pub async fn mark_overdue(&self) -> Result<usize, DomainError> {
         self.bills.mark_overdue(self.clock.now()).await
     }

@@ -119,6 +119,7 @@ impl Idempotency {
     /// Claims `raw_key` for `user_id` and this request's `fingerprint` ([`fingerprint`]).
     /// Errors: `Validation("Idempotency-Key")` for a malformed key or a key reused for another
     /// request, `Conflict(IdempotencyInFlight)` while another request holds it.
+    #[tracing::instrument(name = "idempotency.begin", skip_all, fields(user_id = %user_id))]
     pub async fn begin(
         &self,
         user_id: Uuid,
@@ -148,16 +149,19 @@ impl Idempotency {
     }
 
     /// Stores the answer of a finished request for its retries.
+    #[tracing::instrument(name = "idempotency.finish", skip_all)]
     pub async fn finish(&self, key: &KeyRef, response: StoredResponse) -> Result<(), DomainError> {
         self.store.complete(key, response).await
     }
 
     /// Releases the key after a failure that was not the request's fault.
+    #[tracing::instrument(name = "idempotency.abandon", skip_all)]
     pub async fn abandon(&self, key: &KeyRef) -> Result<(), DomainError> {
         self.store.release(key).await
     }
 
     /// The clean-up job's step: forgets keys older than [`KEY_TTL_HOURS`].
+    #[tracing::instrument(name = "idempotency.purge_expired", skip_all)]
     pub async fn purge_expired(&self) -> Result<usize, DomainError> {
         self.store
             .purge(self.clock.now() - Duration::hours(KEY_TTL_HOURS))

@@ -329,12 +329,15 @@ pub enum FileRejection {
     Empty,
 }
 
+///
+/// The file store is private to the use case: it alone creates, keeps or discards a stored
+/// file, so the guarantee "a rejected upload leaves nothing behind" lives in one place.
 pub struct MedicalRecordService {
-    pub records: Arc<dyn MedicalRecordRepository>,
-    pub files: Arc<dyn FileStore>,
-    pub directory: Arc<dyn DirectoryRepository>,
-    pub clock: Arc<dyn Clock>,
-    pub max_bytes: u64,
+    records: Arc<dyn MedicalRecordRepository>,
+    files: Arc<dyn FileStore>,
+    directory: Arc<dyn DirectoryRepository>,
+    clock: Arc<dyn Clock>,
+    max_bytes: u64,
 }
 
 /// What an actor may do with one patient's records.
@@ -348,6 +351,43 @@ struct Access {
 const DESK_TYPES: [RecordType; 2] = [RecordType::LabReport, RecordType::Imaging];
 
 impl MedicalRecordService {
+    pub fn new(
+        records: Arc<dyn MedicalRecordRepository>,
+        files: Arc<dyn FileStore>,
+        directory: Arc<dyn DirectoryRepository>,
+        clock: Arc<dyn Clock>,
+        max_bytes: u64,
+    ) -> Self {
+        Self {
+            records,
+            files,
+            directory,
+            clock,
+            max_bytes,
+        }
+    }
+
+    /// The largest file accepted, in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Opens the writer of a prepared upload's file (after [`Self::check_head`] accepted its
+    /// first bytes). The writer is aborted on any failure; a finished file that is then not
+    /// recorded is removed by [`Self::accept_upload`] or [`Self::discard`].
+    pub async fn open_file(
+        &self,
+        upload: &PreparedUpload,
+    ) -> Result<Box<dyn FileWriter>, DomainError> {
+        self.files.create(&upload.storage_key).await
+    }
+
+    /// Removes a finished file whose upload was refused after it was written (for example a
+    /// form part after the file). Best effort: a failure is logged by the store.
+    pub async fn discard(&self, upload: &PreparedUpload) {
+        let _ = self.files.delete(&upload.storage_key).await;
+    }
+
     /// The actor's rights over `patient_id`'s records; `NotFound("patient")` when it may not
     /// even know the patient (another patient, a doctor who does not treat them).
     async fn access(&self, actor: &Actor, patient_id: Uuid) -> Result<Access, DomainError> {
@@ -401,6 +441,7 @@ impl MedicalRecordService {
 
     /// Checks the metadata and the actor's right to upload it, before the file is read.
     /// `file_name` and `declared_type` come from the file part's headers.
+    #[tracing::instrument(name = "medical_records.prepare_upload", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, patient_id = %patient_id))]
     pub async fn prepare_upload(
         &self,
         actor: &Actor,
@@ -482,7 +523,8 @@ impl MedicalRecordService {
     }
 
     /// Records an upload whose bytes are already finished in the file store. If the record
-    /// cannot be written, the caller deletes the file.
+    /// cannot be written, the file is deleted: a failed upload leaves nothing behind.
+    #[tracing::instrument(name = "medical_records.accept_upload", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn accept_upload(
         &self,
         actor: &Actor,
@@ -512,9 +554,17 @@ impl MedicalRecordService {
             &actor.meta,
         )
         .after(record.snapshot());
-        self.records.insert(record, event).await
+        let key = record.storage_key();
+        match self.records.insert(record, event).await {
+            Ok(record) => Ok(record),
+            Err(e) => {
+                let _ = self.files.delete(&key).await;
+                Err(e)
+            }
+        }
     }
 
+    #[tracing::instrument(name = "medical_records.get", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<MedicalRecord, DomainError> {
         let record = self
             .records
@@ -532,6 +582,7 @@ impl MedicalRecordService {
     }
 
     /// The record and its bytes, for the download route.
+    #[tracing::instrument(name = "medical_records.download", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn download(
         &self,
         actor: &Actor,
@@ -543,6 +594,7 @@ impl MedicalRecordService {
     }
 
     /// A patient's records the actor may read, optionally of one type.
+    #[tracing::instrument(name = "medical_records.list", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, patient_id = %patient_id))]
     pub async fn list(
         &self,
         actor: &Actor,

@@ -161,6 +161,7 @@ impl PrescriptionInput {
 
 impl PrescriptionService {
     /// The appointment's doctor writes it while the visit is in progress or completed.
+    #[tracing::instrument(name = "prescriptions.write", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, appointment_id = %appointment_id))]
     pub async fn write(
         &self,
         actor: &Actor,
@@ -221,6 +222,7 @@ impl PrescriptionService {
         }
     }
 
+    #[tracing::instrument(name = "prescriptions.get", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Prescription, DomainError> {
         if actor.is(Role::Receptionist) {
             return Err(DomainError::Forbidden);
@@ -234,6 +236,7 @@ impl PrescriptionService {
         Ok(p)
     }
 
+    #[tracing::instrument(name = "prescriptions.for_appointment", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, appointment_id = %appointment_id))]
     pub async fn for_appointment(
         &self,
         actor: &Actor,
@@ -252,6 +255,7 @@ impl PrescriptionService {
     }
 
     /// A patient's own, a doctor's written ones, or any (admins, filtered by patient/doctor).
+    #[tracing::instrument(name = "prescriptions.list", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn list(
         &self,
         actor: &Actor,

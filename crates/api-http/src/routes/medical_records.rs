@@ -117,23 +117,16 @@ pub async fn upload(
     patient_id: web::Path<Uuid>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    crate::uploads::check_declared_length(&req, state.medical_records.max_bytes)?;
+    crate::uploads::check_declared_length(&req, state.medical_records.max_bytes())?;
     let (prepared, kind, size) =
         crate::uploads::receive(&state, &user.0, patient_id.into_inner(), form).await?;
-    let key = prepared.storage_key.clone();
-    match state
+    let record = state
         .medical_records
         .accept_upload(&user.0, prepared, kind, size)
-        .await
-    {
-        Ok(record) => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/medical-records/{}", record.id)))
-            .json(MedicalRecordDto::from(record))),
-        Err(e) => {
-            let _ = state.medical_records.files.delete(&key).await;
-            Err(e.into())
-        }
-    }
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/medical-records/{}", record.id)))
+        .json(MedicalRecordDto::from(record)))
 }
 
 /// A patient's records the caller may read, newest first, optionally of one type.

@@ -113,6 +113,7 @@ impl AppointmentService {
     ///
     /// With an `idempotency_key` (claimed with [`crate::idempotency::Idempotency::begin`]),
     /// the booking records its result on the key in the same transaction.
+    #[tracing::instrument(name = "appointments.book", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn book(
         &self,
         actor: &Actor,
@@ -155,6 +156,7 @@ impl AppointmentService {
         Ok(booked.appointment)
     }
 
+    #[tracing::instrument(name = "appointments.get", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Appointment, DomainError> {
         self.visible(actor, id).await.map(|(a, _)| a)
     }
@@ -162,6 +164,7 @@ impl AppointmentService {
     /// Confirm (receptionist, admin, the appointment's doctor or patient), start and complete
     /// (its doctor), cancel (its patient up to the notice period before the start; staff any
     /// time before IN_PROGRESS). An illegal move is `InvalidTransition` naming the allowed ones.
+    #[tracing::instrument(name = "appointments.act", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn act(
         &self,
         actor: &Actor,
@@ -227,6 +230,7 @@ impl AppointmentService {
 
     /// Moves an appointment to another free slot of its doctor (the patient itself outside the
     /// notice period, or the front desk and admins), in one transaction.
+    #[tracing::instrument(name = "appointments.reschedule", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id, slot_id = %slot_id))]
     pub async fn reschedule(
         &self,
         actor: &Actor,
@@ -263,6 +267,7 @@ impl AppointmentService {
     }
 
     /// Front desk and admins register an EMERGENCY walk-in: no slot, starting now.
+    #[tracing::instrument(name = "appointments.walk_in", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, patient_id = %patient_id, doctor_id = %doctor_id))]
     pub async fn walk_in(
         &self,
         actor: &Actor,
@@ -290,6 +295,7 @@ impl AppointmentService {
     }
 
     /// The REMINDER job's one step.
+    #[tracing::instrument(name = "appointments.send_reminders", skip_all)]
     pub async fn send_reminders(&self, lead: Duration) -> Result<usize, DomainError> {
         let now = self.clock.now();
         let due = self.appointments.due_reminders(now, now + lead).await?;
@@ -304,6 +310,7 @@ impl AppointmentService {
     }
 
     /// My appointments (patient), my day (doctor), or all (desk and admins), filtered.
+    #[tracing::instrument(name = "appointments.list", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn list(
         &self,
         actor: &Actor,

@@ -40,6 +40,7 @@ impl DirectoryService {
         })
     }
 
+    #[tracing::instrument(name = "directory.get_patient", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get_patient(&self, actor: &Actor, id: Uuid) -> Result<Patient, DomainError> {
         let patient = self
             .repo
@@ -53,6 +54,7 @@ impl DirectoryService {
     }
 
     /// The acting patient's own record.
+    #[tracing::instrument(name = "directory.my_patient", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn my_patient(&self, actor: &Actor) -> Result<Patient, DomainError> {
         self.repo
             .patient_of_user(actor.user_id)
@@ -61,6 +63,7 @@ impl DirectoryService {
     }
 
     /// Staff see all patients; a doctor only its own; patients may not list.
+    #[tracing::instrument(name = "directory.list_patients", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn list_patients(
         &self,
         actor: &Actor,
@@ -76,6 +79,7 @@ impl DirectoryService {
     }
 
     /// Receptionists, admins and the patient itself edit a profile; doctors read only.
+    #[tracing::instrument(name = "directory.update_patient", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn update_patient(
         &self,
         actor: &Actor,
@@ -97,6 +101,7 @@ impl DirectoryService {
     }
 
     /// Public: active doctors; admins also see deactivated ones.
+    #[tracing::instrument(name = "directory.get_doctor", skip_all, fields(id = %id))]
     pub async fn get_doctor(&self, actor: Option<&Actor>, id: Uuid) -> Result<Doctor, DomainError> {
         let doctor = self
             .repo
@@ -109,6 +114,7 @@ impl DirectoryService {
         Ok(doctor)
     }
 
+    #[tracing::instrument(name = "directory.list_doctors", skip_all)]
     pub async fn list_doctors(
         &self,
         actor: Option<&Actor>,
@@ -120,6 +126,7 @@ impl DirectoryService {
     }
 
     /// Admins change anything; a doctor changes its own details except licence and fee.
+    #[tracing::instrument(name = "directory.update_doctor", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn update_doctor(
         &self,
         actor: &Actor,
@@ -160,6 +167,7 @@ impl DirectoryService {
         self.repo.update_doctor(id, profile, event).await
     }
 
+    #[tracing::instrument(name = "directory.set_doctor_departments", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn set_doctor_departments(
         &self,
         actor: &Actor,
@@ -194,6 +202,7 @@ impl DirectoryService {
             .await
     }
 
+    #[tracing::instrument(name = "directory.create_department", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn create_department(
         &self,
         actor: &Actor,
@@ -217,6 +226,7 @@ impl DirectoryService {
         self.repo.create_department(department, event).await
     }
 
+    #[tracing::instrument(name = "directory.update_department", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn update_department(
         &self,
         actor: &Actor,
@@ -248,6 +258,7 @@ impl DirectoryService {
     }
 
     /// Public: active departments; admins also see deactivated ones.
+    #[tracing::instrument(name = "directory.get_department", skip_all, fields(id = %id))]
     pub async fn get_department(
         &self,
         actor: Option<&Actor>,
@@ -259,6 +270,7 @@ impl DirectoryService {
         }
     }
 
+    #[tracing::instrument(name = "directory.list_departments", skip_all)]
     pub async fn list_departments(
         &self,
         actor: Option<&Actor>,

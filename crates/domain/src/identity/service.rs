@@ -70,6 +70,7 @@ pub fn user_snapshot(user: &User) -> serde_json::Value {
 
 impl IdentityService {
     /// A patient registers itself: the user and its patient profile in one transaction.
+    #[tracing::instrument(name = "identity.register_patient", skip_all)]
     pub async fn register_patient(
         &self,
         registration: Registration,
@@ -84,6 +85,7 @@ impl IdentityService {
     }
 
     /// The front desk registers a patient (receptionists and admins).
+    #[tracing::instrument(name = "identity.register_patient_for", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn register_patient_for(
         &self,
         actor: &Actor,
@@ -127,6 +129,7 @@ impl IdentityService {
     }
 
     /// An admin creates a staff account (DOCTOR with its profile, RECEPTIONIST, ADMIN).
+    #[tracing::instrument(name = "identity.create_staff", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn create_staff(
         &self,
         actor: &Actor,
@@ -182,6 +185,7 @@ impl IdentityService {
 
     /// Verifies the credentials and opens a session; returns it with the user it belongs to. Every failure (unknown email, wrong
     /// password, inactive account) is the same `InvalidCredentials`, in about the same time.
+    #[tracing::instrument(name = "identity.login", skip_all)]
     pub async fn login(
         &self,
         email: &str,
@@ -230,6 +234,7 @@ impl IdentityService {
     }
 
     /// Checks that a token's session is still one of the user's live sessions.
+    #[tracing::instrument(name = "identity.authenticate", skip_all, fields(user_id = %user_id, session_id = %session_id))]
     pub async fn authenticate(
         &self,
         user_id: Uuid,
@@ -262,6 +267,7 @@ impl IdentityService {
     }
 
     /// Ends the actor's session on this device.
+    #[tracing::instrument(name = "identity.logout", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
         self.sessions
             .delete(actor.user_id, &[actor.session_id])
@@ -271,6 +277,7 @@ impl IdentityService {
     }
 
     /// Ends every session of the actor, on every device.
+    #[tracing::instrument(name = "identity.logout_everywhere", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn logout_everywhere(&self, actor: &Actor) -> Result<(), DomainError> {
         self.sessions.delete_all(actor.user_id).await?;
         self.record_logout(actor, json!({ "sessions": "all" }))
@@ -278,6 +285,7 @@ impl IdentityService {
     }
 
     /// The actor's live sessions, newest first.
+    #[tracing::instrument(name = "identity.sessions", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn sessions(&self, actor: &Actor) -> Result<Vec<Session>, DomainError> {
         let now = self.clock.now();
         let mut live: Vec<Session> = self
@@ -293,6 +301,7 @@ impl IdentityService {
 
     /// Ends one of the actor's sessions (another device, or this one). Someone else's session
     /// id is `NotFound`.
+    #[tracing::instrument(name = "identity.end_session", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, session_id = %session_id))]
     pub async fn end_session(&self, actor: &Actor, session_id: Uuid) -> Result<(), DomainError> {
         if !self
             .sessions(actor)
@@ -327,6 +336,7 @@ impl IdentityService {
     }
 
     /// The actor's own account.
+    #[tracing::instrument(name = "identity.me", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn me(&self, actor: &Actor) -> Result<User, DomainError> {
         self.users
             .find_user(actor.user_id)
@@ -335,6 +345,7 @@ impl IdentityService {
     }
 
     /// Changes the actor's password after checking the current one; ends the session.
+    #[tracing::instrument(name = "identity.change_password", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn change_password(
         &self,
         actor: &Actor,
@@ -375,6 +386,7 @@ impl IdentityService {
     }
 
     /// An admin activates or deactivates a user; deactivation ends its session at once.
+    #[tracing::instrument(name = "identity.set_active", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, user_id = %user_id))]
     pub async fn set_active(
         &self,
         actor: &Actor,
@@ -412,6 +424,7 @@ impl IdentityService {
     }
 
     /// A user by id: admins see anyone, other users only themselves.
+    #[tracing::instrument(name = "identity.get_user", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, user_id = %user_id))]
     pub async fn get_user(&self, actor: &Actor, user_id: Uuid) -> Result<User, DomainError> {
         if !actor.is(Role::Admin) && actor.user_id != user_id {
             return Err(DomainError::NotFound("user"));

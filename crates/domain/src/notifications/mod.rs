@@ -73,6 +73,7 @@ pub struct NotificationService {
 }
 
 impl NotificationService {
+    #[tracing::instrument(name = "notifications.list", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn list(
         &self,
         actor: &Actor,
@@ -82,6 +83,7 @@ impl NotificationService {
         self.repo.list(actor.user_id, unread_only, page).await
     }
 
+    #[tracing::instrument(name = "notifications.get", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn get(&self, actor: &Actor, id: Uuid) -> Result<Notification, DomainError> {
         self.repo
             .get(actor.user_id, id)
@@ -89,19 +91,23 @@ impl NotificationService {
             .ok_or(DomainError::NotFound("notification"))
     }
 
+    #[tracing::instrument(name = "notifications.unread_count", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn unread_count(&self, actor: &Actor) -> Result<u64, DomainError> {
         self.repo.unread_count(actor.user_id).await
     }
 
+    #[tracing::instrument(name = "notifications.mark_read", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn mark_read(&self, actor: &Actor, id: Uuid) -> Result<Notification, DomainError> {
         self.repo.mark_read(actor.user_id, id).await
     }
 
+    #[tracing::instrument(name = "notifications.mark_all_read", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn mark_all_read(&self, actor: &Actor) -> Result<u64, DomainError> {
         self.repo.mark_all_read(actor.user_id).await
     }
 
     /// Admins only.
+    #[tracing::instrument(name = "notifications.broadcast", skip_all, fields(user_id = %actor.user_id, role = ?actor.role))]
     pub async fn broadcast(
         &self,
         actor: &Actor,

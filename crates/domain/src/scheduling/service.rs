@@ -68,6 +68,7 @@ impl SchedulingService {
         Ok(())
     }
 
+    #[tracing::instrument(name = "scheduling.create", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, doctor_id = %doctor_id))]
     pub async fn create(
         &self,
         actor: &Actor,
@@ -97,6 +98,7 @@ impl SchedulingService {
 
     /// Changes or (de)activates a schedule: its future unbooked slots are withdrawn and
     /// regenerated from the new rule (none when inactive); booked slots stay as they are.
+    #[tracing::instrument(name = "scheduling.update", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, id = %id))]
     pub async fn update(
         &self,
         actor: &Actor,
@@ -141,6 +143,7 @@ impl SchedulingService {
     }
 
     /// A doctor's schedules (public: patients see working hours).
+    #[tracing::instrument(name = "scheduling.list", skip_all, fields(doctor_id = %doctor_id))]
     pub async fn list(&self, doctor_id: Uuid) -> Result<Vec<Schedule>, DomainError> {
         self.directory
             .doctor(doctor_id)
@@ -150,6 +153,7 @@ impl SchedulingService {
     }
 
     /// Extends every active schedule's slots to the horizon; idempotent. Returns new slots.
+    #[tracing::instrument(name = "scheduling.generate_all", skip_all)]
     pub async fn generate_all(&self) -> Result<usize, DomainError> {
         let (from, to) = self.horizon();
         let now = self.clock.now();
@@ -169,6 +173,7 @@ impl SchedulingService {
     }
 
     /// Free slots of a doctor on a date (public), served from the cache when warm.
+    #[tracing::instrument(name = "scheduling.available", skip_all, fields(doctor_id = %doctor_id))]
     pub async fn available(
         &self,
         doctor_id: Uuid,
