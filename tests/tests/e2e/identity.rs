@@ -179,12 +179,17 @@ async fn each_device_keeps_its_session_lists_them_ends_one_or_all_and_the_cap_en
     assert_eq!(status, 200);
     let list = list.as_array().unwrap().clone();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["current"], true, "newest first, and this one is mine");
+    assert_eq!(
+        list[0]["current"], true,
+        "newest first, and this one is mine"
+    );
     let first_device = list[1]["id"].as_str().unwrap().to_owned();
 
     // Another user cannot end my session: 404, and it keeps working.
     let path = format!("/auth/sessions/{first_device}");
-    let (status, _) = app.json(Method::DELETE, &path, Some(&other.token), None).await;
+    let (status, _) = app
+        .json(Method::DELETE, &path, Some(&other.token), None)
+        .await;
     assert_eq!(status, 404);
     assert_eq!(me(patient.token.clone()).await, 200);
     // The tablet ends the first device's session: only that one stops working.
@@ -196,7 +201,9 @@ async fn each_device_keeps_its_session_lists_them_ends_one_or_all_and_the_cap_en
     // Logging out on one device leaves the others.
     let (_, phone) = app.login(&patient.email, PASSWORD).await;
     let phone = phone["accessToken"].as_str().unwrap().to_owned();
-    let (status, _) = app.json(Method::POST, "/auth/logout", Some(&phone), None).await;
+    let (status, _) = app
+        .json(Method::POST, "/auth/logout", Some(&phone), None)
+        .await;
     assert_eq!(status, 204);
     assert_eq!((me(phone).await, me(tablet.clone()).await), (401, 200));
 
@@ -210,7 +217,10 @@ async fn each_device_keeps_its_session_lists_them_ends_one_or_all_and_the_cap_en
     let (_, list) = app
         .json(Method::GET, "/auth/sessions", Some(&tokens[0]), None)
         .await;
-    assert_eq!(list.as_array().unwrap().len(), domain::identity::MAX_SESSIONS_PER_USER);
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        domain::identity::MAX_SESSIONS_PER_USER
+    );
 
     // Log out everywhere: one call ends them all, and is audited.
     let (status, _) = app
