@@ -1,20 +1,15 @@
 //! The OpenAPI document. Its paths come from the one route list, [`crate::startup::configure`]:
 //! registering a handler there (through `utoipa-actix-web`) also documents it, with the method
 //! and path read from the handler's actix attribute (`#[get("/x")]`) and the rest from its
-//! `#[utoipa::path(...)]`. [`ApiDoc`] adds what no route says: info, tags, the shared schemas
-//! and the `bearer` security scheme. `healthsync openapi` prints [`document`] (so do
+//! `#[utoipa::path(...)]`; every schema an operation names (request body, responses, and the
+//! schemas those contain) is collected with it. [`ApiDoc`] adds what no route says: info, the
+//! tags' descriptions and the `bearer` security scheme. `healthsync openapi` prints [`document`] (so do
 //! `/api-docs/openapi.json` and the Swagger UI); `openapi/openapi.json` is the committed copy,
 //! and a test fails when the two differ.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
-
-use crate::errors::ErrorBody;
-use crate::routes::{
-    appointments, audit, auth, billing, departments, doctors, dto, health, medical_records,
-    notifications, prescriptions, schedules, users,
-};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,24 +20,6 @@ front desk, doctors run their day, admins run the clinic. Every error answers th
 shape with a stable `code`.",
         version = "0.1.0"
     ),
-    components(schemas(
-        ErrorBody, health::Health, health::Readiness, health::StoreReport,
-        auth::RegisterRequest, auth::LoginRequest, auth::LoginResponse, auth::ChangePasswordRequest, auth::SessionDto,
-        users::StaffRequest, users::StatusRequest,
-        doctors::DoctorProfileRequest, doctors::DoctorUpdateRequest, doctors::DepartmentsRequest,
-        departments::DepartmentRequest,
-        dto::UserDto, dto::PatientDto, dto::PatientProfileDto, dto::DoctorDto, dto::DepartmentDto,
-        dto::PatientPage, dto::DoctorPage, dto::DepartmentPage, dto::AuditLogPage,
-        audit::AuditLogDto, audit::AuditChangesDto,
-        notifications::NotificationDto, notifications::CountDto, notifications::BroadcastRequest, dto::NotificationPage,
-        schedules::ScheduleRequest, schedules::ScheduleDto, schedules::SlotDto,
-        appointments::BookRequest, appointments::CancelRequest, appointments::AppointmentDto, dto::AppointmentPage,
-        appointments::RescheduleRequest, appointments::WalkInRequest,
-        prescriptions::WritePrescriptionRequest, prescriptions::PrescriptionItemDto,
-        prescriptions::PrescriptionDto, dto::PrescriptionPage,
-        medical_records::MedicalRecordDto, medical_records::UploadRecordForm, medical_records::FileBytes, dto::MedicalRecordPage,
-        billing::BillDto, billing::PayRequest, dto::BillPage,
-    )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Liveness and readiness"),

@@ -24,8 +24,9 @@
 //!    that would also match its path (`/patients/me` before `/patients/{id}`);
 //! 3. run `make openapi` and commit `openapi/openapi.json`.
 //!
-//! A DTO the operation names is collected with it; list it in `ApiDoc`'s `components` only
-//! when no operation reaches it.
+//! The schemas the operation names (`body = RoomDto`, and those a DTO contains) are collected
+//! with it: there is no schema list to update. A new tag gets its description in `ApiDoc`'s
+//! `tags(..)`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
