@@ -243,6 +243,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    // The document comes from `configure`, the list each worker registers below: built once
+    // here, it feeds the 405/`Allow` table and the Swagger UI.
     let openapi = crate::openapi::document();
     let methods = web::Data::new(crate::fallback::MethodTable::from_openapi(&openapi));
     let server = HttpServer::new(move || {
