@@ -1,15 +1,15 @@
-//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the
-//! DTOs' `ToSchema` derives. `healthsync openapi` prints it; `openapi/openapi.json` is the
-//! committed copy, and a test fails when the two differ.
+//! The OpenAPI document. Its paths come from the one route list, [`crate::startup::configure`]:
+//! registering a handler there (through `utoipa-actix-web`) also documents it, with the method
+//! and path read from the handler's actix attribute (`#[get("/x")]`) and the rest from its
+//! `#[utoipa::path(...)]`; every schema an operation names (request body, responses, and the
+//! schemas those contain) is collected with it. [`ApiDoc`] adds what no route says: info, the
+//! tags' descriptions and the `bearer` security scheme. `healthsync openapi` prints [`document`] (so do
+//! `/api-docs/openapi.json` and the Swagger UI); `openapi/openapi.json` is the committed copy,
+//! and a test fails when the two differ.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-
-use crate::errors::ErrorBody;
-use crate::routes::{
-    appointments, audit, auth, billing, departments, doctors, dto, health, medical_records,
-    notifications, patients, prescriptions, schedules, users,
-};
+use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,42 +20,6 @@ front desk, doctors run their day, admins run the clinic. Every error answers th
 shape with a stable `code`.",
         version = "0.1.0"
     ),
-    paths(
-        health::health, health::ready,
-        auth::register, auth::login, auth::logout, auth::logout_all, auth::sessions, auth::end_session, auth::me, auth::change_password,
-        users::create_staff, users::get_user, users::set_status,
-        patients::create, patients::list, patients::me, patients::get, patients::update,
-        doctors::list, doctors::get, doctors::update, doctors::set_departments,
-        departments::list, departments::get, departments::create, departments::update,
-        schedules::list, schedules::create, schedules::update, schedules::available,
-        appointments::book, appointments::list, appointments::get, appointments::confirm,
-        appointments::start, appointments::complete, appointments::cancel,
-        appointments::reschedule, appointments::walk_in,
-        notifications::list, notifications::unread_count, notifications::mark_read,
-        notifications::mark_all_read, notifications::broadcast, notifications::stream,
-        prescriptions::write, prescriptions::for_appointment, prescriptions::list, prescriptions::get,
-        medical_records::upload, medical_records::list, medical_records::get, medical_records::download,
-        billing::list, billing::get, billing::pay, billing::refund,
-        audit::search,
-    ),
-    components(schemas(
-        ErrorBody, health::Health, health::Readiness, health::StoreReport,
-        auth::RegisterRequest, auth::LoginRequest, auth::LoginResponse, auth::ChangePasswordRequest, auth::SessionDto,
-        users::StaffRequest, users::StatusRequest,
-        doctors::DoctorProfileRequest, doctors::DoctorUpdateRequest, doctors::DepartmentsRequest,
-        departments::DepartmentRequest,
-        dto::UserDto, dto::PatientDto, dto::PatientProfileDto, dto::DoctorDto, dto::DepartmentDto,
-        dto::PatientPage, dto::DoctorPage, dto::DepartmentPage, dto::AuditLogPage,
-        audit::AuditLogDto, audit::AuditChangesDto,
-        notifications::NotificationDto, notifications::CountDto, notifications::BroadcastRequest, dto::NotificationPage,
-        schedules::ScheduleRequest, schedules::ScheduleDto, schedules::SlotDto,
-        appointments::BookRequest, appointments::CancelRequest, appointments::AppointmentDto, dto::AppointmentPage,
-        appointments::RescheduleRequest, appointments::WalkInRequest,
-        prescriptions::WritePrescriptionRequest, prescriptions::PrescriptionItemDto,
-        prescriptions::PrescriptionDto, dto::PrescriptionPage,
-        medical_records::MedicalRecordDto, medical_records::UploadRecordForm, medical_records::FileBytes, dto::MedicalRecordPage,
-        billing::BillDto, billing::PayRequest, dto::BillPage,
-    )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Liveness and readiness"),
@@ -93,9 +57,20 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The whole document: [`ApiDoc`] plus every route [`crate::startup::configure`] registers,
+/// collected by registering that same list on a throwaway `App` (nothing is served).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_app, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::startup::configure)
+        .split_for_parts();
+    doc
+}
+
 /// The document as pretty JSON with a trailing newline, exactly as committed.
 pub fn document_json() -> String {
-    let mut json = ApiDoc::openapi()
+    let mut json = document()
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
     json.push('\n');

@@ -1,17 +1,44 @@
 //! The application builder, shared by `healthsync serve` and the end-to-end tests so both run
 //! exactly the same routes, middleware and configuration.
+//!
+//! # Adding a route
+//!
+//! [`configure`] is the one route list: the server registers it and the OpenAPI document
+//! ([`crate::openapi::document`], hence `healthsync openapi`, `/api-docs/openapi.json`, the
+//! Swagger UI and the 405/`Allow` table of [`crate::fallback`]) is collected from it, through
+//! `utoipa-actix-web`. To add a route:
+//!
+//! 1. write the handler with its actix attribute, which alone gives the method and path, and
+//!    above it a `#[utoipa::path(...)]` with neither (tag, security, params, request body,
+//!    responses); its `///` comment is the operation's description:
+//!
+//!    ```ignore
+//!    /// Lists the rooms of a department.
+//!    #[utoipa::path(tag = "departments", params(("id" = Uuid, Path, description = "Department id")),
+//!        responses((status = 200, description = "The rooms", body = [RoomDto])))]
+//!    #[get("/departments/{id}/rooms")]
+//!    pub async fn rooms(/* .. */) -> Result<HttpResponse, ApiError> { /* .. */ }
+//!    ```
+//!
+//! 2. add one line, `.service(departments::rooms)`, to [`configure`], before any `{id}` route
+//!    that would also match its path (`/patients/me` before `/patients/{id}`);
+//! 3. run `make openapi` and commit `openapi/openapi.json`.
+//!
+//! The schemas the operation names (`body = RoomDto`, and those a DTO contains) are collected
+//! with it: there is no schema list to update. A new tag gets its description in `ApiDoc`'s
+//! `tags(..)`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
-use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::errors::extractor_errors;
-use crate::openapi::ApiDoc;
 use crate::request_id;
 use crate::routes;
 use crate::state::{AppState, Ports};
@@ -148,8 +175,9 @@ impl Application {
     }
 }
 
-/// Registers every route. Literal paths (`/patients/me`) come before `{id}` ones.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The one route list: every route of the API, registered with actix and documented in the
+/// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
+pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
         appointments, audit, auth, billing, departments, doctors, health, medical_records,
         notifications, patients, prescriptions, schedules, users,
@@ -215,7 +243,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
-    let openapi = ApiDoc::openapi();
+    // The document comes from `configure`, the list each worker registers below: built once
+    // here, it feeds the 405/`Allow` table and the Swagger UI.
+    let openapi = crate::openapi::document();
     let methods = web::Data::new(crate::fallback::MethodTable::from_openapi(&openapi));
     let server = HttpServer::new(move || {
         let json_limit = state.config.json_body_limit;
@@ -233,7 +263,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             )
             .app_data(web::PathConfig::default().error_handler(extractor_errors::path))
             .app_data(web::QueryConfig::default().error_handler(extractor_errors::query))
+            .into_utoipa_app()
             .configure(configure)
+            .into_app()
             .route(
                 "/swagger-ui",
                 web::get().to(|| async {

@@ -124,7 +124,7 @@ pub struct AppointmentListQuery {
 /// One transaction takes the slot, creates the appointment (with the doctor's current fee),
 /// notifies patient and doctor and writes the audit event. Of concurrent requests for one slot
 /// exactly one succeeds; the others get 409 `SLOT_TAKEN`.
-#[utoipa::path(post, path = "/appointments", tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
+#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
     responses(
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 404, description = "No such slot or patient", body = ErrorBody),
@@ -177,7 +177,7 @@ impl KeyedWork<AppointmentDto> for Booking<'_> {
 }
 
 /// List appointments: a patient's own, a doctor's day, or all (front desk and admins).
-#[utoipa::path(get, path = "/appointments", tag = "appointments", security(("bearer" = [])), params(AppointmentListQuery),
+#[utoipa::path(tag = "appointments", security(("bearer" = [])), params(AppointmentListQuery),
     responses((status = 200, description = "A page of appointments", body = AppointmentPage)))]
 #[get("/appointments")]
 pub async fn list(
@@ -206,7 +206,7 @@ pub async fn list(
 }
 
 /// An appointment the caller may see (404 otherwise).
-#[utoipa::path(get, path = "/appointments/{id}", tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "The appointment", body = AppointmentDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/appointments/{id}")]
@@ -232,7 +232,7 @@ async fn act(
 }
 
 /// Confirm (front desk, admins, the appointment's doctor or patient). SCHEDULED -> CONFIRMED.
-#[utoipa::path(post, path = "/appointments/{id}/confirm", tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Confirmed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/confirm")]
@@ -245,7 +245,7 @@ pub async fn confirm(
 }
 
 /// Start (the appointment's doctor). CONFIRMED -> IN_PROGRESS.
-#[utoipa::path(post, path = "/appointments/{id}/start", tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Started", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/start")]
@@ -258,7 +258,7 @@ pub async fn start(
 }
 
 /// Complete (the appointment's doctor). IN_PROGRESS -> COMPLETED.
-#[utoipa::path(post, path = "/appointments/{id}/complete", tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Completed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/complete")]
@@ -272,7 +272,7 @@ pub async fn complete(
 
 /// Cancel with a reason: the patient itself up to the notice period before the start, staff
 /// any time before IN_PROGRESS. Frees the slot.
-#[utoipa::path(post, path = "/appointments/{id}/cancel", tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,
+#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Cancelled", body = AppointmentDto),
@@ -300,7 +300,7 @@ pub async fn cancel(
 /// Move an appointment to another free slot of its doctor, in one transaction (the old slot is
 /// freed and the new one taken, or nothing changes). The patient itself outside the notice
 /// period, or the front desk and admins.
-#[utoipa::path(post, path = "/appointments/{id}/reschedule", tag = "appointments", security(("bearer" = [])), request_body = RescheduleRequest,
+#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = RescheduleRequest,
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Moved", body = AppointmentDto),
@@ -323,7 +323,7 @@ pub async fn reschedule(
 
 /// Register an EMERGENCY walk-in (front desk and admins): no slot, starting now; it never
 /// takes a slot from anyone.
-#[utoipa::path(post, path = "/appointments/walk-ins", tag = "appointments", security(("bearer" = [])), request_body = WalkInRequest,
+#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = WalkInRequest,
     responses(
         (status = 201, description = "Registered", body = AppointmentDto),
         (status = 403, description = "Not front-desk staff", body = ErrorBody),

@@ -37,7 +37,7 @@ pub struct Readiness {
 /// Liveness probe.
 ///
 /// Answers 200 as long as the process serves HTTP; it checks no store.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
@@ -50,7 +50,7 @@ pub async fn health() -> HttpResponse {
 ///
 /// Checks PostgreSQL, Redis and MongoDB; 200 when all answer, 503 naming the ones that do not.
 /// Recovers by itself when a store comes back.
-#[utoipa::path(get, path = "/ready", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses(
         (status = 200, description = "Every store answers", body = Readiness),
         (status = 503, description = "At least one store is down", body = Readiness),

@@ -70,7 +70,7 @@ pub struct NotificationQuery {
 }
 
 /// My notifications, unread first, then newest first.
-#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
     responses((status = 200, description = "A page of notifications", body = NotificationPage)))]
 #[get("/notifications")]
 pub async fn list(
@@ -87,7 +87,7 @@ pub async fn list(
 }
 
 /// How many of my notifications are unread.
-#[utoipa::path(get, path = "/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "Unread count", body = CountDto)))]
 #[get("/notifications/unread-count")]
 pub async fn unread_count(
@@ -100,7 +100,7 @@ pub async fn unread_count(
 }
 
 /// Mark one of my notifications read (404 for anyone else's).
-#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(tag = "notifications", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Notification id")),
     responses((status = 200, description = "Marked read", body = NotificationDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[post("/notifications/{id}/read")]
@@ -118,7 +118,7 @@ pub async fn mark_read(
 }
 
 /// Mark all my notifications read; answers how many changed.
-#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "How many were marked", body = CountDto)))]
 #[post("/notifications/read-all")]
 pub async fn mark_all_read(
@@ -131,7 +131,7 @@ pub async fn mark_all_read(
 }
 
 /// Broadcast a GENERAL notice to every active user, or those of one role (admins only).
-#[utoipa::path(post, path = "/notifications/broadcast", tag = "notifications", security(("bearer" = [])), request_body = BroadcastRequest,
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), request_body = BroadcastRequest,
     responses(
         (status = 201, description = "How many users were notified", body = CountDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -161,7 +161,7 @@ pub async fn broadcast(
 /// when my session ends
 /// (logout, password change, deactivation). Notifications committed while disconnected are
 /// not replayed: on (re)connect, read `GET /notifications?unreadOnly=true`.
-#[utoipa::path(get, path = "/notifications/stream", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 429, description = "TOO_MANY_STREAMS: the user already holds LIVE_MAX_STREAMS_PER_USER", body = ErrorBody)))]
