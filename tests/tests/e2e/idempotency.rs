@@ -214,3 +214,60 @@ async fn a_claim_whose_worker_died_blocks_retries_only_for_its_lease() {
         0
     );
 }
+
+#[tokio::test]
+async fn over_http_an_abandoned_claim_is_taken_over_after_its_lease_and_keys_expire_after_a_day() {
+    let (app, clock) = TestApp::spawn_with_manual_clock(|_| {}).await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let patient = app.patient().await;
+    let (date, day) = day_ahead(6);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let slots = app.free_slots(&doctor_id, date).await;
+    let body = json!({ "timeSlotId": slots[0], "type": "CONSULTATION", "reason": "check-up" });
+
+    // A worker claimed the key and died before booking anything.
+    let me = actor(&app, &patient).await;
+    let fingerprint = domain::idempotency::fingerprint("POST /appointments", &body);
+    let begun = app
+        .app
+        .idempotency
+        .begin(me.user_id, "lease-1", &fingerprint)
+        .await;
+    assert!(matches!(begun, Ok(Begin::Proceed(_))));
+    let (status, _, _) = post_with_key(&app, &patient.token, "lease-1", &body).await;
+    assert_eq!(status, 409, "within the lease");
+
+    // Two minutes later (past any lease) the retry takes the claim over and books, once.
+    clock.advance(Duration::minutes(2));
+    let (status, first, _) = post_with_key(&app, &patient.token, "lease-1", &body).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again, _) = post_with_key(&app, &patient.token, "lease-1", &body).await;
+    assert_eq!((status, &again), (201, &first));
+
+    // A day later the key is forgotten: reused for another request it acts anew instead of
+    // answering 422. (Sessions last a day too: log in again.)
+    clock.advance(Duration::hours(25));
+    let (_, login) = app.login(&patient.email, e2e::api::PASSWORD).await;
+    let token = login["accessToken"].as_str().unwrap().to_owned();
+    let other = json!({ "timeSlotId": slots[1], "type": "FOLLOW_UP", "reason": "results" });
+    let (status, second, _) = post_with_key(&app, &token, "lease-1", &other).await;
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["id"], first["id"]);
+    assert_eq!(
+        api_http::jobs::purge_idempotency_keys_once(&app.app)
+            .await
+            .unwrap(),
+        0
+    );
+    clock.advance(Duration::hours(25));
+    assert_eq!(
+        api_http::jobs::purge_idempotency_keys_once(&app.app)
+            .await
+            .unwrap(),
+        1,
+        "the job removes the expired key"
+    );
+}
