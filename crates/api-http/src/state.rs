@@ -106,46 +106,40 @@ impl AppState {
         ];
         let tokens = TokenService::new(config.jwt_secret()?);
         let users = Arc::new(PgUserRepository { pool: pg.clone() });
-        let identity = IdentityService {
+        let identity = IdentityService::new(
             users,
-            sessions: Arc::new(RedisSessionStore {
+            Arc::new(RedisSessionStore {
                 store: redis.clone(),
             }),
-            hasher: Arc::new(Argon2Hasher),
-            clock: clock.clone(),
-            session_ttl: chrono::Duration::hours(config.session_ttl_hours),
-            decoy_hash: Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
+            Arc::new(Argon2Hasher),
+            clock.clone(),
+            chrono::Duration::hours(config.session_ttl_hours),
+            Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
-        };
+        );
         let directory_repo = Arc::new(PgDirectoryRepository { pool: pg.clone() });
-        let directory = DirectoryService {
-            repo: directory_repo.clone(),
-        };
+        let directory = DirectoryService::new(directory_repo.clone());
         let slot_cache = Arc::new(RedisSlotCache {
             store: redis.clone(),
         });
-        let scheduling = SchedulingService {
-            schedules: Arc::new(PgScheduleRepository { pool: pg.clone() }),
-            directory: directory_repo.clone(),
-            cache: slot_cache.clone(),
-            clock: clock.clone(),
-            tz: config.timezone()?,
-            horizon_days: config.slot_horizon_days,
-        };
+        let scheduling = SchedulingService::new(
+            Arc::new(PgScheduleRepository { pool: pg.clone() }),
+            directory_repo.clone(),
+            slot_cache.clone(),
+            clock.clone(),
+            config.timezone()?,
+            config.slot_horizon_days,
+        );
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
-        let billing = domain::billing::BillingService {
-            bills: Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
-            directory: directory_repo.clone(),
-            clock: clock.clone(),
-        };
-        let prescriptions = domain::prescriptions::PrescriptionService {
-            prescriptions: Arc::new(adapters_postgres::PgPrescriptionRepository {
-                pool: pg.clone(),
-            }),
-            appointments: appointment_repo.clone(),
-            directory: directory_repo.clone(),
-            clock: clock.clone(),
-        };
+        let billing = domain::billing::BillingService::new(
+            Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
+            clock.clone(),
+        );
+        let prescriptions = domain::prescriptions::PrescriptionService::new(
+            Arc::new(adapters_postgres::PgPrescriptionRepository { pool: pg.clone() }),
+            appointment_repo.clone(),
+            clock.clone(),
+        );
         let medical_records = domain::medical_records::MedicalRecordService::new(
             Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
             files,
@@ -154,20 +148,20 @@ impl AppState {
             config.upload_max_bytes,
         );
         let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
-        let appointments = AppointmentService {
-            appointments: appointment_repo,
-            directory: directory_repo,
-            cache: slot_cache,
-            clock: clock.clone(),
-            patient_cancel_notice: chrono::Duration::hours(config.patient_cancel_notice_hours),
-            bill_due_in: chrono::Duration::days(config.bill_due_days),
-        };
+        let appointments = AppointmentService::new(
+            appointment_repo,
+            directory_repo,
+            slot_cache,
+            clock.clone(),
+            chrono::Duration::hours(config.patient_cancel_notice_hours),
+            chrono::Duration::days(config.bill_due_days),
+        );
         let audit_log = MongoAuditLog::new(&mongo);
-        let audit_relay = AuditRelay {
-            outbox: Arc::new(PgAuditOutbox { pool: pg.clone() }),
-            sink: Arc::new(audit_log.clone()),
-            batch_size: 500,
-        };
+        let audit_relay = AuditRelay::new(
+            Arc::new(PgAuditOutbox { pool: pg.clone() }),
+            Arc::new(audit_log.clone()),
+            500,
+        );
         let rate_limiter = RedisRateLimiter {
             store: redis.clone(),
         };
@@ -180,9 +174,9 @@ impl AppState {
                 .max(chrono::Duration::seconds(10))
                 * 3,
         );
-        let notifications = domain::notifications::NotificationService {
-            repo: Arc::new(adapters_postgres::PgNotificationRepository { pool: pg.clone() }),
-        };
+        let notifications = domain::notifications::NotificationService::new(Arc::new(
+            adapters_postgres::PgNotificationRepository { pool: pg.clone() },
+        ));
         Ok(Self {
             config,
             clock,

@@ -162,9 +162,21 @@ pub trait AuditLogReader: Send + Sync {
 
 /// Ships the outbox to the sink until it is empty.
 pub struct AuditRelay {
-    pub outbox: Arc<dyn AuditOutbox>,
-    pub sink: Arc<dyn AuditSink>,
-    pub batch_size: i64,
+    outbox: Arc<dyn AuditOutbox>,
+    sink: Arc<dyn AuditSink>,
+    batch_size: i64,
+}
+
+impl AuditRelay {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(outbox: Arc<dyn AuditOutbox>, sink: Arc<dyn AuditSink>, batch_size: i64) -> Self {
+        Self {
+            outbox,
+            sink,
+            batch_size,
+        }
+    }
 }
 
 impl AuditRelay {

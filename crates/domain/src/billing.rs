@@ -22,7 +22,6 @@ use uuid::Uuid;
 use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent, RequestMeta};
 use crate::clock::Clock;
-use crate::directory::DirectoryRepository;
 use crate::error::DomainError;
 use crate::identity::{Actor, Role};
 use crate::lifecycle::Lifecycle;
@@ -215,9 +214,16 @@ pub trait BillingRepository: Send + Sync {
 }
 
 pub struct BillingService {
-    pub bills: Arc<dyn BillingRepository>,
-    pub directory: Arc<dyn DirectoryRepository>,
-    pub clock: Arc<dyn Clock>,
+    bills: Arc<dyn BillingRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl BillingService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(bills: Arc<dyn BillingRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { bills, clock }
+    }
 }
 
 impl BillingService {
@@ -360,7 +366,6 @@ pub fn overdue_event(before: &Bill) -> AuditEvent {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::directory::MockDirectoryRepository;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -383,12 +388,8 @@ mod tests {
         }
     }
 
-    fn service(repo: MockBillingRepository, directory: MockDirectoryRepository) -> BillingService {
-        BillingService {
-            bills: Arc::new(repo),
-            directory: Arc::new(directory),
-            clock: Arc::new(FixedClock(now())),
-        }
+    fn service(repo: MockBillingRepository) -> BillingService {
+        BillingService::new(Arc::new(repo), Arc::new(FixedClock(now())))
     }
 
     #[test]
@@ -408,7 +409,7 @@ mod tests {
 
     #[tokio::test]
     async fn doctors_do_not_handle_money_and_only_admins_refund() {
-        let svc = service(MockBillingRepository::new(), MockDirectoryRepository::new());
+        let svc = service(MockBillingRepository::new());
         let id = Uuid::new_v4();
         assert_eq!(
             svc.get(&actor(Role::Doctor), id).await,
@@ -438,10 +439,6 @@ mod tests {
         let mine = bill(patient.id, BillingStatus::Overdue);
         let theirs = bill(Uuid::new_v4(), BillingStatus::Pending);
         let (mine_id, theirs_id) = (mine.id, theirs.id);
-        let mut directory = MockDirectoryRepository::new();
-        directory
-            .expect_patient_of_user()
-            .returning(move |_| Ok(Some(patient.clone())));
         let mut repo = MockBillingRepository::new();
         let (m, t) = (mine.clone(), theirs.clone());
         repo.expect_get()
@@ -460,7 +457,7 @@ mod tests {
                 b.paid_at = c.payment.map(|p| p.1);
                 Ok(b)
             });
-        let svc = service(repo, directory);
+        let svc = service(repo);
         let paid = svc.pay(&me, mine_id, PaymentMethod::Card).await.unwrap();
         assert_eq!(paid.status, BillingStatus::Paid);
         assert_eq!(
@@ -475,7 +472,7 @@ mod tests {
         let mut repo = MockBillingRepository::new();
         repo.expect_get()
             .returning(move |_| Ok(Some(pending.clone())));
-        let svc = service(repo, MockDirectoryRepository::new());
+        let svc = service(repo);
         assert_eq!(
             svc.refund(&actor(Role::Admin), Uuid::new_v4()).await,
             Err(DomainError::InvalidTransition {

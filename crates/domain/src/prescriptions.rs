@@ -14,7 +14,6 @@ use crate::access::Permission;
 use crate::appointments::{AppointmentRepository, AppointmentStatus};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
-use crate::directory::DirectoryRepository;
 use crate::error::{Conflict, DomainError};
 use crate::identity::{parse_optional_text, Actor, Role};
 use crate::paging::{Page, PageRequest};
@@ -106,10 +105,25 @@ pub trait PrescriptionRepository: Send + Sync {
 }
 
 pub struct PrescriptionService {
-    pub prescriptions: Arc<dyn PrescriptionRepository>,
-    pub appointments: Arc<dyn AppointmentRepository>,
-    pub directory: Arc<dyn DirectoryRepository>,
-    pub clock: Arc<dyn Clock>,
+    prescriptions: Arc<dyn PrescriptionRepository>,
+    appointments: Arc<dyn AppointmentRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl PrescriptionService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        prescriptions: Arc<dyn PrescriptionRepository>,
+        appointments: Arc<dyn AppointmentRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            prescriptions,
+            appointments,
+            clock,
+        }
+    }
 }
 
 fn required(raw: &str, field: &str, max: usize) -> Result<String, DomainError> {
@@ -277,7 +291,7 @@ mod tests {
     use super::*;
     use crate::appointments::{Appointment, AppointmentType, MockAppointmentRepository};
     use crate::clock::FixedClock;
-    use crate::directory::{Doctor, MockDirectoryRepository};
+    use crate::directory::Doctor;
     use crate::money::Money;
 
     fn item() -> ItemInput {
@@ -350,18 +364,12 @@ mod tests {
     fn service(
         appointments: MockAppointmentRepository,
         prescriptions: MockPrescriptionRepository,
-        doctor: Doctor,
     ) -> PrescriptionService {
-        let mut directory = MockDirectoryRepository::new();
-        directory
-            .expect_doctor_of_user()
-            .returning(move |_| Ok(Some(doctor.clone())));
-        PrescriptionService {
-            prescriptions: Arc::new(prescriptions),
-            appointments: Arc::new(appointments),
-            directory: Arc::new(directory),
-            clock: Arc::new(FixedClock(chrono::Utc::now())),
-        }
+        PrescriptionService::new(
+            Arc::new(prescriptions),
+            Arc::new(appointments),
+            Arc::new(FixedClock(chrono::Utc::now())),
+        )
     }
 
     #[tokio::test]
@@ -387,11 +395,7 @@ mod tests {
             appointments
                 .expect_get()
                 .returning(move |_| Ok(Some(a.clone())));
-            let svc = service(
-                appointments,
-                MockPrescriptionRepository::new(),
-                doctor.clone(),
-            );
+            let svc = service(appointments, MockPrescriptionRepository::new());
             let got = svc.write(&actor, Uuid::new_v4(), input.clone()).await;
             assert_eq!(got.map(|_| ()), expected);
         }
@@ -401,11 +405,7 @@ mod tests {
         appointments
             .expect_get()
             .returning(move |_| Ok(Some(other.clone())));
-        let svc = service(
-            appointments,
-            MockPrescriptionRepository::new(),
-            doctor.clone(),
-        );
+        let svc = service(appointments, MockPrescriptionRepository::new());
         assert_eq!(
             svc.write(&actor, Uuid::new_v4(), input.clone()).await,
             Err(DomainError::NotFound("appointment"))
@@ -426,7 +426,7 @@ mod tests {
                     && n.message.contains(&p.items[0].medicine_name)
             })
             .returning(|p, _, _| Ok(p));
-        let svc = service(appointments, prescriptions, doctor);
+        let svc = service(appointments, prescriptions);
         let written = svc.write(&actor, Uuid::new_v4(), input).await.unwrap();
         assert_eq!(written.items.len(), 1);
         // Receptionists never write nor read clinical content.

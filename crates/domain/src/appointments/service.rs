@@ -51,14 +51,36 @@ impl AppointmentAction {
 }
 
 pub struct AppointmentService {
-    pub appointments: Arc<dyn AppointmentRepository>,
-    pub directory: Arc<dyn DirectoryRepository>,
-    pub cache: Arc<dyn SlotCache>,
-    pub clock: Arc<dyn Clock>,
+    appointments: Arc<dyn AppointmentRepository>,
+    directory: Arc<dyn DirectoryRepository>,
+    cache: Arc<dyn SlotCache>,
+    clock: Arc<dyn Clock>,
     /// How long before the start a patient may still cancel itself.
-    pub patient_cancel_notice: Duration,
+    patient_cancel_notice: Duration,
     /// How long after completion a visit's bill is due (then the job marks it OVERDUE).
-    pub bill_due_in: Duration,
+    bill_due_in: Duration,
+}
+
+impl AppointmentService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        appointments: Arc<dyn AppointmentRepository>,
+        directory: Arc<dyn DirectoryRepository>,
+        cache: Arc<dyn SlotCache>,
+        clock: Arc<dyn Clock>,
+        patient_cancel_notice: Duration,
+        bill_due_in: Duration,
+    ) -> Self {
+        Self {
+            appointments,
+            directory,
+            cache,
+            clock,
+            patient_cancel_notice,
+            bill_due_in,
+        }
+    }
 }
 
 /// Who the actor is in relation to an appointment.

@@ -15,7 +15,15 @@ use crate::identity::{Actor, Role};
 use crate::paging::{Page, PageRequest};
 
 pub struct DirectoryService {
-    pub repo: Arc<dyn DirectoryRepository>,
+    repo: Arc<dyn DirectoryRepository>,
+}
+
+impl DirectoryService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(repo: Arc<dyn DirectoryRepository>) -> Self {
+        Self { repo }
+    }
 }
 
 fn is_admin(actor: Option<&Actor>) -> bool {

@@ -38,14 +38,36 @@ pub struct StaffAccount {
 }
 
 pub struct IdentityService {
-    pub users: Arc<dyn UserRepository>,
-    pub sessions: Arc<dyn SessionStore>,
-    pub hasher: Arc<dyn PasswordHasher>,
-    pub clock: Arc<dyn Clock>,
-    pub session_ttl: Duration,
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionStore>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    session_ttl: Duration,
     /// A valid hash of a random password, verified when the email is unknown so a failed
     /// login takes as long whether or not the account exists.
-    pub decoy_hash: PasswordHash,
+    decoy_hash: PasswordHash,
+}
+
+impl IdentityService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionStore>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        session_ttl: Duration,
+        decoy_hash: PasswordHash,
+    ) -> Self {
+        Self {
+            users,
+            sessions,
+            hasher,
+            clock,
+            session_ttl,
+            decoy_hash,
+        }
+    }
 }
 
 /// The sessions a new login ends: the expired ones, and the oldest live ones beyond

@@ -69,7 +69,15 @@ pub trait NotificationRepository: Send + Sync {
 }
 
 pub struct NotificationService {
-    pub repo: Arc<dyn NotificationRepository>,
+    repo: Arc<dyn NotificationRepository>,
+}
+
+impl NotificationService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(repo: Arc<dyn NotificationRepository>) -> Self {
+        Self { repo }
+    }
 }
 
 impl NotificationService {

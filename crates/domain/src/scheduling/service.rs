@@ -17,14 +17,36 @@ use crate::error::{Conflict, DomainError};
 use crate::identity::{Actor, Role};
 
 pub struct SchedulingService {
-    pub schedules: Arc<dyn ScheduleRepository>,
-    pub directory: Arc<dyn DirectoryRepository>,
-    pub cache: Arc<dyn SlotCache>,
-    pub clock: Arc<dyn Clock>,
+    schedules: Arc<dyn ScheduleRepository>,
+    directory: Arc<dyn DirectoryRepository>,
+    cache: Arc<dyn SlotCache>,
+    clock: Arc<dyn Clock>,
     /// The clinic's time zone: schedules are in local time.
-    pub tz: Tz,
+    tz: Tz,
     /// How many days ahead slots exist.
-    pub horizon_days: i64,
+    horizon_days: i64,
+}
+
+impl SchedulingService {
+    /// Wires the use case to its ports; only the composition root (and tests) build one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        schedules: Arc<dyn ScheduleRepository>,
+        directory: Arc<dyn DirectoryRepository>,
+        cache: Arc<dyn SlotCache>,
+        clock: Arc<dyn Clock>,
+        tz: Tz,
+        horizon_days: i64,
+    ) -> Self {
+        Self {
+            schedules,
+            directory,
+            cache,
+            clock,
+            tz,
+            horizon_days,
+        }
+    }
 }
 
 impl SchedulingService {
