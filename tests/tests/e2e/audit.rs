@@ -53,7 +53,12 @@ fn assert_exactly_once(docs: &[Document], expected: i64) {
 async fn writes_succeed_while_mongodb_is_down_and_every_event_arrives_once_afterwards() {
     let mut mongo = ThrowawayServer::start(Kind::Mongo);
     let uri = mongo.url();
-    let app = TestApp::spawn_with(|c| c.mongodb_uri = uri).await;
+    let app = TestApp::spawn_with(|c| {
+        c.mongodb_uri = uri;
+        // A stopped store answers 503 after this long: short, as the outage is certain here.
+        c.store_timeout_ms = 1500;
+    })
+    .await;
     // Down before the first event: a SIGKILLed test server may lose writes it had acknowledged
     // but not flushed, which would say nothing about the relay.
     mongo.stop();

@@ -64,6 +64,8 @@ async fn ready_names_a_stopped_store_and_recovers_when_it_returns() {
     let app = TestApp::spawn_with(|c| {
         c.redis_url = redis_url;
         c.mongodb_uri = mongo_url;
+        // A stopped store is reported after this long: short, as the outages are certain here.
+        c.store_timeout_ms = 1500;
     })
     .await;
     wait_for_ready_status(&app, 200).await;
