@@ -97,14 +97,7 @@ impl ApiError {
     /// Something that is not the client's fault. The cause is logged here, once, with its
     /// chain; the client sees only a generic message.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        tracing::error!(error = %chain, "unexpected error");
+        tracing::error!(error = %cause_chain(cause), "unexpected error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
@@ -251,5 +244,43 @@ pub mod extractor_errors {
         pub(crate) fn error_response_owned(&self) -> HttpResponse {
             actix_web::ResponseError::error_response(self)
         }
+    }
+}
+
+/// An error and each of its sources, `outer: inner: innermost`, for the log of a 500.
+pub fn cause_chain(cause: &dyn std::error::Error) -> String {
+    let mut chain = cause.to_string();
+    let mut source = cause.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::error::DomainError;
+
+    #[test]
+    fn a_500_logs_the_whole_cause_chain_and_tells_the_client_nothing() {
+        let io = std::io::Error::other("connection reset by peer");
+        let DomainError::Unexpected(cause) =
+            DomainError::unexpected("PostgreSQL query failed at appointments.rs:42", io)
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            cause_chain(&cause),
+            "PostgreSQL query failed at appointments.rs:42: connection reset by peer"
+        );
+        let api = ApiError::from(DomainError::Unexpected(cause));
+        assert_eq!(
+            (api.status.as_u16(), api.body.code.as_str()),
+            (500, "INTERNAL")
+        );
+        assert!(!api.body.message.contains("PostgreSQL"));
     }
 }
