@@ -97,3 +97,37 @@ impl From<TxError> for DomainError {
         e.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failing() -> Result<(), DieselError> {
+        Err(DieselError::BrokenTransactionManager)
+    }
+
+    fn through_question_mark() -> (Result<(), TxError>, u32) {
+        let line = line!() + 1;
+        let r = (|| -> Result<(), TxError> { Ok(failing()?) })();
+        (r, line)
+    }
+
+    #[test]
+    fn an_unexpected_driver_error_names_the_adapter_line_that_ran_it_and_keeps_its_source() {
+        let line = line!() + 1;
+        let by_db = failing().db().unwrap_err();
+        let (tx, tx_line) = through_question_mark();
+        for (err, at) in [(by_db, line), (DomainError::from(tx.unwrap_err()), tx_line)] {
+            let DomainError::Unexpected(cause) = err else {
+                panic!("not unexpected");
+            };
+            assert!(
+                cause.context().ends_with(&format!("errors.rs:{at}")),
+                "{} (expected line {at})",
+                cause.context()
+            );
+            let source = std::error::Error::source(&cause).map(|s| s.to_string());
+            assert!(source.is_some_and(|s| !s.is_empty()), "no source");
+        }
+    }
+}
