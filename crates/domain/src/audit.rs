@@ -204,11 +204,7 @@ pub async fn search(
     query: AuditQuery,
     page: PageRequest,
 ) -> Result<Page<AuditRecord>, DomainError> {
-    if let (Some(from), Some(to)) = (query.from, query.to) {
-        if from > to {
-            return Err(DomainError::validation("from", "from must not be after to"));
-        }
-    }
+    crate::dates::check_window(query.from, query.to)?;
     reader.search(query, page).await
 }
 

@@ -264,11 +264,7 @@ impl BillingService {
             Role::Patient => filter.patient_id = Some(actor.own_patient_id()?),
             Role::Admin | Role::Receptionist => {}
         }
-        if let (Some(from), Some(to)) = (filter.from, filter.to) {
-            if from > to {
-                return Err(DomainError::validation("from", "from must not be after to"));
-            }
-        }
+        crate::dates::check_window(filter.from, filter.to)?;
         self.bills.list(filter, page).await
     }
 

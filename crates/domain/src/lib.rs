@@ -14,6 +14,7 @@
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store.
 //! - [`lifecycle`]: the one shape of the appointment and bill status machines.
+//! - [`dates`]: the years a client may name (1900-9999), checked before any store sees them.
 //! - [`error`], [`paging`], [`money`], [`text`]: shared by every area ([`text`] refuses NUL
 //!   and control characters in anything a client typed).
 //!
@@ -25,6 +26,7 @@ pub mod appointments;
 pub mod audit;
 pub mod billing;
 pub mod clock;
+pub mod dates;
 pub mod directory;
 pub mod error;
 pub mod health;

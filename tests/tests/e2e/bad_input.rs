@@ -65,7 +65,8 @@ async fn every_bad_request_is_answered_with_the_documented_code() {
                 "doctor": { "specialization": "GP", "qualification": "MD", "licenseNumber": license, "consultationFee": fee } })
     };
 
-    let mut cases = vec![
+    let mut cases =
+        vec![
         Case {
             name: "malformed JSON",
             method: Method::POST,
@@ -333,6 +334,42 @@ async fn every_bad_request_is_answered_with_the_documented_code() {
             422,
             "VALIDATION_FAILED",
             Some("status"),
+        ),
+        case(
+            "a year PostgreSQL cannot store, in a list filter",
+            Method::GET,
+            "/appointments?from=-5000-01-01T00:00:00Z",
+            Value::Null,
+            422,
+            "VALIDATION_FAILED",
+            Some("from"),
+        ),
+        case(
+            "a year beyond 9999, in the bills filter",
+            Method::GET,
+            "/billings?to=%2B200000-01-01T00:00:00Z",
+            Value::Null,
+            422,
+            "VALIDATION_FAILED",
+            Some("to"),
+        ),
+        case(
+            "a year MongoDB cannot store, in the audit search",
+            Method::GET,
+            "/audit-logs?from=%2B200000-01-01T00:00:00Z",
+            Value::Null,
+            422,
+            "VALIDATION_FAILED",
+            Some("from"),
+        ),
+        case(
+            "availability on a day no slot can have",
+            Method::GET,
+            &format!("/doctors/{}/slots?date=-3000-01-01", doctor.profile_id.as_deref().unwrap()),
+            Value::Null,
+            422,
+            "VALIDATION_FAILED",
+            Some("date"),
         ),
         case(
             "NUL in a search term",

@@ -348,11 +348,7 @@ impl AppointmentService {
             }
             Role::Admin | Role::Receptionist => {}
         }
-        if let (Some(from), Some(to)) = (filter.from, filter.to) {
-            if from > to {
-                return Err(DomainError::validation("from", "from must not be after to"));
-            }
-        }
+        crate::dates::check_window(filter.from, filter.to)?;
         self.appointments.list(filter, page).await
     }
 }

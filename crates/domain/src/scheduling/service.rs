@@ -201,6 +201,7 @@ impl SchedulingService {
         doctor_id: Uuid,
         date: NaiveDate,
     ) -> Result<Vec<AvailableSlot>, DomainError> {
+        crate::dates::check_date("date", date)?;
         let now = self.clock.now();
         let slots = match self.cache.get(doctor_id, date).await {
             Some(cached) => cached,
