@@ -228,10 +228,18 @@ pub mod extractor_errors {
         actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
     }
 
-    pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-        let detail = crate::extract::humanize(&err.to_string());
-        let api =
-            ApiError::bad_request("INVALID_PATH", format!("invalid path parameter: {detail}"));
+    /// A path that does not parse. When the path is a literal route of other methods
+    /// (`GET /appointments/walk-ins` reaching `/appointments/{id}`), the answer is that route's
+    /// 405. Otherwise 400, without echoing the value (it may hold control characters).
+    pub fn path(err: PathError, req: &HttpRequest) -> actix_web::Error {
+        let table = req.app_data::<actix_web::web::Data<crate::fallback::MethodTable>>();
+        if let Some(response) = table.and_then(|t| t.method_not_allowed(req)) {
+            return actix_web::error::InternalError::from_response(err, response).into();
+        }
+        let api = ApiError::bad_request(
+            "INVALID_PATH",
+            "a path parameter is malformed: ids are UUIDs (8-4-4-4-12 hexadecimal digits)",
+        );
         actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
     }
 

@@ -23,23 +23,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// A JSON body read (415 and 413 checked) but not yet decoded: the handler first lets the
-/// domain check the actor's role, then calls [`JsonBody::parse`]. So a patient posting an
-/// invalid body to an admin route is told 403, not what is wrong with the body.
+/// A JSON body read but not yet judged: the handler first lets the domain check the actor's
+/// role, then calls [`JsonBody::parse`]. So a patient posting anything to an admin route (the
+/// wrong media type, an oversized or invalid body) is told 403, not what the route accepts;
+/// the 415, 413, 400 or 422 comes only after the role passed.
 pub struct JsonBody<T> {
-    bytes: web::Bytes,
+    bytes: Result<web::Bytes, ApiError>,
     _type: std::marker::PhantomData<T>,
 }
 
 impl<T: DeserializeOwned> JsonBody<T> {
-    /// Decodes the body: 400 when it is not JSON, 422 naming the field otherwise.
+    /// Decodes the body: 415 without a JSON media type, 413 when too large, 400 when it is not
+    /// JSON, 422 naming the field otherwise.
     pub fn parse(self) -> Result<T, ApiError> {
-        decode(&self.bytes)
+        decode(&self.bytes?)
     }
 
-    /// The body as a JSON value (400 when it is not JSON), e.g. to fingerprint the request.
+    /// The body as a JSON value (same errors as `parse` up to 400), e.g. to fingerprint it.
     pub fn value(&self) -> Result<serde_json::Value, ApiError> {
-        serde_json::from_slice(&self.bytes)
+        let bytes = self.bytes.as_ref().map_err(Clone::clone)?;
+        serde_json::from_slice(bytes)
             .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"))
     }
 }
@@ -68,17 +71,24 @@ impl<T: 'static> FromRequest for JsonBody<T> {
             .map_or(64 * 1024, |s| s.config.json_body_limit);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::new(
+            // Read (or drain) the body either way; report what is wrong with it only when the
+            // handler asks, after the role check.
+            let read = bytes.await.map_err(|_| too_large());
+            let bytes = if !is_json {
+                Err(ApiError::new(
                     actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "UNSUPPORTED_MEDIA_TYPE",
                     "expected Content-Type: application/json",
-                ));
-            }
-            let bytes = bytes.await.map_err(|_| too_large())?;
-            if bytes.len() > limit {
-                return Err(too_large());
-            }
+                ))
+            } else {
+                read.and_then(|b| {
+                    if b.len() > limit {
+                        Err(too_large())
+                    } else {
+                        Ok(b)
+                    }
+                })
+            };
             Ok(Self {
                 bytes,
                 _type: std::marker::PhantomData,
@@ -160,6 +170,7 @@ pub(crate) fn shape_error(path: &str, message: &str) -> ApiError {
     let message = humanize(message);
     let missing = message
         .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         .and_then(|rest| rest.split('`').next())
         .map(|name| {
             if path == "." || path.is_empty() {
@@ -268,6 +279,32 @@ impl<T: DeserializeOwned> ApiQuery<T> {
             }
             e
         })
+    }
+}
+
+/// A query string kept unparsed until the handler has let the domain check the actor's role,
+/// for routes closed to some roles: a patient probing an admin list learns nothing about its
+/// parameters. [`LazyQuery::parse`] then applies [`ApiQuery`]'s rules.
+pub struct LazyQuery<T> {
+    raw: String,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> LazyQuery<T> {
+    pub fn parse(&self) -> Result<T, ApiError> {
+        ApiQuery::<T>::parse(&self.raw)
+    }
+}
+
+impl<T: 'static> FromRequest for LazyQuery<T> {
+    type Error = ApiError;
+    type Future = futures::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        futures::future::ready(Ok(Self {
+            raw: req.query_string().to_owned(),
+            _type: std::marker::PhantomData,
+        }))
     }
 }
 

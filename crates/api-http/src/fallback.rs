@@ -40,11 +40,29 @@ impl MethodTable {
         Self(routes)
     }
 
-    /// The methods a path answers (with HEAD beside GET), or `None` for an unknown path.
+    /// The methods a path answers (with HEAD beside GET), or `None` for an unknown path. A
+    /// literal route wins over a pattern that also matches (`/appointments/walk-ins` is not
+    /// `/appointments/{id}`), as it does when actix routes.
     pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+        let literal_segments = |def: &ResourceDef| {
+            def.pattern()
+                .unwrap_or("")
+                .split('/')
+                .filter(|s| !s.is_empty() && !s.contains('{'))
+                .count()
+        };
+        let matching: Vec<&(ResourceDef, Vec<Method>)> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .collect();
+        let most_specific = matching
+            .iter()
+            .map(|(def, _)| literal_segments(def))
+            .max()?;
         let mut allowed: Vec<Method> = Vec::new();
-        for (def, methods) in &self.0 {
-            if def.is_match(path) {
+        for (def, methods) in matching {
+            if literal_segments(def) == most_specific {
                 allowed.extend(methods.iter().cloned());
             }
         }
@@ -57,29 +75,36 @@ impl MethodTable {
     }
 }
 
+impl MethodTable {
+    /// The 405 for a request whose path is known but whose method is not one of its own.
+    pub fn method_not_allowed(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        let methods = self.allowed(req.path())?;
+        if methods.contains(req.method()) {
+            return None;
+        }
+        let allow = methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!("{} is not allowed here; allowed: {allow}", req.method()),
+        )
+        .error_response();
+        if let Ok(value) = header::HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        Some(response)
+    }
+}
+
 /// The default service: 405 with `Allow` for a known path, 404 otherwise.
 pub async fn no_route(req: HttpRequest, table: web::Data<MethodTable>) -> HttpResponse {
-    match table.allowed(req.path()) {
-        Some(methods) => {
-            let allow = methods
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut response = ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                format!("{} is not allowed here; allowed: {allow}", req.method()),
-            )
-            .error_response();
-            if let Ok(value) = header::HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            response
-        }
-        None => ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route")
-            .error_response(),
-    }
+    table.method_not_allowed(&req).unwrap_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route").error_response()
+    })
 }
 
 /// Routes HEAD as GET; the codec drops the body.
@@ -108,6 +133,11 @@ mod tests {
         assert_eq!(
             table.allowed("/appointments"),
             Some(vec![Method::GET, Method::HEAD, Method::POST])
+        );
+        assert_eq!(
+            table.allowed("/appointments/walk-ins"),
+            Some(vec![Method::POST]),
+            "the literal route, not /appointments/{{id}}"
         );
         assert_eq!(table.allowed("/departments/x/y/z"), None);
         assert_eq!(table.allowed("/nope"), None);

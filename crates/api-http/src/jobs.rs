@@ -70,7 +70,7 @@ pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "audit relay paused; events stay in the outbox")
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "audit relay paused; events stay in the outbox")
                 }
             }
             tokio::time::sleep(interval).await;
@@ -89,7 +89,7 @@ pub fn spawn_slot_generation(state: web::Data<AppState>) -> tokio::task::JoinHan
                     Duration::from_secs(24 * 3600)
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "slot generation failed; retrying in a minute");
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "slot generation failed; retrying in a minute");
                     Duration::from_secs(60)
                 }
             };
@@ -107,7 +107,9 @@ pub fn spawn_reminders(state: web::Data<AppState>) -> tokio::task::JoinHandle<()
             match send_reminders_once(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sent = n, "reminders written"),
-                Err(e) => tracing::warn!(error = %e, "reminder job failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "reminder job failed; retrying")
+                }
             }
             tokio::time::sleep(interval).await;
         }
@@ -123,12 +125,16 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
             match mark_overdue_once(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(bills = n, "bills marked overdue"),
-                Err(e) => tracing::warn!(error = %e, "overdue job failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "overdue job failed; retrying")
+                }
             }
             match purge_idempotency_keys_once(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "expired idempotency keys removed"),
-                Err(e) => tracing::warn!(error = %e, "idempotency clean-up failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "idempotency clean-up failed; retrying")
+                }
             }
             tokio::time::sleep(interval).await;
         }

@@ -36,6 +36,14 @@ pub enum Permission {
     Refund,
     /// Send a GENERAL notification to everyone or to one role.
     Broadcast,
+    /// List patients (the desk and admins all; a doctor those it treats).
+    ListPatients,
+    /// List bills (the desk and admins all; a patient its own). Doctors do not handle money.
+    ListBills,
+    /// Read prescriptions (admins; a doctor its own; a patient its own). Never the desk.
+    ReadPrescriptions,
+    /// Search the audit log.
+    SearchAudit,
 }
 
 impl Permission {
@@ -43,9 +51,14 @@ impl Permission {
     pub fn roles(self) -> &'static [Role] {
         use Role::{Admin, Doctor, Patient, Receptionist};
         match self {
-            Self::ManageUsers | Self::ManageDepartments | Self::Refund | Self::Broadcast => {
-                &[Admin]
-            }
+            Self::ManageUsers
+            | Self::ManageDepartments
+            | Self::Refund
+            | Self::Broadcast
+            | Self::SearchAudit => &[Admin],
+            Self::ListPatients => &[Admin, Receptionist, Doctor],
+            Self::ListBills => &[Admin, Receptionist, Patient],
+            Self::ReadPrescriptions => &[Admin, Doctor, Patient],
             Self::RegisterPatients | Self::RegisterWalkIns => &[Admin, Receptionist],
             Self::EditPatients | Self::Book | Self::Pay => &[Admin, Receptionist, Patient],
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
@@ -76,7 +89,11 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 12] = [
+        let cases: [(Permission, &[Role]); 16] = [
+            (Permission::ListPatients, &[A, R, D]),
+            (Permission::ListBills, &[A, R, P]),
+            (Permission::ReadPrescriptions, &[A, D, P]),
+            (Permission::SearchAudit, &[A]),
             (Permission::ManageUsers, &[A]),
             (Permission::RegisterPatients, &[A, R]),
             (Permission::EditPatients, &[A, R, P]),

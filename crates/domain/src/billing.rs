@@ -259,10 +259,9 @@ impl BillingService {
         mut filter: BillFilter,
         page: PageRequest,
     ) -> Result<Page<Bill>, DomainError> {
-        match actor.role {
-            Role::Doctor => return Err(DomainError::Forbidden),
-            Role::Patient => filter.patient_id = Some(actor.own_patient_id()?),
-            Role::Admin | Role::Receptionist => {}
+        actor.require(Permission::ListBills)?;
+        if actor.is(Role::Patient) {
+            filter.patient_id = Some(actor.own_patient_id()?);
         }
         crate::dates::check_window(filter.from, filter.to)?;
         self.bills.list(filter, page).await

@@ -131,6 +131,12 @@ fn required(raw: &str, field: &str, max: usize) -> Result<String, DomainError> {
         .ok_or_else(|| DomainError::validation(field, "must not be empty"))
 }
 
+/// A required one-line value (a medicine name, a dosage): no line breaks.
+fn required_line(raw: &str, field: &str, max: usize) -> Result<String, DomainError> {
+    crate::text::parse_optional_line(Some(raw), field, max)?
+        .ok_or_else(|| DomainError::validation(field, "must not be empty"))
+}
+
 impl PrescriptionInput {
     /// Trims every text, refuses empty required ones and oversize ones, naming the field as
     /// the client sent it (`items[2].dosage`).
@@ -157,10 +163,10 @@ impl PrescriptionInput {
                 let f = |name: &str| format!("items[{i}].{name}");
                 Ok(PrescriptionItem {
                     id: Uuid::new_v4(),
-                    medicine_name: required(&item.medicine_name, &f("medicineName"), 200)?,
-                    dosage: required(&item.dosage, &f("dosage"), 100)?,
-                    frequency: required(&item.frequency, &f("frequency"), 100)?,
-                    duration: required(&item.duration, &f("duration"), 100)?,
+                    medicine_name: required_line(&item.medicine_name, &f("medicineName"), 200)?,
+                    dosage: required_line(&item.dosage, &f("dosage"), 100)?,
+                    frequency: required_line(&item.frequency, &f("frequency"), 100)?,
+                    duration: required_line(&item.duration, &f("duration"), 100)?,
                     instructions: parse_optional_text(
                         item.instructions.as_deref(),
                         &f("instructions"),
@@ -276,11 +282,11 @@ impl PrescriptionService {
         mut filter: PrescriptionFilter,
         page: PageRequest,
     ) -> Result<Page<Prescription>, DomainError> {
+        actor.require(Permission::ReadPrescriptions)?;
         match actor.role {
-            Role::Receptionist => return Err(DomainError::Forbidden),
             Role::Patient => filter.patient_id = Some(actor.own_patient_id()?),
             Role::Doctor => filter.doctor_id = Some(actor.own_doctor_id()?),
-            Role::Admin => {}
+            Role::Admin | Role::Receptionist => {}
         }
         self.prescriptions.list(filter, page).await
     }

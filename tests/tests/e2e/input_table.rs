@@ -198,6 +198,29 @@ async fn a_patient_posting_garbage_to_an_admin_route_is_told_403_not_what_is_wro
             "{method} {path}: {body}"
         );
     }
+    // Nor by a bad query string, the wrong media type or an oversized body.
+    for path in ["/audit-logs?action=%00&perPage=-1", "/patients?perPage=abc"] {
+        let (status, body) = app
+            .json(Method::GET, path, Some(&patient.token), None)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("FORBIDDEN")),
+            "{path}: {body}"
+        );
+    }
+    for body in ["x".to_owned(), "y".repeat(200_000)] {
+        let response = app
+            .client
+            .post(app.url("/users"))
+            .bearer_auth(&patient.token)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+    }
 }
 
 #[tokio::test]
@@ -227,6 +250,45 @@ async fn a_wrong_method_is_405_with_allow_and_head_works_wherever_get_does() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(response.headers()["allow"].to_str().unwrap(), "POST");
+
+    // A literal route is not its `{id}` neighbour: GET /appointments/walk-ins is 405 (POST
+    // only), not a malformed id; a malformed id elsewhere is 400 without echoing it.
+    let response = app
+        .client
+        .get(app.url("/appointments/walk-ins"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"].to_str().unwrap(), "POST");
+    let (status, body) = app
+        .json(
+            Method::GET,
+            "/appointments/%1B%5B2J",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_PATH")));
+    assert!(
+        !body["message"].as_str().unwrap().contains('\u{1b}'),
+        "{body}"
+    );
+    // A repeated parameter names itself.
+    let (status, body) = app
+        .json(
+            Method::GET,
+            "/appointments?status=SCHEDULED&status=CONFIRMED",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("status")),
+        "{body}"
+    );
 
     // An unknown path is still 404.
     let response = app.client.delete(app.url("/nowhere")).send().await.unwrap();

@@ -3,7 +3,6 @@
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, AuditQuery, AuditRecord};
-use domain::identity::Role;
 use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,9 +10,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::LazyQuery;
 use crate::routes::dto::AuditLogPage;
 use crate::state::AppState;
+use domain::access::Permission;
 
 /// One audit entry, as stored in `audit_logs`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -85,12 +85,10 @@ pub struct AuditSearchQuery {
 pub async fn search(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: ApiQuery<AuditSearchQuery>,
+    query: LazyQuery<AuditSearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if !user.0.is(Role::Admin) {
-        return Err(domain::error::DomainError::Forbidden.into());
-    }
-    let q = query.into_inner();
+    user.0.require(Permission::SearchAudit)?;
+    let q = query.parse()?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let criteria = AuditQuery {
         user_id: q.user_id,

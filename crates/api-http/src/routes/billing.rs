@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, JsonBody};
+use crate::extract::{JsonBody, LazyQuery};
 use crate::routes::dto::BillPage;
 use crate::state::AppState;
 use domain::access::Permission;
@@ -82,9 +82,10 @@ pub struct BillListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: ApiQuery<BillListQuery>,
+    query: LazyQuery<BillListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    user.0.require(Permission::ListBills)?;
+    let q = query.parse()?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = BillFilter {
         patient_id: q.patient_id,

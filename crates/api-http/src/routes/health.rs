@@ -20,7 +20,8 @@ pub struct StoreReport {
     pub name: String,
     #[schema(example = "up")]
     pub status: String,
-    /// Why the store is down (never contains credentials).
+    /// `unreachable` when the store is down. The driver's own words (addresses, topology) go
+    /// to the log only: this route is public.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -62,10 +63,15 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         status: if all_up { "ready" } else { "unavailable" }.into(),
         stores: statuses
             .into_iter()
-            .map(|s| StoreReport {
-                name: s.name.into(),
-                status: if s.up { "up" } else { "down" }.into(),
-                error: s.error,
+            .map(|s| {
+                if let Some(cause) = &s.error {
+                    tracing::warn!(store = s.name, error = %cause, "readiness probe failed");
+                }
+                StoreReport {
+                    name: s.name.into(),
+                    status: if s.up { "up" } else { "down" }.into(),
+                    error: s.error.map(|_| "unreachable".to_owned()),
+                }
             })
             .collect(),
     };

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, JsonBody};
+use crate::extract::{JsonBody, LazyQuery};
 use crate::routes::auth::RegisterRequest;
 use crate::routes::dto::{PatientDto, PatientPage, PatientProfileDto, UserDto};
 use crate::state::AppState;
@@ -56,9 +56,10 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: ApiQuery<PatientListQuery>,
+    query: LazyQuery<PatientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    user.0.require(Permission::ListPatients)?;
+    let q = query.parse()?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let search = q
         .search

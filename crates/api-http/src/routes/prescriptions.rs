@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::errors::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, JsonBody};
+use crate::extract::{JsonBody, LazyQuery};
 use crate::routes::dto::PrescriptionPage;
 use crate::state::AppState;
 use domain::access::Permission;
@@ -162,9 +162,10 @@ pub async fn for_appointment(
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: ApiQuery<PrescriptionListQuery>,
+    query: LazyQuery<PrescriptionListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    user.0.require(Permission::ReadPrescriptions)?;
+    let q = query.parse()?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = PrescriptionFilter {
         patient_id: q.patient_id,

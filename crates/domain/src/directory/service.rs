@@ -78,10 +78,9 @@ impl DirectoryService {
         mut filter: PatientFilter,
         page: PageRequest,
     ) -> Result<Page<Patient>, DomainError> {
-        match actor.role {
-            Role::Admin | Role::Receptionist => {}
-            Role::Doctor => filter.doctor_id = Some(actor.own_doctor_id()?),
-            Role::Patient => return Err(DomainError::Forbidden),
+        actor.require(Permission::ListPatients)?;
+        if actor.is(Role::Doctor) {
+            filter.doctor_id = Some(actor.own_doctor_id()?);
         }
         self.repo.list_patients(filter, page).await
     }

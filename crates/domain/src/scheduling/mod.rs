@@ -70,6 +70,17 @@ impl ScheduleInput {
         end_time: NaiveTime,
         slot_minutes: u32,
     ) -> Result<Self, DomainError> {
+        use chrono::Timelike;
+        // Schedules are in whole minutes: "18:30:60" (a leap second) or "18:30:15" would be
+        // stored as something else than what was sent.
+        for (field, t) in [("startTime", start_time), ("endTime", end_time)] {
+            if t.second() != 0 || t.nanosecond() != 0 {
+                return Err(DomainError::validation(
+                    field,
+                    "must be a whole minute (HH:MM)",
+                ));
+            }
+        }
         if end_time <= start_time {
             return Err(DomainError::validation(
                 "endTime",
@@ -236,6 +247,19 @@ mod tests {
         assert!(ScheduleInput::parse(DayOfWeek::Mon, t(10, 0), t(9, 0), 15).is_err());
         assert!(ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(9, 20), 30).is_err());
         assert!(ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(17, 0), 4).is_err());
+        // Whole minutes only: a leap second (23:59:60) or stray seconds are refused, not rounded.
+        let leap = NaiveTime::from_hms_milli_opt(23, 59, 59, 1_000).unwrap();
+        let seconds = NaiveTime::from_hms_opt(18, 30, 15).unwrap();
+        for (start, end, field) in [
+            (t(23, 30), leap, "endTime"),
+            (seconds, t(19, 0), "startTime"),
+        ] {
+            let err = ScheduleInput::parse(DayOfWeek::Mon, start, end, 15).unwrap_err();
+            assert!(
+                matches!(&err, DomainError::Validation { field: f, .. } if f == field),
+                "{err:?}"
+            );
+        }
         let morning = ScheduleInput::parse(DayOfWeek::Mon, t(9, 0), t(12, 0), 30).unwrap();
         let noon = ScheduleInput::parse(DayOfWeek::Mon, t(12, 0), t(14, 0), 30).unwrap();
         let late_morning = ScheduleInput::parse(DayOfWeek::Mon, t(11, 0), t(13, 0), 30).unwrap();
