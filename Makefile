@@ -13,6 +13,7 @@ BIN := target/debug/healthsync
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
 	$(ENV) JWT_SECRET="$${JWT_SECRET:-$$(cat .stack/jwt_secret)}" LOG_FORMAT=$${LOG_FORMAT:-pretty} \
+	  CORS_ALLOWED_ORIGINS="$${CORS_ALLOWED_ORIGINS-http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173}" \
 	  HTTP_ADDR=$${HTTP_ADDR:-0.0.0.0:8080} $(BIN) serve
 
 test: stack-up

@@ -138,8 +138,14 @@ impl TestApp {
         assert_eq!(status, 201, "{created}");
         let user_id = created["id"].as_str().unwrap().to_owned();
         let profile_id = if role == "DOCTOR" {
+            // Staff see a doctor's user id; the public view leaves it out.
             let (_, page) = self
-                .json(Method::GET, "/doctors?perPage=100", None, None)
+                .json(
+                    Method::GET,
+                    "/doctors?perPage=100",
+                    Some(&admin.token),
+                    None,
+                )
                 .await;
             page["items"]
                 .as_array()

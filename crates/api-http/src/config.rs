@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", default_value = "json")]
     pub log_format: String,
 
+    /// Web origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+    /// `https://app.clinic.example,http://localhost:5173`. Empty: no cross-origin access.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+    pub cors_allowed_origins: String,
+
     /// Secret key that signs access tokens (HS256). Required by `serve`; no default.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -265,6 +270,14 @@ impl Config {
         if let Err(e) = self.timezone() {
             problems.push(e.to_string());
         }
+        for origin in self.cors_origins() {
+            if !is_origin(&origin) {
+                problems.push(format!(
+                    "CORS_ALLOWED_ORIGINS must list origins like https://app.example or \
+                     http://localhost:5173 (scheme, host, optional port; no path), got {origin:?}"
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -297,6 +310,16 @@ impl Config {
             "UPLOAD_IDLE_TIMEOUT_SECS" => self.upload_idle_timeout_secs.into(),
             other => unreachable!("{other} is not a numeric setting"),
         }
+    }
+
+    /// The allowed CORS origins, trimmed, empty entries dropped.
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The configured file store for medical records.
@@ -338,6 +361,23 @@ impl Config {
     }
 }
 
+/// `scheme://host[:port]` and nothing else: what a browser sends as `Origin`.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +389,28 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         Config::from_env().validate().unwrap();
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_nothing_more() {
+        let mut config = Config::from_env();
+        config.cors_allowed_origins =
+            " https://app.clinic.example , http://localhost:5173,".to_owned();
+        config.validate().unwrap();
+        assert_eq!(
+            config.cors_origins(),
+            ["https://app.clinic.example", "http://localhost:5173"]
+        );
+        for bad in [
+            "*",
+            "app.example",
+            "https://app.example/path",
+            "ftp://x",
+            "http://h:99999",
+        ] {
+            config.cors_allowed_origins = bad.to_owned();
+            assert!(message(&config).contains("CORS_ALLOWED_ORIGINS"), "{bad}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod extract;
 pub mod fallback;
+pub mod hardening;
 pub mod idempotent;
 pub mod jobs;
 pub mod live;

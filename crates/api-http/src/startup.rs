@@ -247,13 +247,22 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     // here, it feeds the 405/`Allow` table and the Swagger UI.
     let openapi = crate::openapi::document();
     let methods = web::Data::new(crate::fallback::MethodTable::from_openapi(&openapi));
+    let origins = state.config.cors_origins();
     let server = HttpServer::new(move || {
         let json_limit = state.config.json_body_limit;
         App::new()
             .wrap(middleware::from_fn(crate::rate_limit::middleware))
             .wrap(middleware::from_fn(crate::fallback::head_as_get))
+            .wrap(middleware::from_fn(
+                crate::hardening::no_store_when_authenticated,
+            ))
+            .wrap(crate::hardening::default_headers())
             .wrap(middleware::from_fn(request_id::middleware))
             .wrap(middleware::Compress::default())
+            .wrap(middleware::Condition::new(
+                !origins.is_empty(),
+                crate::hardening::cors(&origins),
+            ))
             .app_data(state.clone())
             .app_data(methods.clone())
             .app_data(

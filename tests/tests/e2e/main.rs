@@ -16,6 +16,7 @@ mod booking;
 mod clinical_access;
 mod directory;
 mod file_stores;
+mod hardening;
 mod idempotency;
 mod identity;
 mod input_table;

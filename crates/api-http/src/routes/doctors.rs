@@ -101,10 +101,12 @@ pub async fn list(
         available: q.available,
         include_inactive: q.include_inactive.unwrap_or(false),
     };
+    let viewer = user.0.as_ref();
     let doctors = state
         .directory
-        .list_doctors(user.0.as_ref(), filter, page)
-        .await?;
+        .list_doctors(viewer, filter, page)
+        .await?
+        .map(|d| DoctorDto::seen_by(d, viewer));
     Ok(HttpResponse::Ok().json(DoctorPage::from(doctors)))
 }
 
@@ -117,12 +119,9 @@ pub async fn get(
     user: MaybeAuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(DoctorDto::from(
-        state
-            .directory
-            .get_doctor(user.0.as_ref(), id.into_inner())
-            .await?,
-    )))
+    let viewer = user.0.as_ref();
+    let doctor = state.directory.get_doctor(viewer, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(DoctorDto::seen_by(doctor, viewer)))
 }
 
 /// Update a doctor (admins; a doctor itself except licence number and fee).

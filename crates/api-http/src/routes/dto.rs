@@ -109,9 +109,13 @@ impl From<Patient> for PatientDto {
 #[serde(rename_all = "camelCase")]
 pub struct DoctorDto {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// Only for staff and the doctor itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
     pub name: String,
-    pub email: String,
+    /// Only for staff and the doctor itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub is_active: bool,
     pub specialization: String,
     pub qualification: String,
@@ -124,13 +128,26 @@ pub struct DoctorDto {
     pub department_ids: Vec<Uuid>,
 }
 
+impl DoctorDto {
+    /// The doctor as `viewer` may see it (`domain::directory::sees_doctor_contact`).
+    pub fn seen_by(d: Doctor, viewer: Option<&domain::identity::Actor>) -> Self {
+        let contact = domain::directory::sees_doctor_contact(viewer, &d);
+        let mut dto = Self::from(d);
+        if !contact {
+            dto.user_id = None;
+            dto.email = None;
+        }
+        dto
+    }
+}
+
 impl From<Doctor> for DoctorDto {
     fn from(d: Doctor) -> Self {
         Self {
             id: d.id,
-            user_id: d.user_id,
+            user_id: Some(d.user_id),
             name: d.name,
-            email: d.email,
+            email: Some(d.email),
             is_active: d.is_active,
             specialization: d.specialization,
             qualification: d.qualification,

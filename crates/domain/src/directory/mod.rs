@@ -158,6 +158,16 @@ pub trait DirectoryRepository: Send + Sync {
 }
 
 /// Builders shared by the domain's unit tests.
+/// Whether `viewer` sees a doctor's contact details (email, user id): staff and the doctor
+/// itself. Patients and the public see the professional profile only. The licence number stays
+/// public: patients check it against the medical register, where it is public anyway.
+pub fn sees_doctor_contact(viewer: Option<&crate::identity::Actor>, doctor: &Doctor) -> bool {
+    viewer.is_some_and(|v| {
+        v.role.is_staff()
+            && (v.role != crate::identity::Role::Doctor || v.user_id == doctor.user_id)
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::Doctor;
