@@ -194,6 +194,15 @@ pub async fn receive(
         }
         match name.as_str() {
             "file" => {
+                // The rights and the type are decided before any byte is stored, so the text
+                // fields must come first: say so rather than "type: required".
+                if fields.kind.is_none() {
+                    return Err(ApiError::validation(
+                        "type",
+                        "required, and before the file: send type, title and description \
+                         first; the file must be the last part of the form",
+                    ));
+                }
                 let file_name = field
                     .content_disposition()
                     .and_then(|cd| cd.get_filename())

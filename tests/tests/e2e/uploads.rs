@@ -170,6 +170,16 @@ async fn every_abusive_upload_is_refused_cleanly_with_nothing_left_behind() {
             Some("type"),
         ),
         (
+            "the file first: the error says the file comes last",
+            vec![
+                Part::file("a.pdf", "application/pdf", &report),
+                Part::text("type", "LAB_REPORT"),
+                Part::text("title", "t"),
+            ],
+            422,
+            Some("type"),
+        ),
+        (
             "unknown type",
             vec![
                 Part::text("type", "XRAY"),
