@@ -52,6 +52,10 @@ openapi: build
 openapi-check: build
 	@$(BIN) openapi | diff -u openapi/openapi.json - \
 	  || { echo "openapi/openapi.json is stale: run make openapi"; exit 1; }
+	@python3 -c 'import json,sys,collections; d=json.load(open("openapi/openapi.json")); \
+	  ids=[o.get("operationId","") for p in d["paths"].values() for o in p.values()]; \
+	  bad=[i for i,n in collections.Counter(ids).items() if n>1 or not i]; \
+	  sys.exit("operationIds missing or repeated: %s" % bad) if bad else print("operationIds unique")'
 
 tools:
 	@[ -x .tools/bin/diesel ] || cargo install diesel_cli --version '^2.3' --no-default-features \

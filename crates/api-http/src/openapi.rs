@@ -90,3 +90,23 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod document_rules {
+    /// Generated clients name their functions after operationIds: one operation, one name.
+    #[test]
+    fn every_operation_has_its_own_operation_id() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document_json()).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(!id.is_empty(), "{method} {path} has no operationId");
+                assert!(
+                    seen.insert(id.to_owned()),
+                    "{method} {path}: {id} is repeated"
+                );
+            }
+        }
+    }
+}

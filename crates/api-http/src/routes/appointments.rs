@@ -124,7 +124,8 @@ pub struct AppointmentListQuery {
 /// One transaction takes the slot, creates the appointment (with the doctor's current fee),
 /// notifies patient and doctor and writes the audit event. Of concurrent requests for one slot
 /// exactly one succeeds; the others get 409 `SLOT_TAKEN`.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
+#[utoipa::path(operation_id = "bookAppointment", tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters. A retry with the same key and body gets the first answer (also after a crash); the same key with another body is 422; while the first still runs, 409 IDEMPOTENCY_IN_FLIGHT with Retry-After. Keys are kept 24 h.")),
     responses(
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 404, description = "No such slot or patient", body = ErrorBody),
@@ -177,7 +178,7 @@ impl KeyedWork<AppointmentDto> for Booking<'_> {
 }
 
 /// List appointments: a patient's own, a doctor's day, or all (front desk and admins).
-#[utoipa::path(tag = "appointments", security(("bearer" = [])), params(AppointmentListQuery),
+#[utoipa::path(operation_id = "listAppointments", tag = "appointments", security(("bearer" = [])), params(AppointmentListQuery),
     responses((status = 200, description = "A page of appointments", body = AppointmentPage)))]
 #[get("/appointments")]
 pub async fn list(
@@ -206,7 +207,7 @@ pub async fn list(
 }
 
 /// An appointment the caller may see (404 otherwise).
-#[utoipa::path(tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "The appointment", body = AppointmentDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/appointments/{id}")]
@@ -232,7 +233,7 @@ async fn act(
 }
 
 /// Confirm (front desk, admins, the appointment's doctor or patient). SCHEDULED -> CONFIRMED.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "confirmAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Confirmed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/confirm")]
@@ -245,7 +246,7 @@ pub async fn confirm(
 }
 
 /// Start (the appointment's doctor). CONFIRMED -> IN_PROGRESS.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "startAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Started", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/start")]
@@ -258,7 +259,7 @@ pub async fn start(
 }
 
 /// Complete (the appointment's doctor). IN_PROGRESS -> COMPLETED.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "completeAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "Completed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/complete")]
@@ -272,7 +273,7 @@ pub async fn complete(
 
 /// Cancel with a reason: the patient itself up to the notice period before the start, staff
 /// any time before IN_PROGRESS. Frees the slot.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,
+#[utoipa::path(operation_id = "cancelAppointment", tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Cancelled", body = AppointmentDto),
@@ -300,7 +301,7 @@ pub async fn cancel(
 /// Move an appointment to another free slot of its doctor, in one transaction (the old slot is
 /// freed and the new one taken, or nothing changes). The patient itself outside the notice
 /// period, or the front desk and admins.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = RescheduleRequest,
+#[utoipa::path(operation_id = "rescheduleAppointment", tag = "appointments", security(("bearer" = [])), request_body = RescheduleRequest,
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Moved", body = AppointmentDto),
@@ -323,7 +324,7 @@ pub async fn reschedule(
 
 /// Register an EMERGENCY walk-in (front desk and admins): no slot, starting now; it never
 /// takes a slot from anyone.
-#[utoipa::path(tag = "appointments", security(("bearer" = [])), request_body = WalkInRequest,
+#[utoipa::path(operation_id = "registerWalkIn", tag = "appointments", security(("bearer" = [])), request_body = WalkInRequest,
     responses(
         (status = 201, description = "Registered", body = AppointmentDto),
         (status = 403, description = "Not front-desk staff", body = ErrorBody),

@@ -75,7 +75,7 @@ pub struct AuditSearchQuery {
 }
 
 /// Search the audit log (admins only), newest first.
-#[utoipa::path(tag = "audit", security(("bearer" = [])), params(AuditSearchQuery),
+#[utoipa::path(operation_id = "searchAuditLog", tag = "audit", security(("bearer" = [])), params(AuditSearchQuery),
     responses(
         (status = 200, description = "A page of audit entries", body = AuditLogPage),
         (status = 403, description = "Not an admin", body = ErrorBody),

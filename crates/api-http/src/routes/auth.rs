@@ -89,7 +89,7 @@ pub struct ChangePasswordRequest {
 ///
 /// Creates the account (role PATIENT) and its patient profile in one transaction. A taken
 /// email answers 409 `EMAIL_TAKEN` without saying anything about that account.
-#[utoipa::path(tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(operation_id = "register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserDto),
         (status = 409, description = "Email taken", body = ErrorBody),
@@ -114,7 +114,7 @@ pub async fn register(
 /// Verifies the password (Argon2id) and opens a 24-hour session; a new login replaces the
 /// user's previous session. Wrong email, wrong password and deactivated account all answer the
 /// same 401 `INVALID_CREDENTIALS`. At most 5 attempts per minute per IP (429 beyond).
-#[utoipa::path(tag = "auth", request_body = LoginRequest,
+#[utoipa::path(operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 401, description = "Invalid credentials", body = ErrorBody),
@@ -149,7 +149,7 @@ pub async fn login(
 
 /// Log out this device: ends this session at once (its token stops working immediately);
 /// the user's other sessions stay.
-#[utoipa::path(tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody)))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -158,7 +158,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 }
 
 /// Log out everywhere: ends every session of the user, on every device, at once.
-#[utoipa::path(tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "logoutEverywhere", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Every session ended"), (status = 401, description = "No session", body = ErrorBody)))]
 #[post("/auth/logout-all")]
 pub async fn logout_all(
@@ -184,7 +184,7 @@ pub struct SessionDto {
 
 /// The current user's signed-in sessions (devices), newest first. A user holds at most 10; a
 /// new login beyond that ends the oldest.
-#[utoipa::path(tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listSessions", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Live sessions", body = [SessionDto]), (status = 401, description = "No session", body = ErrorBody)))]
 #[get("/auth/sessions")]
 pub async fn sessions(
@@ -211,7 +211,7 @@ pub async fn sessions(
 
 /// End one of the current user's sessions (for example a lost phone). Another user's session
 /// id is 404.
-#[utoipa::path(tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "endSession", tag = "auth", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Session id")),
     responses(
         (status = 204, description = "Ended"),
@@ -229,7 +229,7 @@ pub async fn end_session(
 }
 
 /// The current user.
-#[utoipa::path(tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getMe", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The current user", body = UserDto), (status = 401, description = "No session", body = ErrorBody)))]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -237,7 +237,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 }
 
 /// Change the current user's password. Ends the session: log in again with the new password.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+#[utoipa::path(operation_id = "changePassword", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; session ended"),
         (status = 422, description = "Wrong current password or weak new one", body = ErrorBody),

@@ -75,7 +75,7 @@ pub struct BillListQuery {
 }
 
 /// Bills: a patient's own; any patient's for receptionists and admins (doctors: 403).
-#[utoipa::path(tag = "billing", security(("bearer" = [])), params(BillListQuery),
+#[utoipa::path(operation_id = "listBills", tag = "billing", security(("bearer" = [])), params(BillListQuery),
     responses((status = 200, description = "A page of bills, newest first", body = BillPage),
         (status = 403, description = "Doctors do not handle bills", body = ErrorBody)))]
 #[get("/billings")]
@@ -98,7 +98,7 @@ pub async fn list(
 }
 
 /// One bill (404 for another patient's).
-#[utoipa::path(tag = "billing", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getBill", tag = "billing", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Bill id")),
     responses((status = 200, description = "The bill", body = BillDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/billings/{id}")]
@@ -112,7 +112,7 @@ pub async fn get(
 }
 
 /// Pay a PENDING or OVERDUE bill (the patient itself, or recorded at the desk).
-#[utoipa::path(tag = "billing", security(("bearer" = [])), request_body = PayRequest,
+#[utoipa::path(operation_id = "payBill", tag = "billing", security(("bearer" = [])), request_body = PayRequest,
     params(("id" = Uuid, Path, description = "Bill id")),
     responses((status = 200, description = "Paid", body = BillDto),
         (status = 404, description = "Not found", body = ErrorBody),
@@ -134,7 +134,7 @@ pub async fn pay(
 }
 
 /// Refund a PAID bill (admins only).
-#[utoipa::path(tag = "billing", security(("bearer" = [])),
+#[utoipa::path(operation_id = "refundBill", tag = "billing", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Bill id")),
     responses((status = 200, description = "Refunded", body = BillDto),
         (status = 403, description = "Not an admin", body = ErrorBody),

@@ -39,7 +39,7 @@ pub struct DepartmentListQuery {
 }
 
 /// Browse departments (public).
-#[utoipa::path(tag = "departments", params(DepartmentListQuery),
+#[utoipa::path(operation_id = "listDepartments", security((), ("bearer" = [])), tag = "departments", params(DepartmentListQuery),
     responses((status = 200, description = "A page of departments", body = DepartmentPage)))]
 #[get("/departments")]
 pub async fn list(
@@ -60,7 +60,7 @@ pub async fn list(
 }
 
 /// A department (public while active).
-#[utoipa::path(tag = "departments", params(("id" = Uuid, Path, description = "Department id")),
+#[utoipa::path(operation_id = "getDepartment", security((), ("bearer" = [])), tag = "departments", params(("id" = Uuid, Path, description = "Department id")),
     responses((status = 200, description = "The department", body = DepartmentDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/departments/{id}")]
 pub async fn get(
@@ -77,7 +77,7 @@ pub async fn get(
 }
 
 /// Create a department (admins only).
-#[utoipa::path(tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
+#[utoipa::path(operation_id = "createDepartment", tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
     responses(
         (status = 201, description = "Created", body = DepartmentDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -98,7 +98,7 @@ pub async fn create(
 }
 
 /// Replace a department (admins only); `isActive: false` deactivates it.
-#[utoipa::path(tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
+#[utoipa::path(operation_id = "updateDepartment", tag = "departments", security(("bearer" = [])), request_body = DepartmentRequest,
     params(("id" = Uuid, Path, description = "Department id")),
     responses(
         (status = 200, description = "Updated", body = DepartmentDto),

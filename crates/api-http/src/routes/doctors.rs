@@ -82,7 +82,7 @@ pub struct DoctorListQuery {
 }
 
 /// Browse doctors (public): filter by specialization, department and availability.
-#[utoipa::path(tag = "doctors", params(DoctorListQuery),
+#[utoipa::path(operation_id = "listDoctors", security((), ("bearer" = [])), tag = "doctors", params(DoctorListQuery),
     responses((status = 200, description = "A page of doctors", body = DoctorPage)))]
 #[get("/doctors")]
 pub async fn list(
@@ -111,7 +111,7 @@ pub async fn list(
 }
 
 /// A doctor (public while active).
-#[utoipa::path(tag = "doctors", params(("id" = Uuid, Path, description = "Doctor id")),
+#[utoipa::path(operation_id = "getDoctor", security((), ("bearer" = [])), tag = "doctors", params(("id" = Uuid, Path, description = "Doctor id")),
     responses((status = 200, description = "The doctor", body = DoctorDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/doctors/{id}")]
 pub async fn get(
@@ -125,7 +125,7 @@ pub async fn get(
 }
 
 /// Update a doctor (admins; a doctor itself except licence number and fee).
-#[utoipa::path(tag = "doctors", security(("bearer" = [])), request_body = DoctorUpdateRequest,
+#[utoipa::path(operation_id = "updateDoctor", tag = "doctors", security(("bearer" = [])), request_body = DoctorUpdateRequest,
     params(("id" = Uuid, Path, description = "Doctor id")),
     responses(
         (status = 200, description = "Updated", body = DoctorDto),
@@ -160,7 +160,7 @@ pub async fn update(
 }
 
 /// Replace the departments a doctor belongs to (admins only).
-#[utoipa::path(tag = "doctors", security(("bearer" = [])), request_body = DepartmentsRequest,
+#[utoipa::path(operation_id = "setDoctorDepartments", tag = "doctors", security(("bearer" = [])), request_body = DepartmentsRequest,
     params(("id" = Uuid, Path, description = "Doctor id")),
     responses(
         (status = 200, description = "Updated", body = DoctorDto),

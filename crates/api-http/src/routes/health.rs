@@ -38,7 +38,7 @@ pub struct Readiness {
 /// Liveness probe.
 ///
 /// Answers 200 as long as the process serves HTTP; it checks no store.
-#[utoipa::path(tag = "operations",
+#[utoipa::path(operation_id = "getHealth", tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
@@ -51,7 +51,7 @@ pub async fn health() -> HttpResponse {
 ///
 /// Checks PostgreSQL, Redis and MongoDB; 200 when all answer, 503 naming the ones that do not.
 /// Recovers by itself when a store comes back.
-#[utoipa::path(tag = "operations",
+#[utoipa::path(operation_id = "getReadiness", tag = "operations",
     responses(
         (status = 200, description = "Every store answers", body = Readiness),
         (status = 503, description = "At least one store is down", body = Readiness),

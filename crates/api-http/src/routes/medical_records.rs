@@ -96,7 +96,7 @@ pub struct RecordListQuery {
 /// Who: the patient itself and receptionists (LAB_REPORT, IMAGING), the patient's doctors (any
 /// type). The bytes decide the type (PDF, PNG, JPEG, DICOM, plain text); the declared
 /// Content-Type and the name's extension must agree. Nothing is kept from a refused upload.
-#[utoipa::path(tag = "medical-records", security(("bearer" = [])),
+#[utoipa::path(operation_id = "uploadMedicalRecord", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")),
     request_body(content = UploadRecordForm, content_type = "multipart/form-data"),
     responses(
@@ -130,7 +130,7 @@ pub async fn upload(
 }
 
 /// A patient's records the caller may read, newest first, optionally of one type.
-#[utoipa::path(tag = "medical-records", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listMedicalRecords", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id"), RecordListQuery),
     responses((status = 200, description = "A page of records", body = MedicalRecordPage),
         (status = 404, description = "No such patient (or not yours)", body = ErrorBody)))]
@@ -151,7 +151,7 @@ pub async fn list(
 }
 
 /// One record's metadata.
-#[utoipa::path(tag = "medical-records", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getMedicalRecord", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Record id")),
     responses((status = 200, description = "The record", body = MedicalRecordDto),
         (status = 404, description = "Not found", body = ErrorBody)))]
@@ -166,7 +166,7 @@ pub async fn get(
 }
 
 /// Download the file, streamed, with its content type (an attachment, never rendered inline).
-#[utoipa::path(tag = "medical-records", security(("bearer" = [])),
+#[utoipa::path(operation_id = "downloadMedicalRecordFile", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Record id")),
     responses((status = 200, description = "The bytes, with the type recorded at upload", content(
             (FileBytes = "application/pdf"), (FileBytes = "image/png"), (FileBytes = "image/jpeg"),

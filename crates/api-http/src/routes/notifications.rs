@@ -70,7 +70,7 @@ pub struct NotificationQuery {
 }
 
 /// My notifications, unread first, then newest first.
-#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
+#[utoipa::path(operation_id = "listNotifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
     responses((status = 200, description = "A page of notifications", body = NotificationPage)))]
 #[get("/notifications")]
 pub async fn list(
@@ -87,7 +87,7 @@ pub async fn list(
 }
 
 /// How many of my notifications are unread.
-#[utoipa::path(tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(operation_id = "countUnreadNotifications", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "Unread count", body = CountDto)))]
 #[get("/notifications/unread-count")]
 pub async fn unread_count(
@@ -100,7 +100,7 @@ pub async fn unread_count(
 }
 
 /// Mark one of my notifications read (404 for anyone else's).
-#[utoipa::path(tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(operation_id = "markNotificationRead", tag = "notifications", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Notification id")),
     responses((status = 200, description = "Marked read", body = NotificationDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[post("/notifications/{id}/read")]
@@ -118,7 +118,7 @@ pub async fn mark_read(
 }
 
 /// Mark all my notifications read; answers how many changed.
-#[utoipa::path(tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(operation_id = "markAllNotificationsRead", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "How many were marked", body = CountDto)))]
 #[post("/notifications/read-all")]
 pub async fn mark_all_read(
@@ -131,7 +131,7 @@ pub async fn mark_all_read(
 }
 
 /// Broadcast a GENERAL notice to every active user, or those of one role (admins only).
-#[utoipa::path(tag = "notifications", security(("bearer" = [])), request_body = BroadcastRequest,
+#[utoipa::path(operation_id = "broadcastNotification", tag = "notifications", security(("bearer" = [])), request_body = BroadcastRequest,
     responses(
         (status = 201, description = "How many users were notified", body = CountDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -161,7 +161,7 @@ pub async fn broadcast(
 /// when my session ends
 /// (logout, password change, deactivation). Notifications committed while disconnected are
 /// not replayed: on (re)connect, read `GET /notifications?unreadOnly=true`.
-#[utoipa::path(tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(operation_id = "streamNotifications", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 429, description = "TOO_MANY_STREAMS: the user already holds LIVE_MAX_STREAMS_PER_USER", body = ErrorBody)))]

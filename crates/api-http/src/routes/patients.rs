@@ -27,7 +27,7 @@ pub struct PatientListQuery {
 }
 
 /// Register a patient at the front desk (receptionists and admins).
-#[utoipa::path(tag = "patients", security(("bearer" = [])), request_body = RegisterRequest,
+#[utoipa::path(operation_id = "createPatient", tag = "patients", security(("bearer" = [])), request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserDto),
         (status = 403, description = "Not front-desk staff", body = ErrorBody),
@@ -50,7 +50,7 @@ pub async fn create(
 }
 
 /// List patients: staff see all, a doctor only its own patients; patients may not list.
-#[utoipa::path(tag = "patients", security(("bearer" = [])), params(PatientListQuery),
+#[utoipa::path(operation_id = "listPatients", tag = "patients", security(("bearer" = [])), params(PatientListQuery),
     responses((status = 200, description = "A page of patients", body = PatientPage), (status = 403, description = "Patients may not list", body = ErrorBody)))]
 #[get("/patients")]
 pub async fn list(
@@ -80,7 +80,7 @@ pub async fn list(
 }
 
 /// The current patient's own record.
-#[utoipa::path(tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getMyPatient", tag = "patients", security(("bearer" = [])),
     responses((status = 200, description = "My patient record", body = PatientDto), (status = 404, description = "Not a patient", body = ErrorBody)))]
 #[get("/patients/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -88,7 +88,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 }
 
 /// A patient, if the caller may see it (404 otherwise, also for other patients' records).
-#[utoipa::path(tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getPatient", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "The patient", body = PatientDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/patients/{id}")]
@@ -106,7 +106,7 @@ pub async fn get(
 }
 
 /// Replace a patient's profile (front desk, admins, or the patient itself).
-#[utoipa::path(tag = "patients", security(("bearer" = [])), request_body = PatientProfileDto,
+#[utoipa::path(operation_id = "updatePatient", tag = "patients", security(("bearer" = [])), request_body = PatientProfileDto,
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 200, description = "Updated", body = PatientDto),

@@ -94,7 +94,7 @@ pub struct PrescriptionListQuery {
 }
 
 /// Write the appointment's prescription (its doctor, while IN_PROGRESS or COMPLETED).
-#[utoipa::path(tag = "prescriptions", security(("bearer" = [])),
+#[utoipa::path(operation_id = "writePrescription", tag = "prescriptions", security(("bearer" = [])),
     request_body = WritePrescriptionRequest, params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 201, description = "Written; the patient is notified", body = PrescriptionDto),
@@ -136,7 +136,7 @@ pub async fn write(
 }
 
 /// The appointment's prescription.
-#[utoipa::path(tag = "prescriptions", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getAppointmentPrescription", tag = "prescriptions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, description = "The prescription", body = PrescriptionDto),
         (status = 403, description = "Receptionists do not read prescriptions", body = ErrorBody),
@@ -155,7 +155,7 @@ pub async fn for_appointment(
 }
 
 /// Prescriptions: my own (patient), those I wrote (doctor), any (admin).
-#[utoipa::path(tag = "prescriptions", security(("bearer" = [])), params(PrescriptionListQuery),
+#[utoipa::path(operation_id = "listPrescriptions", tag = "prescriptions", security(("bearer" = [])), params(PrescriptionListQuery),
     responses((status = 200, description = "A page, newest first", body = PrescriptionPage),
         (status = 403, description = "Receptionists do not read prescriptions", body = ErrorBody)))]
 #[get("/prescriptions")]
@@ -176,7 +176,7 @@ pub async fn list(
 }
 
 /// One prescription.
-#[utoipa::path(tag = "prescriptions", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getPrescription", tag = "prescriptions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Prescription id")),
     responses((status = 200, description = "The prescription", body = PrescriptionDto),
         (status = 404, description = "Not found", body = ErrorBody)))]

@@ -115,7 +115,7 @@ impl ScheduleRequest {
 }
 
 /// A doctor's schedules (public).
-#[utoipa::path(tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id")),
+#[utoipa::path(operation_id = "listSchedules", tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id")),
     responses((status = 200, description = "The schedules", body = [ScheduleDto]), (status = 404, description = "No such doctor", body = ErrorBody)))]
 #[get("/doctors/{id}/schedules")]
 pub async fn list(
@@ -132,7 +132,7 @@ pub async fn list(
 }
 
 /// Add a weekly schedule (admins, or the doctor itself); its slots are generated at once.
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
+#[utoipa::path(operation_id = "createSchedule", tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
     params(("id" = Uuid, Path, description = "Doctor id")),
     responses(
         (status = 201, description = "Created", body = ScheduleDto),
@@ -159,7 +159,7 @@ pub async fn create(
 
 /// Change or (de)activate a schedule: future unbooked slots are withdrawn and regenerated;
 /// booked slots are never touched.
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
+#[utoipa::path(operation_id = "updateSchedule", tag = "scheduling", security(("bearer" = [])), request_body = ScheduleRequest,
     params(("id" = Uuid, Path, description = "Schedule id")),
     responses(
         (status = 200, description = "Updated", body = ScheduleDto),
@@ -187,7 +187,7 @@ pub async fn update(
 /// Free slots of a doctor for a date or a date range (public), soonest first. Served from the
 /// `slots:{doctorId}:{date}` cache, which every booking, cancellation and schedule change of
 /// that doctor and date drops.
-#[utoipa::path(tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id"), SlotQuery),
+#[utoipa::path(operation_id = "listAvailableSlots", tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id"), SlotQuery),
     responses(
         (status = 200, description = "Free slots", body = [SlotDto]),
         (status = 404, description = "No such doctor", body = ErrorBody),

@@ -39,7 +39,7 @@ pub struct StatusRequest {
 /// Create a staff account (admins only).
 ///
 /// DOCTOR accounts are created with their doctor profile in the same transaction.
-#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = StaffRequest,
+#[utoipa::path(operation_id = "createStaff", tag = "users", security(("bearer" = [])), request_body = StaffRequest,
     responses(
         (status = 201, description = "Created", body = UserDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -78,7 +78,7 @@ pub async fn create_staff(
 }
 
 /// A user account: admins see anyone, other users only themselves (404 otherwise).
-#[utoipa::path(tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getUser", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, description = "The user", body = UserDto), (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/users/{id}")]
@@ -93,7 +93,7 @@ pub async fn get_user(
 }
 
 /// Activate or deactivate an account (admins only). Deactivation ends its session at once.
-#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = StatusRequest,
+#[utoipa::path(operation_id = "setUserStatus", tag = "users", security(("bearer" = [])), request_body = StatusRequest,
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, description = "Updated", body = UserDto),
