@@ -32,6 +32,7 @@ use crate::paging::{Page, PageRequest};
 /// How many bills one OVERDUE sweep moves in one transaction.
 pub const OVERDUE_BATCH: usize = 500;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillingStatus {
@@ -69,6 +70,7 @@ impl Lifecycle for BillingStatus {
 }
 
 /// How a bill was paid (stored as its SCREAMING_SNAKE_CASE name).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentMethod {

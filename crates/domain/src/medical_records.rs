@@ -32,6 +32,7 @@ use crate::error::DomainError;
 use crate::identity::{parse_optional_text, Actor, Role};
 use crate::paging::{Page, PageRequest};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RecordType {

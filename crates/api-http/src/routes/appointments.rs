@@ -31,7 +31,6 @@ pub struct BookRequest {
     /// Required when staff book for a patient; patients book for themselves.
     pub patient_id: Option<Uuid>,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "CONSULTATION")]
     pub kind: AppointmentType,
     pub reason: String,
 }
@@ -65,9 +64,7 @@ pub struct AppointmentDto {
     pub doctor_id: Uuid,
     pub time_slot_id: Option<Uuid>,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "CONSULTATION")]
     pub kind: AppointmentType,
-    #[schema(value_type = String, example = "SCHEDULED")]
     pub status: AppointmentStatus,
     pub reason: String,
     pub notes: Option<String>,
@@ -106,7 +103,6 @@ impl From<Appointment> for AppointmentDto {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AppointmentListQuery {
-    #[param(value_type = Option<String>)]
     pub status: Option<AppointmentStatus>,
     pub doctor_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,

@@ -20,7 +20,6 @@ use domain::access::Permission;
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogDto {
     pub user_id: Option<Uuid>,
-    #[schema(value_type = String, example = "UPDATE")]
     pub action: AuditAction,
     #[schema(example = "user")]
     pub entity: String,
@@ -66,7 +65,6 @@ pub struct AuditSearchQuery {
     pub entity: Option<String>,
     pub entity_id: Option<Uuid>,
     /// CREATE, UPDATE, DELETE, LOGIN or LOGOUT.
-    #[param(value_type = Option<String>)]
     pub action: Option<AuditAction>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,

@@ -24,9 +24,7 @@ pub struct BillDto {
     /// Exact decimal string: the fee quoted when the appointment was booked.
     #[schema(example = "80.15")]
     pub amount: String,
-    #[schema(value_type = String, example = "PENDING")]
     pub status: BillingStatus,
-    #[schema(value_type = Option<String>, example = "CARD")]
     pub payment_method: Option<PaymentMethod>,
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -54,7 +52,6 @@ impl From<Bill> for BillDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PayRequest {
     /// CASH, CARD, INSURANCE, BANK_TRANSFER or ONLINE.
-    #[schema(value_type = String, example = "CARD")]
     pub payment_method: PaymentMethod,
 }
 
@@ -64,7 +61,6 @@ pub struct PayRequest {
 pub struct BillListQuery {
     /// Staff only; patients always see their own.
     pub patient_id: Option<Uuid>,
-    #[param(value_type = Option<String>)]
     pub status: Option<BillingStatus>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,

@@ -17,7 +17,6 @@ pub struct UserDto {
     pub email: String,
     pub name: String,
     pub phone: Option<String>,
-    #[schema(value_type = String, example = "PATIENT")]
     pub role: Role,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
@@ -44,7 +43,6 @@ impl From<User> for UserDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatientProfileDto {
     pub date_of_birth: Option<NaiveDate>,
-    #[schema(value_type = Option<String>, example = "FEMALE")]
     pub gender: Option<Gender>,
     /// One of A+, A-, B+, B-, AB+, AB-, O+, O-.
     #[schema(example = "O+")]

@@ -26,7 +26,6 @@ pub struct MedicalRecordDto {
     pub patient_id: Uuid,
     pub uploaded_by: Uuid,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "LAB_REPORT")]
     pub kind: RecordType,
     pub title: String,
     pub description: Option<String>,
@@ -85,7 +84,7 @@ pub struct FileBytes(Vec<u8>);
 #[into_params(parameter_in = Query)]
 pub struct RecordListQuery {
     #[serde(rename = "type")]
-    #[param(rename = "type", value_type = Option<String>)]
+    #[param(rename = "type")]
     pub kind: Option<RecordType>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,

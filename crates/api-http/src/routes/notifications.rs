@@ -21,7 +21,6 @@ use domain::access::Permission;
 pub struct NotificationDto {
     pub id: Uuid,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "BOOKING_CONFIRMATION")]
     pub kind: NotificationType,
     pub title: String,
     pub message: String,
@@ -56,7 +55,6 @@ pub struct BroadcastRequest {
     pub title: String,
     pub message: String,
     /// Only users of this role (default: every active user).
-    #[schema(value_type = Option<String>, example = "PATIENT")]
     pub role: Option<Role>,
 }
 

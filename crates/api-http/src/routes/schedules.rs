@@ -17,7 +17,6 @@ use domain::access::Permission;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleRequest {
-    #[schema(value_type = String, example = "MON")]
     pub day_of_week: DayOfWeek,
     /// Local time in the clinic's zone, `HH:MM`.
     #[schema(value_type = String, example = "09:00")]
@@ -39,7 +38,6 @@ fn active() -> bool {
 pub struct ScheduleDto {
     pub id: Uuid,
     pub doctor_id: Uuid,
-    #[schema(value_type = String, example = "MON")]
     pub day_of_week: DayOfWeek,
     #[schema(value_type = String, example = "09:00:00")]
     pub start_time: NaiveTime,

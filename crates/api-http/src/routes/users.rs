@@ -24,7 +24,6 @@ pub struct StaffRequest {
     pub name: String,
     pub phone: Option<String>,
     /// ADMIN, DOCTOR or RECEPTIONIST.
-    #[schema(value_type = String, example = "DOCTOR")]
     pub role: Role,
     /// Required for DOCTOR, refused otherwise.
     pub doctor: Option<DoctorProfileRequest>,

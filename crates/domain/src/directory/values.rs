@@ -7,6 +7,7 @@ use crate::error::DomainError;
 use crate::identity::{parse_name, parse_optional_text, parse_phone};
 use crate::money::Money;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Gender {

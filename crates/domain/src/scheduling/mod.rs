@@ -18,6 +18,7 @@ pub use slots::{generate, SlotSpec};
 use crate::audit::AuditEvent;
 use crate::error::DomainError;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DayOfWeek {
