@@ -65,7 +65,82 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::startup::configure)
         .split_for_parts();
-    doc
+    with_shared_errors(doc)
+}
+
+/// The error answers every route can give, defined once under `components.responses` and
+/// referenced by each operation that can give them (unless it documents its own): 401 where a
+/// session is required, 400/413/415/422 where there is a body or parameters, 429 everywhere
+/// (per-IP budget), 503 where a store is needed. So a generated client types `error` as
+/// `ErrorBody` for every status it can meet.
+fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::{json, Value};
+    let mut value = serde_json::to_value(&doc).expect("the document serialises");
+    let shared = [
+        ("Unauthorized", "401", "No valid session: the token is missing, expired, or its session ended (`UNAUTHORIZED`)."),
+        ("MalformedRequest", "400", "The body is not JSON (`MALFORMED_JSON`) or a path id is not a UUID (`INVALID_PATH`)."),
+        ("PayloadTooLarge", "413", "The body is larger than the limit (`PAYLOAD_TOO_LARGE`)."),
+        ("UnsupportedMediaType", "415", "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)."),
+        ("ValidationFailed", "422", "A well-formed value is invalid (`VALIDATION_FAILED`); `field` names it."),
+        ("RateLimited", "429", "Over the per-IP request budget (`RATE_LIMITED`); see `Retry-After`."),
+        ("ServiceUnavailable", "503", "A store is down (`SERVICE_UNAVAILABLE`); see `Retry-After`."),
+    ];
+    let error_body =
+        json!({ "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } });
+    let responses = value["components"]
+        .as_object_mut()
+        .expect("components")
+        .entry("responses")
+        .or_insert_with(|| json!({}));
+    for (name, _, description) in shared {
+        responses[name] = json!({ "description": description, "content": error_body.clone() });
+    }
+    let Some(paths) = value["paths"].as_object_mut() else {
+        return doc;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for op in operations.values_mut() {
+            let requirements = op["security"].as_array().cloned().unwrap_or_default();
+            let session_required = !requirements.is_empty()
+                && requirements
+                    .iter()
+                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()));
+            let has_body = op.get("requestBody").is_some();
+            let has_json_body = op
+                .pointer("/requestBody/content/application~1json")
+                .is_some();
+            let has_params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+            let wants = |name: &str| match name {
+                "Unauthorized" => session_required,
+                "MalformedRequest" => has_json_body || path.contains('{'),
+                "PayloadTooLarge" => has_body,
+                "UnsupportedMediaType" => has_json_body,
+                "ValidationFailed" => has_body || has_params,
+                "RateLimited" => true,
+                "ServiceUnavailable" => path != "/health",
+                _ => false,
+            };
+            let documented = op["responses"].as_object_mut().expect("responses");
+            for (name, status, _) in shared {
+                if wants(name) && !documented.contains_key(status) {
+                    documented.insert(
+                        status.to_owned(),
+                        json!({ "$ref": format!("#/components/responses/{name}") }),
+                    );
+                }
+            }
+            let sorted: serde_json::Map<String, Value> = {
+                let mut entries: Vec<_> = std::mem::take(documented).into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.into_iter().collect()
+            };
+            *documented = sorted;
+        }
+    }
+    serde_json::from_value(value).expect("the document reads back")
 }
 
 /// The document as pretty JSON with a trailing newline, exactly as committed.
@@ -93,6 +168,26 @@ mod tests {
 
 #[cfg(test)]
 mod document_rules {
+    /// Every operation that needs a session documents its 401, and every documented error
+    /// status carries the `ErrorBody` shape (directly or through a shared response).
+    #[test]
+    fn every_operation_needing_a_session_documents_its_401() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document_json()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let required = op["security"].as_array().is_some_and(|r| {
+                    !r.is_empty() && r.iter().all(|x| x != &serde_json::json!({}))
+                });
+                if required {
+                    assert!(
+                        op["responses"].get("401").is_some(),
+                        "{method} {path} lacks 401"
+                    );
+                }
+            }
+        }
+    }
+
     /// Generated clients name their functions after operationIds: one operation, one name.
     #[test]
     fn every_operation_has_its_own_operation_id() {
