@@ -13,6 +13,7 @@ use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
 #[openapi(
+    servers((url = "/", description = "The server that serves this document")),
     info(
         title = "HealthSync API",
         description = "Clinic backend: patients book a doctor's time slot, receptionists run the \

@@ -11,13 +11,19 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub const MAX_PER_PAGE: u32 = 100;
+    /// The last page a client may ask for: deeper than any list here reaches, and small enough
+    /// that `page * perPage` stays a plain 32-bit number for every client.
+    pub const MAX_PAGE: u32 = 1_000_000;
 
     /// Defaults: page 1, 20 per page.
     pub fn parse(page: Option<u32>, per_page: Option<u32>) -> Result<Self, DomainError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(20);
-        if page == 0 {
-            return Err(DomainError::validation("page", "page starts at 1"));
+        if page == 0 || page > Self::MAX_PAGE {
+            return Err(DomainError::validation(
+                "page",
+                "page must be between 1 and 1000000",
+            ));
         }
         if per_page == 0 || per_page > Self::MAX_PER_PAGE {
             return Err(DomainError::validation(

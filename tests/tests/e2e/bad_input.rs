@@ -408,6 +408,15 @@ async fn every_bad_request_is_answered_with_the_documented_code() {
             Some("perPage"),
         ),
         case(
+            "a page beyond the documented maximum",
+            Method::GET,
+            "/departments?page=4294967295",
+            Value::Null,
+            422,
+            "VALIDATION_FAILED",
+            Some("page"),
+        ),
+        case(
             "page zero",
             Method::GET,
             "/departments?page=0",

@@ -111,7 +111,11 @@ pub struct AppointmentListQuery {
     pub to: Option<DateTime<Utc>>,
     /// `soonest` (default) or `newest`.
     pub order: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

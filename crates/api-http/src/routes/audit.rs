@@ -68,7 +68,11 @@ pub struct AuditSearchQuery {
     pub action: Option<AuditAction>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

@@ -77,7 +77,11 @@ pub struct DoctorListQuery {
     pub available: Option<bool>,
     /// Admins only: include deactivated doctors.
     pub include_inactive: Option<bool>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

@@ -86,7 +86,11 @@ pub struct RecordListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub kind: Option<RecordType>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

@@ -63,7 +63,11 @@ pub struct BroadcastRequest {
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
     pub unread_only: Option<bool>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

@@ -22,7 +22,11 @@ use domain::access::Permission;
 pub struct PatientListQuery {
     /// Case-insensitive part of the name or email.
     pub search: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

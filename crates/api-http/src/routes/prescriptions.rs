@@ -89,7 +89,11 @@ pub struct PrescriptionListQuery {
     /// Admins only; patients see their own, doctors those they wrote.
     pub patient_id: Option<Uuid>,
     pub doctor_id: Option<Uuid>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
+    /// Items per page, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
