@@ -274,6 +274,26 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Opens `GET /notifications/stream?ticket=...` without any header, as a browser's
+    /// `EventSource` does; `Err(status)` when refused.
+    pub async fn live_with_ticket(&self, ticket: &str) -> Result<LiveStream, u16> {
+        let response = self
+            .client
+            .get(self.url(&format!("/notifications/stream?ticket={ticket}")))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 200 {
+            return Err(response.status().as_u16());
+        }
+        Ok(LiveStream {
+            response,
+            buffer: String::new(),
+        })
+    }
+}
+
 impl LiveStream {
     /// The next event (name and parsed data), skipping keep-alive comments; `("closed", Null)`
     /// when the server ended the stream. Fails after 15 s without one.

@@ -11,5 +11,5 @@ pub mod slot_cache;
 
 pub use pool::{RedisConfig, RedisProbe, RedisStore};
 pub use rate_limit::{RateDecision, RedisRateLimiter};
-pub use sessions::RedisSessionStore;
+pub use sessions::{RedisSessionStore, RedisTicketStore};
 pub use slot_cache::RedisSlotCache;

@@ -85,3 +85,44 @@ impl SessionStore for RedisSessionStore {
             .map_err(unavailable)
     }
 }
+
+/// Stream tickets at `stream-ticket:{sha256}`, expiring by themselves; `GETDEL` makes
+/// redeeming one atomic, so a ticket works once even with several API processes.
+#[derive(Clone)]
+pub struct RedisTicketStore {
+    pub store: RedisStore,
+}
+
+#[async_trait]
+impl domain::identity::tickets::TicketStore for RedisTicketStore {
+    async fn put(
+        &self,
+        hash: &str,
+        user_id: Uuid,
+        session_id: Uuid,
+        ttl: chrono::Duration,
+    ) -> Result<(), DomainError> {
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        let seconds = u64::try_from(ttl.num_seconds().max(1)).unwrap_or(1);
+        conn.set_ex::<_, _, ()>(
+            self.store.key(&format!("stream-ticket:{hash}")),
+            format!("{user_id}:{session_id}"),
+            seconds,
+        )
+        .await
+        .map_err(unavailable)
+    }
+
+    async fn take(&self, hash: &str) -> Result<Option<(Uuid, Uuid)>, DomainError> {
+        let mut conn = self.store.conn().await.map_err(unavailable)?;
+        let value: Option<String> = deadpool_redis::redis::cmd("GETDEL")
+            .arg(self.store.key(&format!("stream-ticket:{hash}")))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(value.and_then(|v| {
+            let (user, session) = v.split_once(':')?;
+            Some((user.parse().ok()?, session.parse().ok()?))
+        }))
+    }
+}

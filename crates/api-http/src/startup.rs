@@ -221,6 +221,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(appointments::cancel)
         .service(appointments::reschedule)
         .service(appointments::walk_in)
+        .service(notifications::stream_ticket)
         .service(notifications::stream)
         .service(notifications::list)
         .service(notifications::unread_count)

@@ -47,6 +47,8 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn StoreProbe>>,
     pub tokens: TokenService,
     pub identity: IdentityService,
+    /// Single-use tickets that open the live stream from a browser.
+    pub stream_tickets: domain::identity::tickets::StreamTickets,
     pub directory: DirectoryService,
     pub audit_log: MongoAuditLog,
     pub audit_relay: AuditRelay,
@@ -117,6 +119,12 @@ impl AppState {
             Argon2Hasher::hash_now(&uuid::Uuid::new_v4().to_string())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
+        let stream_tickets = domain::identity::tickets::StreamTickets::new(
+            Arc::new(adapters_redis::RedisTicketStore {
+                store: redis.clone(),
+            }),
+            clock.clone(),
+        );
         let directory_repo = Arc::new(PgDirectoryRepository { pool: pg.clone() });
         let directory = DirectoryService::new(directory_repo.clone());
         let slot_cache = Arc::new(RedisSlotCache {
@@ -186,6 +194,7 @@ impl AppState {
             probes,
             tokens,
             identity,
+            stream_tickets,
             directory,
             audit_log,
             audit_relay,

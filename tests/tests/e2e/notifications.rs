@@ -238,3 +238,54 @@ async fn a_user_holds_a_bounded_number_of_live_streams() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_browser_opens_the_stream_with_a_single_use_ticket_never_a_token_in_the_url() {
+    let app = TestApp::spawn().await;
+    let patient = app.patient().await;
+    let ticket = || async {
+        let (status, body) = app
+            .json(
+                reqwest::Method::POST,
+                "/notifications/stream-ticket",
+                Some(&patient.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["ticket"].as_str().unwrap().to_owned()
+    };
+    let first = ticket().await;
+    let mut stream = app
+        .live_with_ticket(&first)
+        .await
+        .expect("the ticket opens it");
+    let (event, data) = stream.next_event().await;
+    assert_eq!(event, "ready", "{data}");
+    // Once only, and nothing but a real ticket.
+    assert_eq!(app.live_with_ticket(&first).await.err(), Some(401));
+    assert_eq!(app.live_with_ticket(&"0".repeat(64)).await.err(), Some(401));
+    assert_eq!(app.live_with_ticket(&patient.token).await.err(), Some(401));
+    // A ticket of a session that has ended opens nothing.
+    let late = ticket().await;
+    let (status, _) = app
+        .json(
+            reqwest::Method::POST,
+            "/auth/logout",
+            Some(&patient.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(app.live_with_ticket(&late).await.err(), Some(401));
+    // Without a session, no ticket.
+    let (status, _) = app
+        .json(
+            reqwest::Method::POST,
+            "/notifications/stream-ticket",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}

@@ -1,8 +1,8 @@
 //! A user's own notifications, and the admin broadcast.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::identity::Role;
+use domain::identity::{Actor, Role};
 use domain::notifications::{Notification, NotificationType};
 use domain::paging::PageRequest;
 use serde::{Deserialize, Serialize};
@@ -163,13 +163,22 @@ pub async fn broadcast(
 /// when my session ends
 /// (logout, password change, deactivation). Notifications committed while disconnected are
 /// not replayed: on (re)connect, read `GET /notifications?unreadOnly=true`.
-#[utoipa::path(operation_id = "streamNotifications", tag = "notifications", security(("bearer" = [])),
+///
+/// From a browser (`EventSource` cannot send headers), first get a ticket with
+/// `POST /notifications/stream-ticket`, then open `GET /notifications/stream?ticket=...`: the
+/// ticket works once, for 30 s, and only while its session is live. Never put the access token
+/// in the URL.
+#[utoipa::path(operation_id = "streamNotifications", tag = "notifications", security(("bearer" = []), ()),
+    params(("ticket" = Option<String>, Query, description = "A stream ticket, instead of the Authorization header (browsers)")),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 429, description = "TOO_MANY_STREAMS: the user already holds LIVE_MAX_STREAMS_PER_USER", body = ErrorBody)))]
 #[get("/notifications/stream")]
-pub async fn stream(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let actor = user.0;
+pub async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = stream_actor(&req, &state).await?;
     // Subscribe before reading the count, so nothing committed in between is missed.
     let subscription = state.live.subscribe(actor.user_id)?;
     let unread = state.notifications.unread_count(&actor).await?;
@@ -181,4 +190,59 @@ pub async fn stream(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
         .insert_header((actix_web::http::header::CONTENT_ENCODING, "identity"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// The stream's caller: the `Authorization` header when there is one (it must be valid), else a
+/// `ticket` query parameter, redeemed once and checked against its still-live session.
+async fn stream_actor(req: &HttpRequest, state: &AppState) -> Result<Actor, ApiError> {
+    let query = ApiQuery::<StreamQuery>::parse(req.query_string())?;
+    if req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+    {
+        return AuthUser::extract(req).await.map(|u| u.0);
+    }
+    let ticket = query.ticket.ok_or_else(|| {
+        ApiError::unauthorized("an Authorization header or a stream ticket is required")
+    })?;
+    let (user_id, session_id) = state.stream_tickets.redeem(&ticket).await?;
+    Ok(state
+        .identity
+        .authenticate(
+            user_id,
+            session_id,
+            crate::auth::extractor::request_meta(req),
+        )
+        .await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    ticket: Option<String>,
+}
+
+/// A single-use ticket for opening the live stream.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamTicketDto {
+    /// Pass as `?ticket=` to `GET /notifications/stream`, once, before `expiresAt`.
+    pub ticket: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Get a single-use ticket (valid 30 s) that opens `GET /notifications/stream?ticket=...` from a
+/// browser, whose `EventSource` cannot send the `Authorization` header.
+#[utoipa::path(operation_id = "createStreamTicket", tag = "notifications", security(("bearer" = [])),
+    responses((status = 201, description = "A ticket", body = StreamTicketDto)))]
+#[post("/notifications/stream-ticket")]
+pub async fn stream_ticket(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let issued = state.stream_tickets.issue(&user.0).await?;
+    Ok(HttpResponse::Created().json(StreamTicketDto {
+        ticket: issued.ticket,
+        expires_at: issued.expires_at,
+    }))
 }

@@ -9,6 +9,7 @@
 //! up "which patient is this user" again.
 
 mod service;
+pub mod tickets;
 mod values;
 
 use async_trait::async_trait;
