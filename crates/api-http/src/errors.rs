@@ -196,37 +196,14 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
     }
 }
 
-/// Handlers for actix's own extractor failures, which are `text/plain` (and a bad UUID in a
-/// path is a 404) unless replaced: they answer the error model instead.
+/// The handler for actix's own path extractor failures, which are `text/plain` (and a bad UUID
+/// is a 404) unless replaced. Bodies and queries never reach actix's extractors: `ApiJson`,
+/// `JsonBody`, `ApiQuery` and `LazyQuery` (extract.rs) answer the error model themselves.
 pub mod extractor_errors {
-    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+    use actix_web::error::PathError;
     use actix_web::{HttpRequest, HttpResponse};
 
     use super::ApiError;
-
-    pub fn json(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-        let api = match &err {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                ApiError::new(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
-                    "request body is too large",
-                )
-            }
-            JsonPayloadError::ContentType => ApiError::new(
-                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "expected Content-Type: application/json",
-            ),
-            JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_FAILED",
-                e.to_string(),
-            ),
-            _ => ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"),
-        };
-        actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
-    }
 
     /// A path that does not parse. When the path is a literal route of other methods
     /// (`GET /appointments/walk-ins` reaching `/appointments/{id}`), the answer is that route's
@@ -240,11 +217,6 @@ pub mod extractor_errors {
             "INVALID_PATH",
             "a path parameter is malformed: ids are UUIDs (8-4-4-4-12 hexadecimal digits)",
         );
-        actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
-    }
-
-    pub fn query(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-        let api = ApiError::bad_request("INVALID_QUERY", format!("invalid query string: {err}"));
         actix_web::error::InternalError::from_response(err, api.error_response_owned()).into()
     }
 

@@ -9,7 +9,7 @@ use crate::errors::ApiError;
 /// A JSON body deserialised with the path of the offending field kept, so a wrong type or an
 /// unknown enum value is answered 422 naming the field (`patient.gender`), not just a line and
 /// column. Requires `Content-Type: application/json` (else 415); size limited by the
-/// `JsonConfig` limit (else 413). Handlers whose route is closed to some roles take
+/// `JSON_BODY_LIMIT` (else 413). Handlers whose route is closed to some roles take
 /// [`JsonBody`] instead, so the role is checked before the body is looked at.
 pub struct ApiJson<T>(pub T);
 
@@ -39,11 +39,12 @@ impl<T: DeserializeOwned> JsonBody<T> {
         decode(&self.bytes?)
     }
 
-    /// The body as a JSON value (same errors as `parse` up to 400), e.g. to fingerprint it.
-    pub fn value(&self) -> Result<serde_json::Value, ApiError> {
-        let bytes = self.bytes.as_ref().map_err(Clone::clone)?;
-        serde_json::from_slice(bytes)
-            .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"))
+    /// Like `parse`, also returning the body as a JSON value (to fingerprint the request),
+    /// from the one parse.
+    pub fn parse_with_value(self) -> Result<(T, serde_json::Value), ApiError> {
+        let value = read_value(&self.bytes?)?;
+        let typed = decode_value(value.clone())?;
+        Ok((typed, value))
     }
 }
 
@@ -114,9 +115,19 @@ fn too_large() -> ApiError {
 ///    422 `VALIDATION_FAILED` naming the field, with a message that names JSON types, never
 ///    Rust ones.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    decode_value(read_value(body)?)
+}
+
+/// Steps 1 and 2 of [`decode`]: JSON syntax, then the text rule on every string.
+fn read_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_request("MALFORMED_JSON", "request body is not valid JSON"))?;
     check_strings(&value, &mut String::new())?;
+    Ok(value)
+}
+
+/// Step 3 of [`decode`]: the shape, naming the field that does not fit.
+fn decode_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();

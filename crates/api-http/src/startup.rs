@@ -266,13 +266,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             ))
             .app_data(state.clone())
             .app_data(methods.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(json_limit)
-                    .error_handler(extractor_errors::json),
-            )
+            // JSON bodies are read as bytes (extract.rs): JSON_BODY_LIMIT is their limit.
+            .app_data(web::PayloadConfig::new(json_limit))
             .app_data(web::PathConfig::default().error_handler(extractor_errors::path))
-            .app_data(web::QueryConfig::default().error_handler(extractor_errors::query))
             .into_utoipa_app()
             .configure(configure)
             .into_app()

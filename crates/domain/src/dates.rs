@@ -31,7 +31,7 @@ pub fn check_date(field: &str, date: NaiveDate) -> Result<(), DomainError> {
 
 /// An instant within the years the clinic works in.
 pub fn check_instant(field: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-    check_date(field, at.date_naive()).map_err(|_| out_of_range(field))
+    check_date(field, at.date_naive())
 }
 
 /// A `from`/`to` filter: each bound in range, and `from` not after `to`.

@@ -135,6 +135,24 @@ async fn every_route_admits_exactly_the_roles_it_states() {
         ),
         row(
             Method::GET,
+            "/auth/sessions",
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        row(
+            Method::DELETE,
+            format!("/auth/sessions/{}", uuid::Uuid::new_v4()),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            Method::POST,
+            "/notifications/stream-ticket",
+            None,
+            [401, 201, 201, 201, 201, 201, 201],
+        ),
+        row(
+            Method::GET,
             format!("/users/{}", c.owner.user_id),
             None,
             [401, 200, 404, 404, 404, 404, 200],

@@ -5,7 +5,7 @@ use e2e::api::PASSWORD;
 use e2e::servers::{Kind, ThrowawayServer};
 use e2e::TestApp;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn register_login_me_logout_and_the_token_dies_with_the_session() {
@@ -230,6 +230,30 @@ async fn each_device_keeps_its_session_lists_them_ends_one_or_all_and_the_cap_en
     for token in tokens {
         assert_eq!(me(token).await, 401);
     }
+
+    // Every ending is audited as LOGOUT, naming the sessions it ended: the other device's
+    // (DELETE), the phone's (logout) and all of them (logout-all).
+    app.wait_for_audit_shipped().await;
+    let (_, logouts) = app
+        .json(
+            Method::GET,
+            &format!("/audit-logs?action=LOGOUT&userId={}", patient.user_id),
+            Some(&app.admin().await.token),
+            None,
+        )
+        .await;
+    assert_eq!(logouts["total"], 3, "{logouts}");
+    let ended: Vec<Value> = logouts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["changes"]["after"]["sessions"].clone())
+        .collect();
+    assert!(ended.contains(&Value::String("all".into())), "{ended:?}");
+    assert!(
+        ended.contains(&serde_json::json!([first_device])),
+        "{ended:?}"
+    );
 }
 
 #[tokio::test]

@@ -140,8 +140,7 @@ pub async fn book(
     body: JsonBody<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::Book)?;
-    let raw = body.value()?;
-    let b = body.parse()?;
+    let (b, raw) = body.parse_with_value()?;
     let work = Booking {
         state: &state,
         actor: &user.0,
