@@ -149,6 +149,24 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Checks an `entity` filter: an entity name is lower-case letters and `_` (`user`,
+/// `medical_record`, ...), at most 40 characters. Anything else could never match, so it is
+/// refused rather than searched for.
+pub fn parse_entity_filter(raw: Option<&str>) -> Result<Option<String>, DomainError> {
+    let Some(entity) = raw else {
+        return Ok(None);
+    };
+    let ok = (1..=40).contains(&entity.len())
+        && entity.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !ok {
+        return Err(DomainError::validation(
+            "entity",
+            "must be an entity name: 1 to 40 lower-case letters or _ (user, medical_record, ...)",
+        ));
+    }
+    Ok(Some(entity.to_owned()))
+}
+
 /// Reads `audit_logs`.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -251,6 +269,22 @@ mod tests {
             relay.drain().await,
             Err(DomainError::Unavailable("audit log"))
         );
+    }
+
+    #[test]
+    fn entity_filter_takes_entity_names_only() {
+        assert_eq!(
+            parse_entity_filter(Some("medical_record")).unwrap(),
+            Some("medical_record".to_owned())
+        );
+        assert_eq!(parse_entity_filter(None).unwrap(), None);
+        for bad in ["", "User", "user;drop", "a b", &"x".repeat(41), "é"] {
+            let err = parse_entity_filter(Some(bad)).unwrap_err();
+            assert!(
+                matches!(err, DomainError::Validation { ref field, .. } if field == "entity"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[tokio::test]

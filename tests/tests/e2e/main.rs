@@ -20,6 +20,7 @@ mod hardening;
 mod idempotency;
 mod identity;
 mod input_table;
+mod limits;
 mod migrations;
 mod notifications;
 mod operations;

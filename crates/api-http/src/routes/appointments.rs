@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::appointments::{
     Appointment, AppointmentAction, AppointmentFilter, AppointmentStatus, AppointmentType,
-    BookingRequest,
+    BookingRequest, ListOrder,
 };
 use domain::error::DomainError;
 use domain::idempotency::KeyRef;
@@ -32,6 +32,7 @@ pub struct BookRequest {
     pub patient_id: Option<Uuid>,
     #[serde(rename = "type")]
     pub kind: AppointmentType,
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -47,12 +48,14 @@ pub struct RescheduleRequest {
 pub struct WalkInRequest {
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelRequest {
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -109,8 +112,8 @@ pub struct AppointmentListQuery {
     pub department_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// `soonest` (default) or `newest`.
-    pub order: Option<String>,
+    /// By start time: `soonest` first (the default) or `newest` first.
+    pub order: Option<ListOrder>,
     /// 1-based page number.
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
@@ -125,7 +128,7 @@ pub struct AppointmentListQuery {
 /// notifies patient and doctor and writes the audit event. Of concurrent requests for one slot
 /// exactly one succeeds; the others get 409 `SLOT_TAKEN`.
 #[utoipa::path(operation_id = "bookAppointment", tag = "appointments", security(("bearer" = [])), request_body = BookRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters. A retry with the same key and body gets the first answer (also after a crash); the same key with another body is 422; while the first still runs, 409 IDEMPOTENCY_IN_FLIGHT with Retry-After. Keys are kept 24 h.")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = r"^[!-~]{1,200}$", description = "1 to 200 visible ASCII characters. A retry with the same key and body gets the first answer (also after a crash); the same key with another body is 422; while the first still runs, 409 IDEMPOTENCY_IN_FLIGHT with Retry-After. Keys are kept 24 h.")),
     responses(
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 404, description = "No such slot or patient", body = ErrorBody),
@@ -187,11 +190,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
-    let soonest_first = match q.order.as_deref() {
-        None | Some("soonest") => true,
-        Some("newest") => false,
-        Some(_) => return Err(ApiError::validation("order", "order is soonest or newest")),
-    };
+    let soonest_first = q.order.unwrap_or_default() == ListOrder::Soonest;
     let filter = AppointmentFilter {
         patient_id: q.patient_id,
         doctor_id: q.doctor_id,

@@ -61,7 +61,8 @@ impl From<AuditRecord> for AuditLogDto {
 #[into_params(parameter_in = Query)]
 pub struct AuditSearchQuery {
     pub user_id: Option<Uuid>,
-    /// `user`, `patient`, `doctor`, `department`, ...
+    /// `user`, `patient`, `doctor`, `department`, `appointment`, `medical_record`, ...
+    #[param(max_length = 40, pattern = r"^[a-z_]{1,40}$")]
     pub entity: Option<String>,
     pub entity_id: Option<Uuid>,
     /// CREATE, UPDATE, DELETE, LOGIN or LOGOUT.
@@ -94,7 +95,7 @@ pub async fn search(
     let page = PageRequest::parse(q.page, q.per_page)?;
     let criteria = AuditQuery {
         user_id: q.user_id,
-        entity: q.entity,
+        entity: domain::audit::parse_entity_filter(q.entity.as_deref())?,
         entity_id: q.entity_id,
         action: q.action,
         from: q.from,

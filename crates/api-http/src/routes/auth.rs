@@ -17,11 +17,18 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ann@example.org")]
+    #[schema(format = "email", max_length = 254, example = "ann@example.org")]
     pub email: String,
     /// 10 to 128 characters with at least one letter and one digit.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 120)]
     pub name: String,
+    #[schema(
+        max_length = 32,
+        pattern = r"^[0-9 +().-]{5,32}$",
+        example = "+44 20 7946 0000"
+    )]
     pub phone: Option<String>,
     #[serde(default)]
     pub profile: PatientProfileDto,
@@ -63,7 +70,9 @@ pub fn prefix_field(error: domain::error::DomainError, prefix: &str) -> domain::
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(max_length = 254, example = "ann@example.org")]
     pub email: String,
+    #[schema(max_length = 128)]
     pub password: String,
 }
 
@@ -81,7 +90,10 @@ pub struct LoginResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(max_length = 128)]
     pub current_password: String,
+    /// 10 to 128 characters with at least one letter and one digit.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 

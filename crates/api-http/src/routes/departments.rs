@@ -17,7 +17,9 @@ use domain::access::Permission;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DepartmentRequest {
+    #[schema(min_length = 1, max_length = 120, example = "Cardiology")]
     pub name: String,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// `false` deactivates the department (hidden from the public).
     #[serde(default = "active")]

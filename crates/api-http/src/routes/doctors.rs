@@ -19,13 +19,22 @@ use domain::access::Permission;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DoctorProfileRequest {
+    #[schema(min_length = 1, max_length = 120, example = "Cardiology")]
     pub specialization: String,
+    #[schema(min_length = 1, max_length = 200, example = "MD")]
     pub qualification: String,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 80)]
     pub experience_years: i32,
+    #[schema(min_length = 1, max_length = 64)]
     pub license_number: String,
-    /// Exact decimal as a string, e.g. "80.50" (a JSON number is refused).
-    #[schema(example = "80.50")]
+    /// Exact decimal as a string with at most two places, below 100000000 (a JSON number is
+    /// refused).
+    #[schema(
+        max_length = 11,
+        pattern = r"^[0-9]{1,8}(\.[0-9]{1,2})?$",
+        example = "80.50"
+    )]
     pub consultation_fee: String,
     #[serde(default = "yes")]
     pub is_available: bool,
@@ -52,11 +61,19 @@ impl DoctorProfileRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DoctorUpdateRequest {
+    #[schema(min_length = 1, max_length = 120)]
     pub specialization: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub qualification: Option<String>,
+    #[schema(minimum = 0, maximum = 80)]
     pub experience_years: Option<i32>,
+    #[schema(min_length = 1, max_length = 64)]
     pub license_number: Option<String>,
-    #[schema(example = "95.00")]
+    #[schema(
+        max_length = 11,
+        pattern = r"^[0-9]{1,8}(\.[0-9]{1,2})?$",
+        example = "95.00"
+    )]
     pub consultation_fee: Option<String>,
     pub is_available: Option<bool>,
 }
@@ -64,6 +81,8 @@ pub struct DoctorUpdateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DepartmentsRequest {
+    /// The doctor's whole set of departments (replaces the old one); at most 20.
+    #[schema(max_items = 20)]
     pub department_ids: Vec<Uuid>,
 }
 
@@ -72,6 +91,7 @@ pub struct DepartmentsRequest {
 #[into_params(parameter_in = Query)]
 pub struct DoctorListQuery {
     /// Exact specialization, case-insensitive.
+    #[param(max_length = 120)]
     pub specialization: Option<String>,
     pub department_id: Option<Uuid>,
     pub available: Option<bool>,
@@ -97,10 +117,11 @@ pub async fn list(
     let q = query.into_inner();
     let page = PageRequest::parse(q.page, q.per_page)?;
     let filter = DoctorFilter {
-        specialization: q
-            .specialization
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty()),
+        specialization: domain::text::parse_optional_line(
+            q.specialization.as_deref(),
+            "specialization",
+            120,
+        )?,
         department_id: q.department_id,
         available: q.available,
         include_inactive: q.include_inactive.unwrap_or(false),

@@ -42,13 +42,21 @@ impl From<User> for UserDto {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatientProfileDto {
+    /// Between 1900-01-01 and today.
     pub date_of_birth: Option<NaiveDate>,
     pub gender: Option<Gender>,
-    /// One of A+, A-, B+, B-, AB+, AB-, O+, O-.
-    #[schema(example = "O+")]
+    #[schema(value_type = Option<BloodGroup>)]
     pub blood_group: Option<String>,
+    #[schema(max_length = 500)]
     pub address: Option<String>,
+    /// Up to 120 characters; empty means none.
+    #[schema(max_length = 120)]
     pub emergency_contact_name: Option<String>,
+    #[schema(
+        max_length = 32,
+        pattern = r"^[0-9 +().-]{5,32}$",
+        example = "+44 20 7946 0000"
+    )]
     pub emergency_contact_phone: Option<String>,
 }
 

@@ -63,13 +63,15 @@ impl From<MedicalRecord> for MedicalRecordDto {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadRecordForm {
-    /// PRESCRIPTION, LAB_REPORT, IMAGING or CLINICAL_NOTE.
-    #[schema(example = "LAB_REPORT")]
-    r#type: String,
+    r#type: RecordType,
+    #[schema(min_length = 1, max_length = 200, example = "Blood panel")]
     title: String,
+    /// Empty or left out: none.
+    #[schema(value_type = String, required = false, max_length = 4000)]
     description: Option<String>,
-    /// The document, last: PDF, PNG, JPEG, DICOM or plain text, with a matching Content-Type.
-    #[schema(value_type = String, format = Binary)]
+    /// The document, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with
+    /// that Content-Type and a file name. At most `UPLOAD_MAX_BYTES` (20 MiB by default; more is 413).
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
     file: Vec<u8>,
 }
 
@@ -101,7 +103,8 @@ pub struct RecordListQuery {
 /// Content-Type and the name's extension must agree. Nothing is kept from a refused upload.
 #[utoipa::path(operation_id = "uploadMedicalRecord", tag = "medical-records", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")),
-    request_body(content = UploadRecordForm, content_type = "multipart/form-data"),
+    request_body(content((UploadRecordForm = "multipart/form-data",
+        encoding(("file" = (content_type = "application/pdf, image/png, image/jpeg, application/dicom, text/plain")))))),
     responses(
         (status = 201, description = "Stored", body = MedicalRecordDto),
         (status = 400, description = "UPLOAD_INTERRUPTED or MALFORMED_MULTIPART", body = ErrorBody),

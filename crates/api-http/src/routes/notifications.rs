@@ -52,7 +52,9 @@ pub struct CountDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BroadcastRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
+    #[schema(min_length = 1, max_length = 2000)]
     pub message: String,
     /// Only users of this role (default: every active user).
     pub role: Option<Role>,
@@ -169,7 +171,7 @@ pub async fn broadcast(
 /// ticket works once, for 30 s, and only while its session is live. Never put the access token
 /// in the URL.
 #[utoipa::path(operation_id = "streamNotifications", tag = "notifications", security(("bearer" = []), ()),
-    params(("ticket" = Option<String>, Query, description = "A stream ticket, instead of the Authorization header (browsers)")),
+    params(("ticket" = Option<String>, Query, pattern = r"^[0-9a-f]{64}$", description = "A stream ticket, instead of the Authorization header (browsers)")),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 429, description = "TOO_MANY_STREAMS: the user already holds LIVE_MAX_STREAMS_PER_USER", body = ErrorBody)))]

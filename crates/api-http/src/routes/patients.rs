@@ -21,6 +21,7 @@ use domain::access::Permission;
 #[into_params(parameter_in = Query)]
 pub struct PatientListQuery {
     /// Case-insensitive part of the name or email.
+    #[param(max_length = 100)]
     pub search: Option<String>,
     /// 1-based page number.
     #[param(minimum = 1, maximum = 1000000)]
@@ -65,10 +66,7 @@ pub async fn list(
     user.0.require(Permission::ListPatients)?;
     let q = query.parse()?;
     let page = PageRequest::parse(q.page, q.per_page)?;
-    let search = q
-        .search
-        .map(|s| s.trim().chars().take(100).collect::<String>())
-        .filter(|s| !s.is_empty());
+    let search = domain::text::parse_optional_line(q.search.as_deref(), "search", 100)?;
     let patients = state
         .directory
         .list_patients(

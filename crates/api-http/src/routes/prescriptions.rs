@@ -23,23 +23,27 @@ pub struct PrescriptionItemDto {
     #[serde(default)]
     #[schema(read_only)]
     pub id: Option<Uuid>,
-    #[schema(example = "Amoxicillin")]
+    #[schema(min_length = 1, max_length = 200, example = "Amoxicillin")]
     pub medicine_name: String,
-    #[schema(example = "500 mg")]
+    #[schema(min_length = 1, max_length = 100, example = "500 mg")]
     pub dosage: String,
-    #[schema(example = "3 times a day")]
+    #[schema(min_length = 1, max_length = 100, example = "3 times a day")]
     pub frequency: String,
-    #[schema(example = "7 days")]
+    #[schema(min_length = 1, max_length = 100, example = "7 days")]
     pub duration: String,
+    #[schema(max_length = 1000)]
     pub instructions: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WritePrescriptionRequest {
+    #[schema(min_length = 1, max_length = 4000)]
     pub diagnosis: String,
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// At least one, at most 30, in the order they should be read.
+    #[schema(min_items = 1, max_items = 30)]
     pub items: Vec<PrescriptionItemDto>,
 }
 

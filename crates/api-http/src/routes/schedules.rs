@@ -18,12 +18,14 @@ use domain::access::Permission;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleRequest {
     pub day_of_week: DayOfWeek,
-    /// Local time in the clinic's zone, `HH:MM`.
-    #[schema(value_type = String, example = "09:00")]
+    /// Local time in the clinic's zone, `HH:MM` (a whole minute).
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$", example = "09:00")]
     pub start_time: NaiveTime,
-    #[schema(value_type = String, example = "12:00")]
+    /// After `startTime`, `HH:MM`.
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$", example = "12:00")]
     pub end_time: NaiveTime,
-    #[schema(example = 30)]
+    /// 5 to 480 minutes; at least one slot must fit between the two times.
+    #[schema(minimum = 5, maximum = 480, example = 30)]
     pub slot_duration_minutes: u32,
     #[serde(default = "active")]
     pub is_active: bool,

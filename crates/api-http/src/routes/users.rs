@@ -18,10 +18,18 @@ use domain::access::Permission;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StaffRequest {
+    #[schema(format = "email", max_length = 254, example = "ann@example.org")]
     pub email: String,
     /// 10 to 128 characters with at least one letter and one digit.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 120)]
     pub name: String,
+    #[schema(
+        max_length = 32,
+        pattern = r"^[0-9 +().-]{5,32}$",
+        example = "+44 20 7946 0000"
+    )]
     pub phone: Option<String>,
     /// ADMIN, DOCTOR or RECEPTIONIST.
     pub role: Role,

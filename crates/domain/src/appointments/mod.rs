@@ -84,6 +84,16 @@ pub struct Booked {
     pub slot_date: Option<NaiveDate>,
 }
 
+/// The order of an appointment list: by start time, soonest (the default) or newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListOrder {
+    #[default]
+    Soonest,
+    Newest,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppointmentFilter {
     pub patient_id: Option<Uuid>,

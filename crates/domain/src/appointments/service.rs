@@ -203,26 +203,29 @@ impl AppointmentService {
         if !permitted {
             return Err(DomainError::Forbidden);
         }
-        let target = action.target();
-        current.status.check_move(target)?;
+        // The request's own values first (the body's field is `reason`), then the state.
         let cancel_reason = match &action {
-            AppointmentAction::Cancel { reason } => {
-                if relation.is_patient
-                    && current.starts_at - self.clock.now() < self.patient_cancel_notice
-                {
-                    return Err(DomainError::validation(
-                        "status",
-                        format!("patients may cancel up to {} hours before the start; call the front desk", self.patient_cancel_notice.num_hours()),
-                    ));
-                }
-                Some(
-                    parse_optional_text(Some(reason), "cancelReason", 500)?.ok_or_else(|| {
-                        DomainError::validation("cancelReason", "a reason is required to cancel")
-                    })?,
-                )
-            }
+            AppointmentAction::Cancel { reason } => Some(
+                parse_optional_text(Some(reason), "reason", 500)?.ok_or_else(|| {
+                    DomainError::validation("reason", "a reason is required to cancel")
+                })?,
+            ),
             _ => None,
         };
+        let target = action.target();
+        current.status.check_move(target)?;
+        if cancel_reason.is_some()
+            && relation.is_patient
+            && current.starts_at - self.clock.now() < self.patient_cancel_notice
+        {
+            return Err(DomainError::validation(
+                "status",
+                format!(
+                    "patients may cancel up to {} hours before the start; call the front desk",
+                    self.patient_cancel_notice.num_hours()
+                ),
+            ));
+        }
         let mut after = current.clone();
         after.status = target;
         after.cancel_reason.clone_from(&cancel_reason);

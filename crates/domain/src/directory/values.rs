@@ -16,16 +16,25 @@ pub enum Gender {
     Other,
 }
 
-/// The eight ABO/Rh blood groups.
+/// The eight ABO/Rh blood groups, written as on a donor card (`A+`, `AB-`, ...).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BloodGroup {
+    #[cfg_attr(feature = "openapi", schema(rename = "A+"))]
     APos,
+    #[cfg_attr(feature = "openapi", schema(rename = "A-"))]
     ANeg,
+    #[cfg_attr(feature = "openapi", schema(rename = "B+"))]
     BPos,
+    #[cfg_attr(feature = "openapi", schema(rename = "B-"))]
     BNeg,
+    #[cfg_attr(feature = "openapi", schema(rename = "AB+"))]
     AbPos,
+    #[cfg_attr(feature = "openapi", schema(rename = "AB-"))]
     AbNeg,
+    #[cfg_attr(feature = "openapi", schema(rename = "O+"))]
     OPos,
+    #[cfg_attr(feature = "openapi", schema(rename = "O-"))]
     ONeg,
 }
 

@@ -214,6 +214,20 @@ impl IdentityService {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<(Session, User), DomainError> {
+        // Longer than any address or password there can be: refused before any hashing. This
+        // says nothing about accounts (the limits are public), and the time is not spent.
+        if email.len() > Email::MAX_LEN {
+            return Err(DomainError::validation(
+                "email",
+                "must be at most 254 characters",
+            ));
+        }
+        if password.chars().count() > Password::MAX_LEN {
+            return Err(DomainError::validation(
+                "password",
+                "must be at most 128 characters",
+            ));
+        }
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,
@@ -379,7 +393,8 @@ impl IdentityService {
             .find_password_hash(actor.user_id)
             .await?
             .ok_or(DomainError::Unauthenticated)?;
-        if !self.hasher.verify(current, &hash).await {
+        if current.chars().count() > Password::MAX_LEN || !self.hasher.verify(current, &hash).await
+        {
             return Err(DomainError::validation(
                 "currentPassword",
                 "the current password is wrong",
@@ -512,6 +527,25 @@ mod tests {
             .login("nobody@x.org", "pw", &RequestMeta::default())
             .await;
         assert_eq!(err, Err(DomainError::InvalidCredentials));
+    }
+
+    #[tokio::test]
+    async fn an_overlong_login_is_refused_before_any_lookup_or_hashing() {
+        // No expectation set: a store lookup or a hash would panic the mocks.
+        let service = service(
+            MockUserRepository::new(),
+            MockSessionStore::new(),
+            MockPasswordHasher::new(),
+        );
+        let meta = RequestMeta::default();
+        let long_email = format!("{}@x.org", "a".repeat(250));
+        let err = service.login(&long_email, "pw", &meta).await.unwrap_err();
+        assert!(matches!(err, DomainError::Validation { ref field, .. } if field == "email"));
+        let err = service
+            .login("a@b.org", &"p1".repeat(65), &meta)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DomainError::Validation { ref field, .. } if field == "password"));
     }
 
     #[tokio::test]
