@@ -268,6 +268,7 @@ impl<T: DeserializeOwned> ApiQuery<T> {
     }
 
     pub fn parse(query: &str) -> Result<T, ApiError> {
+        refuse_invalid_utf8(query)?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
             ApiError::bad_request("INVALID_QUERY", "the query string cannot be parsed")
         })?;
@@ -291,6 +292,44 @@ impl<T: DeserializeOwned> ApiQuery<T> {
             e
         })
     }
+}
+
+/// Refuses a query whose percent-escapes decode to bytes that are not UTF-8 (`name=%FF`):
+/// the decoder would otherwise turn them into U+FFFD and search for, or store, a value the
+/// client never sent. 422 naming the parameter.
+fn refuse_invalid_utf8(query: &str) -> Result<(), ApiError> {
+    fn decoded_is_utf8(part: &str) -> bool {
+        let bytes = part.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        std::str::from_utf8(&out).is_ok()
+    }
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !decoded_is_utf8(key) || !decoded_is_utf8(value) {
+            let name = if decoded_is_utf8(key) { key } else { "query" };
+            return Err(ApiError::validation(
+                name,
+                "must be valid UTF-8 once percent-decoded",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A query string kept unparsed until the handler has let the domain check the actor's role,
@@ -339,6 +378,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_that_is_not_utf8_once_decoded_is_refused_naming_its_key() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Q {
+            search: Option<String>,
+        }
+        let err = ApiQuery::<Q>::parse("search=%FF%FE").unwrap_err();
+        assert_eq!(err.body.field.as_deref(), Some("search"));
+        assert_eq!(err.status.as_u16(), 422);
+        let ok = ApiQuery::<Q>::parse("search=Zo%C3%AB+50%25").unwrap();
+        assert_eq!(ok.search.as_deref(), Some("Zoë 50%"));
+        assert!(ApiQuery::<Q>::parse("search=100%").is_ok());
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

@@ -108,6 +108,14 @@ pub fn parse_name(raw: &str, field: &str) -> Result<String, DomainError> {
         ));
     }
     crate::text::check_text(name, field, crate::text::Lines::Single)?;
+    // Zero-width and other invisible characters are not whitespace to `trim`: a name must
+    // have something a person can read.
+    if !name.chars().any(char::is_alphanumeric) {
+        return Err(DomainError::validation(
+            field,
+            "must contain a letter or a digit",
+        ));
+    }
     Ok(name.to_owned())
 }
 
@@ -170,6 +178,11 @@ mod tests {
     fn names_and_phones() {
         assert_eq!(parse_name("  Ann Lee ", "name").unwrap(), "Ann Lee");
         assert!(parse_name("   ", "name").is_err());
+        assert!(parse_name("\u{200B}\u{2060}", "name").is_err());
+        assert_eq!(
+            parse_name("Zoë O'Brien-Nuñez", "name").unwrap(),
+            "Zoë O'Brien-Nuñez"
+        );
         assert!(parse_name(&"x".repeat(121), "name").is_err());
         assert!(parse_phone("+44 (0)20 7946-0958", "phone").is_ok());
         assert!(parse_phone("call me", "phone").is_err());
