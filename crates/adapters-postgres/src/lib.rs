@@ -22,6 +22,7 @@ pub mod pool;
 pub mod prescriptions;
 pub mod scheduling;
 pub mod schema;
+pub mod seed;
 
 pub use appointments::PgAppointmentRepository;
 pub use audit_outbox::PgAuditOutbox;

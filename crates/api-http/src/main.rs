@@ -1,5 +1,5 @@
 //! `healthsync`: the one binary. `serve` runs the API; `migrate` applies the migrations;
-//! `openapi` prints the OpenAPI document.
+//! `openapi` prints the OpenAPI document; `seed` fills an empty database with a demo clinic.
 
 use api_http::{openapi, telemetry, Application, Config};
 use clap::{Parser, Subcommand};
@@ -23,6 +23,9 @@ enum Command {
     Openapi,
     /// Generate time slots of every active schedule up to the horizon (idempotent).
     GenerateSlots,
+    /// Fill an empty database with a demo clinic (or, with --appointments N, a big one), and
+    /// print its logins. Refuses a database that has accounts unless --reset.
+    Seed(api_http::seed::SeedOptions),
     /// Create an ADMIN account (the first admin). The password is read from the
     /// HEALTHSYNC_ADMIN_PASSWORD environment variable, never from the command line.
     CreateAdmin {
@@ -62,6 +65,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateAdmin { email, name } => create_admin(cli.config, &email, &name).await,
+        Command::Seed(options) => {
+            migrate(&cli.config).await?;
+            api_http::seed::run(cli.config, options).await
+        }
         Command::Serve => {
             if cli.config.run_migrations {
                 migrate(&cli.config).await?;
