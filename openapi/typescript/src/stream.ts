@@ -193,7 +193,7 @@ function streamUrl(base: string, ticket: string): string {
   return url.toString();
 }
 
-const EVENT_NAMES = ["ready", "notification", "lagged", "end"] as const;
+const EVENT_NAMES: ReadonlyArray<StreamEvent["event"]> = ["ready", "notification", "lagged", "end"];
 
 /** One connection through the browser's `EventSource`; its own retries are not used (the
  * ticket is spent), so any error closes it and the caller reconnects with a new ticket. */
