@@ -39,6 +39,8 @@ async function servePage(): Promise<void> {
       if (path === "/page.js") {
         response.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8" });
         response.end(script);
+      } else if (path === "/favicon.ico") {
+        response.writeHead(204).end();
       } else if (path === "/") {
         response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
         response.end(html);
@@ -97,9 +99,14 @@ test("a page on another origin logs in, books with an Idempotency-Key and receiv
       authorizedStreams.push(request.url());
     }
   });
+  // Script errors of the page (Chromium's own "Failed to load resource" lines for the expected
+  // 409 are not script errors).
   const consoleErrors: string[] = [];
+  page.on("pageerror", (error) => consoleErrors.push(String(error)));
   page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      consoleErrors.push(message.text());
+    }
   });
   const query = new URLSearchParams({ api: BASE_URL, email: patient.email, password: PASSWORD, slot: slot.id });
   await page.goto(`http://127.0.0.1:${PAGE_PORT}/?${query.toString()}`);
@@ -109,7 +116,7 @@ test("a page on another origin logs in, books with an Idempotency-Key and receiv
   assert.equal(await reported(page, "ready", () => true), "0");
   const appointmentId = await reported(page, "booked", () => true);
   assert.match(appointmentId, /^[0-9a-f-]{36}$/, `booked: ${appointmentId}`);
-  assert.equal(await reported(page, "booked-status", () => true), "PENDING");
+  assert.equal(await reported(page, "booked-status", () => true), "SCHEDULED");
   assert.equal(await reported(page, "replayed", () => true), appointmentId, "the replay with the same key");
   assert.equal(await reported(page, "again", () => true), "409 SLOT_TAKEN");
   // The page's own booking arrives on its live stream.

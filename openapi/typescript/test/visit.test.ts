@@ -10,7 +10,7 @@ import {
 } from "../src/index.js";
 import { anonymous, freeSlots, LiveQueue, must, pdf, registerPatient, setUpClinic } from "./support.js";
 
-test("a whole visit: book with an Idempotency-Key, confirm, start, prescribe, upload, complete, pay, download, live notifications", async () => {
+test("a whole visit: book with an Idempotency-Key, confirm, start, prescribe, upload, complete, pay, download, live notifications", async (t) => {
   const clinic = await setUpClinic("123.45");
   const patient = await registerPatient("Ann Patient");
 
@@ -36,6 +36,7 @@ test("a whole visit: book with an Idempotency-Key, confirm, start, prescribe, up
 
   // The patient keeps the live stream open for the whole visit.
   const live = new LiveQueue(patient.api);
+  t.after(() => live.close());
   const ready = await live.next();
   assert.deepEqual(ready, { event: "ready", data: { count: 0 } });
 
@@ -46,7 +47,7 @@ test("a whole visit: book with an Idempotency-Key, confirm, start, prescribe, up
   assert.equal(booked.response.status, 201, JSON.stringify(booked.error));
   assert.equal(booked.idempotencyKey, key);
   const appointment = must(booked.data, "the appointment");
-  assert.equal(appointment.status, "PENDING");
+  assert.equal(appointment.status, "SCHEDULED");
   assert.equal(appointment.consultationFee, "123.45");
   assert.equal(appointment.patientId, patient.patientId);
   const replay = await bookAppointment(patient.api, body, { idempotencyKey: key });
@@ -158,12 +159,14 @@ test("a whole visit: book with an Idempotency-Key, confirm, start, prescribe, up
   assert.deepEqual(await live.close(), { kind: "closed" });
 });
 
-test("the stream gets a new ticket for each connection and stops when the session ends", async () => {
+test("the stream gets a new ticket for each connection and stops when the session ends", async (t) => {
   const patient = await registerPatient();
   const live = new LiveQueue(patient.api);
+  t.after(() => live.close());
   assert.equal((await live.next()).event, "ready");
   // A second stream of the same session works at once: each connection has its own ticket.
   const second = new LiveQueue(patient.api);
+  t.after(() => second.close());
   assert.equal((await second.next()).event, "ready");
   assert.deepEqual(await second.close(), { kind: "closed" });
   // Logging out: at its next keep-alive the server ends the stream; no new ticket is given.
