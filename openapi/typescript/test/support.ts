@@ -222,24 +222,42 @@ export function pdf(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new TextEncoder().encode(lines.join("")));
 }
 
-/** `error` is typed exactly as the document's `ErrorBody` (not `never`, not `unknown`). */
-type ErrorTypeCheck<E> = [E] extends [never] ? ["`error` is typed never: the operation documents no error answer"] : [];
+/** `[]` when `E` is exactly the document's `ErrorBody`; otherwise a tuple no call can fill. */
+type ErrorTypeCheck<E> = [E] extends [never]
+  ? ["`error` is typed never: the operation documents no error answer"]
+  : [E] extends [Schemas["ErrorBody"]]
+    ? [Schemas["ErrorBody"]] extends [E]
+      ? []
+      : ["`error` is not exactly ErrorBody"]
+    : ["`error` is not an ErrorBody"];
+
+/** A runtime check of the `ErrorBody` shape (no cast). */
+function isErrorBody(value: unknown): value is Schemas["ErrorBody"] {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "code" in value &&
+    typeof value.code === "string" &&
+    "message" in value &&
+    typeof value.message === "string"
+  );
+}
 
 /**
  * Asserts an SDK result is the error answer (`status`, `code`, and `field` when given). Fails
- * to COMPILE when the operation's `error` is not typed as `ErrorBody` (e.g. `never` because
- * the document lacks that error answer).
+ * to COMPILE when the operation's `error` is not typed as exactly `ErrorBody` (e.g. `never`
+ * because the document lacks that error answer).
  */
-export function expectError<E extends Schemas["ErrorBody"]>(
-  result: { error?: E; response: Response },
+export function expectError<R extends { error?: unknown; response: Response }>(
+  result: R,
   expected: { status: number; code: string; field?: string | null },
-  ...typed: ErrorTypeCheck<E>
-): E {
+  ...typed: ErrorTypeCheck<NonNullable<R["error"]>>
+): Schemas["ErrorBody"] {
   void typed;
-  const error = must(result.error, `an error answer ${expected.status} ${expected.code}`);
+  const error = result.error;
+  assert.ok(isErrorBody(error), `an ErrorBody answer ${expected.status} ${expected.code}, got ${JSON.stringify(error)}`);
   assert.equal(result.response.status, expected.status, JSON.stringify(error));
   assert.equal(error.code, expected.code);
-  assert.equal(typeof error.message, "string");
   assert.ok(error.message.length > 0, "a message is given");
   if (expected.field !== undefined) assert.equal(error.field ?? null, expected.field);
   assert.equal(result.response.headers.get("Content-Type"), "application/json");
