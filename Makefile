@@ -8,7 +8,8 @@ ENV := set -a; . .stack/env; set +a;
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
-        tools stack-up stack-down stack-status build migrate bench clean-stack
+        tools stack-up stack-down stack-status build migrate bench clean-stack \
+        sdk sdk-deps sdk-check sdk-test
 
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
@@ -16,10 +17,13 @@ run: stack-up build secret
 	  CORS_ALLOWED_ORIGINS="$${CORS_ALLOWED_ORIGINS-http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173}" \
 	  HTTP_ADDR=$${HTTP_ADDR:-0.0.0.0:8080} $(BIN) serve
 
+# The cargo tests, then the TypeScript SDK's tests against a real server (scripts/sdk-test.sh);
+# both run, and either failing fails the target.
 test: stack-up
-	$(ENV) cargo test --workspace --no-fail-fast
+	status=0; $(ENV) cargo test --workspace --no-fail-fast || status=$$?; \
+	$(MAKE) --no-print-directory sdk-test || status=$$?; exit $$status
 
-lint: fmt-check clippy purity openapi-check schema-check
+lint: fmt-check clippy purity openapi-check schema-check sdk-check
 
 build:
 	cargo build -p api-http --bin healthsync
@@ -83,3 +87,23 @@ clean-stack: stack-down
 # pgbench ceiling of the booking transaction, all in one run (release build).
 bench: stack-up
 	$(ENV) RUST_LOG=error cargo run --release -p e2e --bin bench
+
+# The TypeScript SDK (openapi/typescript, `@healthsync/sdk`). `make sdk` regenerates its types
+# from openapi/openapi.json (after `make openapi`); `sdk-check` (in `make lint`) fails when the
+# committed types drift from the document, type-checks the package under `tsc --strict` and
+# refuses `any`, casts and `!` in its test code.
+SDK := openapi/typescript
+
+sdk-deps:
+	@[ -d $(SDK)/node_modules ] || (cd $(SDK) && npm ci --no-audit --no-fund)
+
+sdk: sdk-deps
+	cd $(SDK) && npm run --silent generate
+
+sdk-check: sdk-deps
+	cd $(SDK) && npm run --silent check:generated
+	cd $(SDK) && npx --no-install tsc -p tsconfig.json --noEmit && echo "SDK type-checks (tsc --strict)"
+	cd $(SDK) && node scripts/no-casts.mjs test
+
+sdk-test: stack-up build sdk-deps
+	scripts/sdk-test.sh
