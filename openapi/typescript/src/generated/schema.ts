@@ -1047,6 +1047,11 @@ export interface components {
         };
         /** @enum {string} */
         BillingStatus: "PENDING" | "PAID" | "OVERDUE" | "REFUNDED";
+        /**
+         * @description The eight ABO/Rh blood groups, written as on a donor card (`A+`, `AB-`, ...).
+         * @enum {string}
+         */
+        BloodGroup: "A+" | "A-" | "B+" | "B-" | "AB+" | "AB-" | "O+" | "O-";
         BookRequest: {
             /**
              * Format: uuid
@@ -1068,6 +1073,7 @@ export interface components {
         };
         ChangePasswordRequest: {
             currentPassword: string;
+            /** @description 10 to 128 characters with at least one letter and one digit. */
             newPassword: string;
         };
         CountDto: {
@@ -1096,9 +1102,11 @@ export interface components {
             description?: string | null;
             /** @description `false` deactivates the department (hidden from the public). */
             isActive?: boolean;
+            /** @example Cardiology */
             name: string;
         };
         DepartmentsRequest: {
+            /** @description The doctor's whole set of departments (replaces the old one); at most 20. */
             departmentIds: string[];
         };
         DoctorDto: {
@@ -1138,7 +1146,8 @@ export interface components {
         /** @description A doctor's professional details (at staff creation). */
         DoctorProfileRequest: {
             /**
-             * @description Exact decimal as a string, e.g. "80.50" (a JSON number is refused).
+             * @description Exact decimal as a string with at most two places, below 100000000 (a JSON number is
+             *     refused).
              * @example 80.50
              */
             consultationFee: string;
@@ -1146,7 +1155,9 @@ export interface components {
             experienceYears?: number;
             isAvailable?: boolean;
             licenseNumber: string;
+            /** @example MD */
             qualification: string;
+            /** @example Cardiology */
             specialization: string;
         };
         /** @description A partial update; absent fields keep their value. Licence and fee: admins only. */
@@ -1184,7 +1195,13 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        /**
+         * @description The order of an appointment list: by start time, soonest (the default) or newest first.
+         * @enum {string}
+         */
+        ListOrder: "soonest" | "newest";
         LoginRequest: {
+            /** @example ann@example.org */
             email: string;
             password: string;
         };
@@ -1279,14 +1296,15 @@ export interface components {
         /** @description A patient's profile fields, as sent and received. */
         PatientProfileDto: {
             address?: string | null;
+            bloodGroup?: null | components["schemas"]["BloodGroup"];
             /**
-             * @description One of A+, A-, B+, B-, AB+, AB-, O+, O-.
-             * @example O+
+             * Format: date
+             * @description Between 1900-01-01 and today.
              */
-            bloodGroup?: string | null;
-            /** Format: date */
             dateOfBirth?: string | null;
+            /** @description Up to 120 characters; empty means none. */
             emergencyContactName?: string | null;
+            /** @example +44 20 7946 0000 */
             emergencyContactPhone?: string | null;
             gender?: null | components["schemas"]["Gender"];
         };
@@ -1351,11 +1369,15 @@ export interface components {
         /** @enum {string} */
         RecordType: "PRESCRIPTION" | "LAB_REPORT" | "IMAGING" | "CLINICAL_NOTE";
         RegisterRequest: {
-            /** @example ann@example.org */
+            /**
+             * Format: email
+             * @example ann@example.org
+             */
             email: string;
             name: string;
             /** @description 10 to 128 characters with at least one letter and one digit. */
             password: string;
+            /** @example +44 20 7946 0000 */
             phone?: string | null;
             profile?: components["schemas"]["PatientProfileDto"];
         };
@@ -1387,16 +1409,20 @@ export interface components {
         };
         ScheduleRequest: {
             dayOfWeek: components["schemas"]["DayOfWeek"];
-            /** @example 12:00 */
+            /**
+             * @description After `startTime`, `HH:MM`.
+             * @example 12:00
+             */
             endTime: string;
             isActive?: boolean;
             /**
              * Format: int32
+             * @description 5 to 480 minutes; at least one slot must fit between the two times.
              * @example 30
              */
             slotDurationMinutes: number;
             /**
-             * @description Local time in the clinic's zone, `HH:MM`.
+             * @description Local time in the clinic's zone, `HH:MM` (a whole minute).
              * @example 09:00
              */
             startTime: string;
@@ -1433,10 +1459,15 @@ export interface components {
         };
         StaffRequest: {
             doctor?: null | components["schemas"]["DoctorProfileRequest"];
+            /**
+             * Format: email
+             * @example ann@example.org
+             */
             email: string;
             name: string;
             /** @description 10 to 128 characters with at least one letter and one digit. */
             password: string;
+            /** @example +44 20 7946 0000 */
             phone?: string | null;
             /** @description ADMIN, DOCTOR or RECEPTIONIST. */
             role: components["schemas"]["Role"];
@@ -1465,18 +1496,17 @@ export interface components {
         };
         /** @description The multipart form (documentation only; the handler streams it). */
         UploadRecordForm: {
-            description?: string | null;
+            /** @description Empty or left out: none. */
+            description?: string;
             /**
              * Format: binary
-             * @description The document, last: PDF, PNG, JPEG, DICOM or plain text, with a matching Content-Type.
+             * @description The document, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with
+             *     that Content-Type and a file name. At most `UPLOAD_MAX_BYTES` (20 MiB by default; more is 413).
              */
             file: Blob;
+            /** @example Blood panel */
             title: string;
-            /**
-             * @description PRESCRIPTION, LAB_REPORT, IMAGING or CLINICAL_NOTE.
-             * @example LAB_REPORT
-             */
-            type: string;
+            type: components["schemas"]["RecordType"];
         };
         /** @description A user account (never its password hash). */
         UserDto: {
@@ -1587,8 +1617,8 @@ export interface operations {
                 departmentId?: string;
                 from?: string;
                 to?: string;
-                /** @description `soonest` (default) or `newest`. */
-                order?: string;
+                /** @description By start time: `soonest` first (the default) or `newest` first. */
+                order?: components["schemas"]["ListOrder"];
                 /** @description 1-based page number. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
@@ -2093,7 +2123,7 @@ export interface operations {
         parameters: {
             query?: {
                 userId?: string;
-                /** @description `user`, `patient`, `doctor`, `department`, ... */
+                /** @description `user`, `patient`, `doctor`, `department`, `appointment`, `medical_record`, ... */
                 entity?: string;
                 entityId?: string;
                 /** @description CREATE, UPDATE, DELETE, LOGIN or LOGOUT. */
