@@ -9,11 +9,24 @@ BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
         tools stack-up stack-down stack-status build migrate bench clean-stack \
-        sdk sdk-deps sdk-check sdk-test
+        sdk sdk-deps sdk-check sdk-test demo
 
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
 	$(ENV) JWT_SECRET="$${JWT_SECRET:-$$(cat .stack/jwt_secret)}" LOG_FORMAT=$${LOG_FORMAT:-pretty} \
+	  CORS_ALLOWED_ORIGINS="$${CORS_ALLOWED_ORIGINS-http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173}" \
+	  HTTP_ADDR=$${HTTP_ADDR:-0.0.0.0:8080} $(BIN) serve
+
+# `make run` on a demo clinic of its own (database healthsync_demo, seeded afresh each time by
+# `healthsync seed --reset`; the logins are printed before the server starts). `make run`'s
+# database is never touched. SEED and APPOINTMENTS change the clinic.
+DEMO_ENV := DATABASE_URL="$${DATABASE_URL%/*}/healthsync_demo" MONGODB_DATABASE=healthsync_demo \
+  FILE_STORE_DIR=.stack/demo-files
+demo: stack-up build secret
+	$(ENV) psql -q "$$DATABASE_URL" -tc "SELECT 1 FROM pg_database WHERE datname = 'healthsync_demo'" \
+	  | grep -q 1 || { $(ENV) psql -q "$$DATABASE_URL" -c "CREATE DATABASE healthsync_demo"; }
+	$(ENV) $(DEMO_ENV) $(BIN) seed --reset --seed $${SEED:-42} --appointments $${APPOINTMENTS:-5000}
+	$(ENV) $(DEMO_ENV) JWT_SECRET="$${JWT_SECRET:-$$(cat .stack/jwt_secret)}" LOG_FORMAT=$${LOG_FORMAT:-pretty} \
 	  CORS_ALLOWED_ORIGINS="$${CORS_ALLOWED_ORIGINS-http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173}" \
 	  HTTP_ADDR=$${HTTP_ADDR:-0.0.0.0:8080} $(BIN) serve
 

@@ -96,6 +96,12 @@ pub async fn run(config: Config, options: SeedOptions) -> anyhow::Result<()> {
     adapters_postgres::seed::insert_records(url, &records).await?;
 
     progress.step("future slots", 1);
+    // The application is built only to run the slot generation use case; it signs nothing, so
+    // a missing signing key gets a throwaway one rather than an error.
+    let mut config = config;
+    if config.jwt_secret.is_none() {
+        config.jwt_secret = Some(Uuid::new_v4().simple().to_string().repeat(2));
+    }
     let state = crate::state::AppState::build(config).await?;
     state
         .scheduling
