@@ -14,10 +14,12 @@
 # billed, and uploads a record. Then one schemathesis run per caller, each with its own bearer
 # token, the same seed and a bounded number of examples per operation.
 #
-# The operations that end sessions (POST /auth/logout, POST /auth/logout-all, PUT /me/password)
-# are left out of the role runs: one successful call would end that role's session and turn
-# every later request of the run into a 401. They get a run of their own as a throwaway patient
-# (after its session ends, the rest of that run checks the documented 401).
+# The operations that end sessions (POST /auth/logout, POST /auth/logout-all,
+# DELETE /auth/sessions/{id}, PUT /me/password) are left out of the role runs: one successful
+# call would end that role's session and turn every later request of the run into a 401 (and
+# schemathesis does find the current session's id: it reuses ids from earlier responses, here
+# GET /auth/sessions). They get a run of their own as a throwaway patient (after its session
+# ends, the rest of that run checks the documented 401).
 #
 # Knobs (environment): CONTRACT_SEED (default 20251127), CONTRACT_MAX_EXAMPLES (examples per
 # operation and phase, default 10), CONTRACT_PHASES (default examples,coverage,fuzzing),
@@ -32,7 +34,7 @@ MAX_EXAMPLES="${CONTRACT_MAX_EXAMPLES:-10}"
 PHASES="${CONTRACT_PHASES:-examples,coverage,fuzzing}"
 ROLES="${CONTRACT_ROLES:-anonymous patient doctor receptionist throwaway admin}"
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-SESSION_ENDERS=(logout logoutEverywhere changePassword)
+SESSION_ENDERS=(logout logoutEverywhere endSession changePassword)
 
 # The venv: created once, reinstalled only when the pinned requirements change (their hash is
 # kept next to it). Every package is pinned with its hashes (pip --require-hashes).
