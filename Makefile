@@ -8,7 +8,7 @@ ENV := set -a; . .stack/env; set +a;
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
-        tools stack-up stack-down stack-status build migrate bench clean-stack
+        tools stack-up stack-down stack-status build migrate bench clean-stack contract
 
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
@@ -18,6 +18,13 @@ run: stack-up build secret
 
 test: stack-up
 	$(ENV) cargo test --workspace --no-fail-fast
+	$(MAKE) contract
+
+# The contract test: schemathesis (pinned, in .stack/contract-venv) fuzzes a server of its own
+# against openapi/openapi.json as anonymous, patient, doctor, receptionist and admin; fails on a
+# 5xx, a body or Content-Type not as documented, or an undocumented status. About 3 minutes.
+contract: stack-up build
+	scripts/contract-test.sh
 
 lint: fmt-check clippy purity openapi-check schema-check
 
