@@ -23,7 +23,8 @@
 #
 # Knobs (environment): CONTRACT_SEED (default 20251127), CONTRACT_MAX_EXAMPLES (examples per
 # operation and phase, default 10), CONTRACT_PHASES (default examples,coverage,fuzzing),
-# CONTRACT_ROLES (default "anonymous patient doctor receptionist throwaway admin").
+# CONTRACT_ROLES (default "anonymous patient doctor receptionist throwaway admin"),
+# CONTRACT_EXTRA_ARGS (more schemathesis options, e.g. "--report har --report-dir /tmp/st").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,7 +70,7 @@ run_as() {
     --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers 1 \
     --request-timeout 20 --max-failures 50 \
     --report junit --report-junit-path "$WORK/junit-$who.xml" \
-    "${auth[@]}" "$@" >"$WORK/$who.log" 2>&1 || status=$?
+    "${auth[@]}" "$@" ${CONTRACT_EXTRA_ARGS:-} >"$WORK/$who.log" 2>&1 || status=$?
   # The summary (and, on failure, each failure with a curl line to reproduce it).
   if [ "$status" -eq 0 ]; then
     sed -n '/SUMMARY/,$p' "$WORK/$who.log" >&2
