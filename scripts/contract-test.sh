@@ -40,19 +40,26 @@ SESSION_ENDERS=(logout logoutEverywhere endSession changePassword)
 # The venv: created once, reinstalled only when the pinned requirements change (their hash is
 # kept next to it). Every package is pinned with its hashes (pip --require-hashes).
 install_venv() {
-  local want have=""
+  local want
   want="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
-  [ -f "$VENV/.requirements.sha256" ] && have="$(cat "$VENV/.requirements.sha256")"
-  if [ -x "$VENV/bin/schemathesis" ] && [ "$want" = "$have" ]; then return; fi
-  echo "contract: installing schemathesis into $VENV" >&2
+  venv_current() {
+    [ -x "$VENV/bin/schemathesis" ] && [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" = "$want" ]
+  }
+  venv_current && return
   mkdir -p "$ROOT/.stack"
+  # Two checkouts or runs at once: one installs, the other waits and then finds it done.
   exec 8>"$ROOT/.stack/.contract-venv.lock"
   flock 8
-  rm -rf "$VENV"
-  python3 -m venv "$VENV" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \
-    -r "$HERE/requirements.txt" >&2
-  echo "$want" >"$VENV/.requirements.sha256"
+  if ! venv_current; then
+    echo "contract: installing schemathesis into $VENV" >&2
+    python3 -c 'import venv, ensurepip' 2>/dev/null \
+      || { echo "contract: python3-venv is missing (docker/stack.sh up installs it as root)" >&2; exit 2; }
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" >&2
+    "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \
+      -r "$HERE/requirements.txt" >&2
+    echo "$want" >"$VENV/.requirements.sha256"
+  fi
   exec 8>&-
 }
 
