@@ -73,9 +73,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The error answers every route can give, defined once under `components.responses` and
 /// referenced by each operation that can give them (unless it documents its own): 401 where a
-/// session is required, 400/413/415/422 where there is a body or parameters, 429 everywhere
-/// (per-IP budget), 503 where a store is needed. So a generated client types `error` as
-/// `ErrorBody` for every status it can meet.
+/// token is accepted (required or optional), 400/413/415/422 where there is a body or
+/// parameters, 429 everywhere (per-IP budget), 503 where a store is needed. So a generated client
+/// types `error` as `ErrorBody` for every status it can meet.
 fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use serde_json::{json, Value};
     let mut value = serde_json::to_value(&doc).expect("the document serialises");
@@ -106,18 +106,20 @@ fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
             continue;
         };
         for op in operations.values_mut() {
+            // A token is checked wherever one may be sent: where security is optional (public
+            // reads that show staff more), a token sent but expired or logged out is still a
+            // 401, never silently read as anonymous.
             let requirements = op["security"].as_array().cloned().unwrap_or_default();
-            let session_required = !requirements.is_empty()
-                && requirements
-                    .iter()
-                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()));
+            let token_checked = requirements
+                .iter()
+                .any(|r| r.as_object().is_some_and(|o| !o.is_empty()));
             let has_body = op.get("requestBody").is_some();
             let has_json_body = op
                 .pointer("/requestBody/content/application~1json")
                 .is_some();
             let has_params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
             let wants = |name: &str| match name {
-                "Unauthorized" => session_required,
+                "Unauthorized" => token_checked,
                 "MalformedRequest" => has_json_body || path.contains('{'),
                 "PayloadTooLarge" => has_body,
                 "UnsupportedMediaType" => has_json_body,

@@ -131,6 +131,7 @@ pub struct AppointmentListQuery {
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = r"^[!-~]{1,200}$", description = "1 to 200 visible ASCII characters. A retry with the same key and body gets the first answer (also after a crash); the same key with another body is 422; while the first still runs, 409 IDEMPOTENCY_IN_FLIGHT with Retry-After. Keys are kept 24 h.")),
     responses(
         (status = 201, description = "Booked", body = AppointmentDto),
+        (status = 403, description = "Doctors do not book", body = ErrorBody),
         (status = 404, description = "No such slot or patient", body = ErrorBody),
         (status = 409, description = "SLOT_TAKEN, PATIENT_OVERLAP or DOCTOR_UNAVAILABLE", body = ErrorBody),
         (status = 422, description = "Invalid request or slot in the past", body = ErrorBody),
@@ -233,7 +234,9 @@ async fn act(
 /// Confirm (front desk, admins, the appointment's doctor or patient). SCHEDULED -> CONFIRMED.
 #[utoipa::path(operation_id = "confirmAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
-    responses((status = 200, description = "Confirmed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+    responses((status = 200, description = "Confirmed", body = AppointmentDto),
+        (status = 404, description = "No such appointment, or not yours", body = ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/confirm")]
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -246,7 +249,10 @@ pub async fn confirm(
 /// Start (the appointment's doctor). CONFIRMED -> IN_PROGRESS.
 #[utoipa::path(operation_id = "startAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
-    responses((status = 200, description = "Started", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+    responses((status = 200, description = "Started", body = AppointmentDto),
+        (status = 403, description = "Not the appointment's doctor", body = ErrorBody),
+        (status = 404, description = "No such appointment, or not yours", body = ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/start")]
 pub async fn start(
     state: web::Data<AppState>,
@@ -259,7 +265,10 @@ pub async fn start(
 /// Complete (the appointment's doctor). IN_PROGRESS -> COMPLETED.
 #[utoipa::path(operation_id = "completeAppointment", tag = "appointments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Appointment id")),
-    responses((status = 200, description = "Completed", body = AppointmentDto), (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
+    responses((status = 200, description = "Completed", body = AppointmentDto),
+        (status = 403, description = "Not the appointment's doctor", body = ErrorBody),
+        (status = 404, description = "No such appointment, or not yours", body = ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody)))]
 #[post("/appointments/{id}/complete")]
 pub async fn complete(
     state: web::Data<AppState>,
@@ -275,6 +284,7 @@ pub async fn complete(
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Cancelled", body = AppointmentDto),
+        (status = 404, description = "No such appointment, or not yours", body = ErrorBody),
         (status = 409, description = "INVALID_TRANSITION", body = ErrorBody),
         (status = 422, description = "No reason, or inside the notice period", body = ErrorBody),
     ))]
@@ -303,6 +313,8 @@ pub async fn cancel(
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Moved", body = AppointmentDto),
+        (status = 403, description = "Doctors do not reschedule", body = ErrorBody),
+        (status = 404, description = "No such appointment (or not yours) or slot", body = ErrorBody),
         (status = 409, description = "SLOT_TAKEN or INVALID_TRANSITION", body = ErrorBody),
         (status = 422, description = "Another doctor's slot, past slot, or inside the notice period", body = ErrorBody),
     ))]
@@ -326,6 +338,7 @@ pub async fn reschedule(
     responses(
         (status = 201, description = "Registered", body = AppointmentDto),
         (status = 403, description = "Not front-desk staff", body = ErrorBody),
+        (status = 404, description = "No such patient or doctor", body = ErrorBody),
         (status = 409, description = "PATIENT_OVERLAP or DOCTOR_UNAVAILABLE", body = ErrorBody),
     ))]
 #[post("/appointments/walk-ins")]

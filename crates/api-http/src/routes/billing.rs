@@ -100,7 +100,9 @@ pub async fn list(
 /// One bill (404 for another patient's).
 #[utoipa::path(operation_id = "getBill", tag = "billing", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Bill id")),
-    responses((status = 200, description = "The bill", body = BillDto), (status = 404, description = "Not found", body = ErrorBody)))]
+    responses((status = 200, description = "The bill", body = BillDto),
+        (status = 403, description = "Doctors do not handle bills", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/billings/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -115,6 +117,7 @@ pub async fn get(
 #[utoipa::path(operation_id = "payBill", tag = "billing", security(("bearer" = [])), request_body = PayRequest,
     params(("id" = Uuid, Path, description = "Bill id")),
     responses((status = 200, description = "Paid", body = BillDto),
+        (status = 403, description = "Doctors do not handle bills", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "INVALID_TRANSITION (already paid or refunded) or STALE_STATUS", body = ErrorBody)))]
 #[post("/billings/{id}/pay")]
@@ -138,6 +141,7 @@ pub async fn pay(
     params(("id" = Uuid, Path, description = "Bill id")),
     responses((status = 200, description = "Refunded", body = BillDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "Not PAID", body = ErrorBody)))]
 #[post("/billings/{id}/refund")]
 pub async fn refund(

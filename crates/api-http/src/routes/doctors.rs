@@ -190,6 +190,7 @@ pub async fn update(
     responses(
         (status = 200, description = "Updated", body = DoctorDto),
         (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such doctor", body = ErrorBody),
         (status = 422, description = "Unknown department", body = ErrorBody),
     ))]
 #[put("/doctors/{id}/departments")]

@@ -187,6 +187,7 @@ pub async fn list(
 #[utoipa::path(operation_id = "getPrescription", tag = "prescriptions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Prescription id")),
     responses((status = 200, description = "The prescription", body = PrescriptionDto),
+        (status = 403, description = "Receptionists do not read prescriptions", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody)))]
 #[get("/prescriptions/{id}")]
 pub async fn get(

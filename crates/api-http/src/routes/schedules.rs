@@ -137,6 +137,7 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = ScheduleDto),
         (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such doctor", body = ErrorBody),
         (status = 409, description = "Overlaps another schedule", body = ErrorBody),
         (status = 422, description = "Invalid rule", body = ErrorBody),
     ))]
