@@ -94,7 +94,7 @@ start_postgres() {
   fi
   log "PostgreSQL: starting on $PG_PORT"
   as_pg "$bin/pg_ctl" -D "$data" -l "$STACK_DIR/pg/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $STACK_DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-p $PG_PORT -k $STACK_DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB" \
     start >/dev/null 9>&-
 }
 

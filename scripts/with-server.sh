@@ -69,7 +69,8 @@ export RATE_LIMIT_PER_MINUTE="${RATE_LIMIT_PER_MINUTE:-1000000}"
 export LOGIN_RATE_LIMIT_PER_MINUTE="${LOGIN_RATE_LIMIT_PER_MINUTE:-100000}"
 
 export HS_ADMIN_EMAIL="admin@$id.example"
-export HS_ADMIN_PASSWORD="admin-$(head -c 12 /dev/urandom | base64 -w0 | tr -d '/+=')"
+# Random, plus the letter and digit the password policy asks for whatever the random part holds.
+export HS_ADMIN_PASSWORD="admin-$(head -c 12 /dev/urandom | base64 -w0 | tr -d '/+=')-7"
 "$BIN" migrate >>"$log" 2>&1
 HEALTHSYNC_ADMIN_PASSWORD="$HS_ADMIN_PASSWORD" "$BIN" create-admin --email "$HS_ADMIN_EMAIL" \
   --name "Admin" >>"$log" 2>&1
