@@ -131,6 +131,15 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// The OpenAPI document as the server serves it.
+    pub async fn openapi(&self) -> serde_json::Value {
+        self.get("/api-docs/openapi.json")
+            .await
+            .json()
+            .await
+            .expect("the document is JSON")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -73,9 +73,9 @@ pub trait SeedProgress: Send + Sync {
 }
 
 /// What was written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SeedSummary {
-    pub shape: Option<Shape>,
+    pub shape: Shape,
     pub counts: Vec<(String, i64)>,
 }
 
@@ -313,10 +313,7 @@ pub async fn run(
             .await?;
         counts.push((table.to_owned(), c.n));
     }
-    Ok(SeedSummary {
-        shape: Some(shape),
-        counts,
-    })
+    Ok(SeedSummary { shape, counts })
 }
 
 const STATEMENTS: &[Statement] = &[

@@ -298,31 +298,15 @@ impl<T: DeserializeOwned> ApiQuery<T> {
 /// the decoder would otherwise turn them into U+FFFD and search for, or store, a value the
 /// client never sent. 422 naming the parameter.
 fn refuse_invalid_utf8(query: &str) -> Result<(), ApiError> {
-    fn decoded_is_utf8(part: &str) -> bool {
-        let bytes = part.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match bytes[i] {
-                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                },
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        std::str::from_utf8(&out).is_ok()
-    }
+    let is_utf8 = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .is_ok()
+    };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !decoded_is_utf8(key) || !decoded_is_utf8(value) {
-            let name = if decoded_is_utf8(key) { key } else { "query" };
+        if !is_utf8(key) || !is_utf8(value) {
+            let name = if is_utf8(key) { key } else { "query" };
             return Err(ApiError::validation(
                 name,
                 "must be valid UTF-8 once percent-decoded",

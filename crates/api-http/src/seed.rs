@@ -111,16 +111,15 @@ pub async fn run(config: Config, options: SeedOptions) -> anyhow::Result<()> {
     progress.advance(1);
     progress.done();
 
-    if let Some(shape) = summary.shape {
-        println!(
-            "Seeded a clinic of {} doctors and {} patients with {} days of history in {:.1} s (seed {}):",
-            shape.doctors,
-            shape.patients,
-            shape.history_days,
-            started.elapsed().as_secs_f64(),
-            options.seed
-        );
-    }
+    let shape = summary.shape;
+    println!(
+        "Seeded a clinic of {} doctors and {} patients with {} days of history in {:.1} s (seed {}):",
+        shape.doctors,
+        shape.patients,
+        shape.history_days,
+        started.elapsed().as_secs_f64(),
+        options.seed
+    );
     for (table, count) in &summary.counts {
         println!("  {table:<14} {count:>12}");
     }

@@ -394,12 +394,7 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
 #[tokio::test]
 async fn every_documented_bound_is_the_servers_bound() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .get("/api-docs/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let v = app.visit("80.50", true).await;
     let bases = bases(&app, &v).await;
     let mut failures = Vec::new();
@@ -470,12 +465,7 @@ async fn every_documented_bound_is_the_servers_bound() {
 #[tokio::test]
 async fn the_upload_forms_bounds_are_the_servers() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .get("/api-docs/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let form = &doc["components"]["schemas"]["UploadRecordForm"]["properties"];
     let v = app.visit("80.50", false).await;
     let file = pdf(2048);
