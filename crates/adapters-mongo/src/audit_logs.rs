@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, AuditLogReader, AuditQuery, AuditRecord, AuditSink};
 use domain::error::DomainError;
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest, Total, TOTAL_CAP};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -81,7 +81,10 @@ impl MongoAuditLog {
                 .options(unique_event)
                 .build(),
             IndexModel::builder().keys(doc! { "outboxId": 1 }).build(),
-            IndexModel::builder().keys(doc! { "timestamp": -1 }).build(),
+            // The search's order and its cursor's position.
+            IndexModel::builder()
+                .keys(doc! { "timestamp": -1, "outboxId": -1 })
+                .build(),
             IndexModel::builder()
                 .keys(doc! { "userId": 1, "timestamp": -1 })
                 .build(),
@@ -235,17 +238,23 @@ impl AuditLogReader for MongoAuditLog {
         page: PageRequest,
     ) -> Result<Page<AuditRecord>, DomainError> {
         let filter = filter_of(&query);
-        let total = self
-            .collection
-            .count_documents(filter.clone())
-            .await
-            .map_err(|e| unavailable(&e))?;
+        // Newest first; a cursor continues strictly after (timestamp, outboxId).
+        let find = match page.after.as_ref().map(|c| c.seq()).transpose()? {
+            None => filter.clone(),
+            Some((at, seq)) => {
+                let at = Bson::DateTime(mongodb::bson::DateTime::from_chrono(at));
+                doc! { "$and": [filter.clone(), { "$or": [
+                    { "timestamp": { "$lt": at.clone() } },
+                    { "timestamp": at, "outboxId": { "$lt": seq } },
+                ] }] }
+            }
+        };
         let cursor = self
             .collection
-            .find(filter)
+            .find(find)
             .sort(doc! { "timestamp": -1, "outboxId": -1 })
             .skip(u64::try_from(page.offset()).unwrap_or(0))
-            .limit(page.limit())
+            .limit(page.limit() + 1)
             .await
             .map_err(|e| unavailable(&e))?;
         let docs: Vec<AuditDoc> = cursor.try_collect().await.map_err(|e| unavailable(&e))?;
@@ -265,12 +274,24 @@ impl AuditLogReader for MongoAuditLog {
                 user_agent: d.user_agent,
                 timestamp: d.timestamp,
             })
-            .collect();
-        Ok(Page {
-            items,
-            total,
-            page: page.page,
-            per_page: page.per_page,
-        })
+            .collect::<Vec<_>>();
+        let total = match page.total_from_rows(items.len()) {
+            Some(total) => total,
+            None => {
+                // Counted no further than the cap: a count over the whole log reads all of it.
+                let counted = self
+                    .collection
+                    .count_documents(filter)
+                    .limit(TOTAL_CAP + 1)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                if counted > TOTAL_CAP {
+                    Total::at_least_cap()
+                } else {
+                    Total::exact(counted)
+                }
+            }
+        };
+        Ok(page.page_of(items, total, |r| Cursor::Seq(r.timestamp, r.outbox_id)))
     }
 }

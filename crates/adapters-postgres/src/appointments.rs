@@ -13,12 +13,13 @@ use domain::audit::{AuditEvent, RequestMeta};
 use domain::error::{Conflict, DomainError};
 use domain::money::Money;
 use domain::notifications::NotificationType;
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
 use crate::errors::{map_pool, DbResultExt, TxError};
+use crate::paging::{after_at, keyset_page};
 use crate::schema::{
     appointments, doctor_departments, doctors, notifications, patients, time_slots, users,
 };
@@ -333,22 +334,41 @@ impl AppointmentRepository for PgAppointmentRepository {
             }
             q
         };
-        let total: i64 = build().count().get_result(&mut conn).await.db()?;
-        let mut q = build()
-            .select(AppointmentRow::as_select())
-            .offset(page.offset())
-            .limit(page.limit());
-        q = if filter.soonest_first {
-            q.order((appointments::starts_at.asc(), appointments::id.asc()))
-        } else {
-            q.order((appointments::starts_at.desc(), appointments::id.asc()))
+        // Soonest first reads the (starts_at, id) index forwards, newest first backwards.
+        let after = page.after.as_ref().map(|c| c.at()).transpose()?;
+        let keyset = |descending| {
+            after.map(|position| {
+                after_at(
+                    "(appointments.starts_at, appointments.id)",
+                    descending,
+                    position,
+                )
+            })
         };
-        let rows: Vec<AppointmentRow> = q.load(&mut conn).await.db()?;
+        let (rows, total) = if filter.soonest_first {
+            keyset_page!(
+                &mut conn,
+                build,
+                AppointmentRow::as_select(),
+                (appointments::starts_at.asc(), appointments::id.asc()),
+                keyset(false),
+                page
+            )
+        } else {
+            keyset_page!(
+                &mut conn,
+                build,
+                AppointmentRow::as_select(),
+                (appointments::starts_at.desc(), appointments::id.desc()),
+                keyset(true),
+                page
+            )
+        };
         let items = rows
             .into_iter()
             .map(Appointment::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::paging::page_of(items, total, page))
+        Ok(page.page_of(items, total, |a| Cursor::At(a.starts_at, a.id)))
     }
 
     async fn reschedule(

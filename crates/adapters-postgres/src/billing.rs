@@ -13,14 +13,14 @@ use domain::billing::{
 use domain::error::{Conflict, DomainError};
 use domain::money::Money;
 use domain::notifications::NotificationType;
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::PgBillingStatus;
 use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::notifications::{notify_patient, notify_patients, PatientNotice};
-use crate::paging::count_and_page;
+use crate::paging::{after_at, keyset_page};
 use crate::schema::billings;
 use crate::PgPool;
 use domain::notifications::texts;
@@ -132,20 +132,21 @@ impl BillingRepository for PgBillingRepository {
             }
             q
         };
-        let (rows, total): (Vec<BillRow>, i64) = count_and_page!(
+        // Newest first: the (created_at, id) index read backwards.
+        let after = page.after.as_ref().map(|c| c.at()).transpose()?;
+        let (rows, total): (Vec<BillRow>, _) = keyset_page!(
             &mut conn,
             build,
             BillRow::as_select(),
-            (billings::created_at.desc(), billings::id.asc()),
+            (billings::created_at.desc(), billings::id.desc()),
+            after.map(|at| after_at("(billings.created_at, billings.id)", true, at)),
             page
         );
-        Ok(crate::paging::page_of(
-            rows.into_iter()
-                .map(Bill::try_from)
-                .collect::<Result<_, _>>()?,
-            total,
-            page,
-        ))
+        let bills = rows
+            .into_iter()
+            .map(Bill::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page.page_of(bills, total, |b| Cursor::At(b.created_at, b.id)))
     }
 
     async fn change(&self, change: BillChange) -> Result<Bill, DomainError> {

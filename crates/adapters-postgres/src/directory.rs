@@ -14,13 +14,13 @@ use domain::directory::{
 };
 use domain::error::DomainError;
 use domain::money::Money;
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::PgGender;
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::paging::count_and_page;
+use crate::paging::{after_name, keyset_page};
 use crate::schema::{appointments, departments, doctor_departments, doctors, patients, users};
 use crate::PgPool;
 
@@ -282,18 +282,17 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let (rows, total): (Vec<(PatientProfileRow, AccountColumns)>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.name()).transpose()?;
+        let (rows, total): (Vec<(PatientProfileRow, AccountColumns)>, _) = keyset_page!(
             &mut conn,
             build,
             (PatientProfileRow::as_select(), AccountColumns::as_select()),
             (users::name.asc(), patients::id.asc()),
+            after.map(|at| after_name("(users.name, patients.id)", at)),
             page
         );
-        Ok(crate::paging::page_of(
-            rows.into_iter().map(|(p, a)| to_patient(p, a)).collect(),
-            total,
-            page,
-        ))
+        let patients: Vec<Patient> = rows.into_iter().map(|(p, a)| to_patient(p, a)).collect();
+        Ok(page.page_of(patients, total, |p| Cursor::Name(p.name.clone(), p.id)))
     }
 
     async fn update_patient(
@@ -364,11 +363,13 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let (rows, total): (Vec<(NewDoctorRow, AccountColumns)>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.name()).transpose()?;
+        let (rows, total): (Vec<(NewDoctorRow, AccountColumns)>, _) = keyset_page!(
             &mut conn,
             build,
             (NewDoctorRow::as_select(), AccountColumns::as_select()),
             (users::name.asc(), doctors::id.asc()),
+            after.map(|at| after_name("(users.name, doctors.id)", at)),
             page
         );
         let ids: Vec<Uuid> = rows.iter().map(|(d, _)| d.id).collect();
@@ -379,8 +380,8 @@ impl DirectoryRepository for PgDirectoryRepository {
                 let deps = departments.remove(&d.id).unwrap_or_default();
                 to_doctor(d, a, deps)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::paging::page_of(items, total, page))
+            .collect::<Result<Vec<Doctor>, _>>()?;
+        Ok(page.page_of(items, total, |d| Cursor::Name(d.name.clone(), d.id)))
     }
 
     async fn update_doctor(
@@ -513,18 +514,17 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
-        let (rows, total): (Vec<DepartmentRow>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.name()).transpose()?;
+        let (rows, total): (Vec<DepartmentRow>, _) = keyset_page!(
             &mut conn,
             build,
             DepartmentRow::as_select(),
-            departments::name.asc(),
+            (departments::name.asc(), departments::id.asc()),
+            after.map(|at| after_name("(departments.name, departments.id)", at)),
             page
         );
-        Ok(crate::paging::page_of(
-            rows.into_iter().map(Into::into).collect(),
-            total,
-            page,
-        ))
+        let departments: Vec<Department> = rows.into_iter().map(Into::into).collect();
+        Ok(page.page_of(departments, total, |d| Cursor::Name(d.name.clone(), d.id)))
     }
 
     async fn update_department(

@@ -8,13 +8,13 @@ use domain::appointments::AppointmentStatus;
 use domain::audit::AuditEvent;
 use domain::error::DomainError;
 use domain::medical_records::{MedicalRecord, MedicalRecordRepository, RecordType};
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgMedicalRecordType};
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::paging::count_and_page;
+use crate::paging::{after_at, keyset_page};
 use crate::schema::{appointments, medical_records};
 use crate::PgPool;
 
@@ -103,21 +103,22 @@ impl MedicalRecordRepository for PgMedicalRecordRepository {
                 .filter(medical_records::type_.eq_any(kinds.clone()))
                 .into_boxed()
         };
-        let (rows, total): (Vec<RecordRow>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.at()).transpose()?;
+        let (rows, total): (Vec<RecordRow>, _) = keyset_page!(
             &mut conn,
             build,
             RecordRow::as_select(),
             (
                 medical_records::created_at.desc(),
-                medical_records::id.asc(),
+                medical_records::id.desc(),
             ),
+            after.map(|at| {
+                after_at("(medical_records.created_at, medical_records.id)", true, at)
+            }),
             page
         );
-        Ok(crate::paging::page_of(
-            rows.into_iter().map(Into::into).collect(),
-            total,
-            page,
-        ))
+        let records: Vec<MedicalRecord> = rows.into_iter().map(Into::into).collect();
+        Ok(page.page_of(records, total, |r| Cursor::At(r.created_at, r.id)))
     }
 
     async fn insert(

@@ -2,19 +2,22 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::dsl::AsExprOf;
+use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::audit::AuditEvent;
 use domain::error::DomainError;
 use domain::identity::Role;
 use domain::notifications::{Notification, NotificationRepository};
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgNotificationType, PgRole};
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::paging::count_and_page;
+use crate::paging::keyset_page;
 use crate::schema::{notifications, users};
 use crate::PgPool;
 
@@ -69,22 +72,25 @@ impl NotificationRepository for PgNotificationRepository {
             }
             q
         };
-        let (rows, total): (Vec<NotificationRow>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.inbox()).transpose()?;
+        let (rows, total): (Vec<NotificationRow>, _) = keyset_page!(
             &mut conn,
             build,
             NotificationRow::as_select(),
             (
                 notifications::is_read.asc(),
                 notifications::created_at.desc(),
-                notifications::id.asc(),
+                notifications::id.desc(),
             ),
+            after.map(after_inbox),
             page
         );
-        Ok(crate::paging::page_of(
-            rows.into_iter().map(Into::into).collect(),
-            total,
-            page,
-        ))
+        let notifications: Vec<Notification> = rows.into_iter().map(Into::into).collect();
+        Ok(page.page_of(notifications, total, |n| Cursor::Inbox {
+            read: n.is_read,
+            at: n.created_at,
+            id: n.id,
+        }))
     }
 
     async fn unread_count(&self, user_id: Uuid) -> Result<u64, DomainError> {
@@ -240,4 +246,25 @@ pub(crate) async fn notify_patient(
         appointment_id,
     };
     notify_patients(conn, kind, vec![notice]).await
+}
+
+/// The condition [`after_inbox`] builds, its four values bound.
+type InboxAfter = SqlLiteral<Bool, UncheckedBind<Bound3, AsExprOf<Uuid, SqlUuid>>>;
+type Bound3 = SqlLiteral<Bool, UncheckedBind<Bound2, AsExprOf<DateTime<Utc>, Timestamptz>>>;
+type Bound2 = SqlLiteral<Bool, UncheckedBind<Bound1, AsExprOf<bool, Bool>>>;
+type Bound1 = SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<bool, Bool>>>;
+
+/// Notifications after an inbox position: unread before read, then newest first. Two
+/// directions in one order cannot be one row comparison, hence the `OR`; an inbox is one user's,
+/// so the rows it walks are few.
+fn after_inbox((read, at, id): (bool, DateTime<Utc>, Uuid)) -> InboxAfter {
+    diesel::dsl::sql::<Bool>("(notifications.is_read > ")
+        .bind::<Bool, _>(read)
+        .sql(" OR (notifications.is_read = ")
+        .bind::<Bool, _>(read)
+        .sql(" AND (notifications.created_at, notifications.id) < (")
+        .bind::<Timestamptz, _>(at)
+        .sql(", ")
+        .bind::<SqlUuid, _>(id)
+        .sql(")))")
 }

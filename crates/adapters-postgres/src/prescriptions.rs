@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::audit::AuditEvent;
 use domain::error::DomainError;
 use domain::notifications::NotificationType;
-use domain::paging::{Page, PageRequest};
+use domain::paging::{Cursor, Page, PageRequest};
 use domain::prescriptions::{
     Prescription, PrescriptionFilter, PrescriptionItem, PrescriptionRepository,
 };
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::notifications::notify_patient;
-use crate::paging::count_and_page;
+use crate::paging::{after_at, keyset_page};
 use crate::schema::{prescription_items, prescriptions};
 use crate::PgPool;
 
@@ -205,17 +205,16 @@ impl PrescriptionRepository for PgPrescriptionRepository {
             }
             q
         };
-        let (rows, total): (Vec<PrescriptionRow>, i64) = count_and_page!(
+        let after = page.after.as_ref().map(|c| c.at()).transpose()?;
+        let (rows, total): (Vec<PrescriptionRow>, _) = keyset_page!(
             &mut conn,
             build,
             PrescriptionRow::as_select(),
-            (prescriptions::created_at.desc(), prescriptions::id.asc()),
+            (prescriptions::created_at.desc(), prescriptions::id.desc()),
+            after.map(|at| after_at("(prescriptions.created_at, prescriptions.id)", true, at)),
             page
         );
-        Ok(crate::paging::page_of(
-            with_items(&mut conn, rows).await.db()?,
-            total,
-            page,
-        ))
+        let prescriptions = with_items(&mut conn, rows).await.db()?;
+        Ok(page.page_of(prescriptions, total, |p| Cursor::At(p.created_at, p.id)))
     }
 }

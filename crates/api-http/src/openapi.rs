@@ -209,6 +209,41 @@ mod document_rules {
         }
     }
 
+    /// Every list takes a `cursor`, documented as the domain encodes it, and says where the
+    /// next page starts (`nextCursor`).
+    #[test]
+    fn every_list_pages_by_cursor_as_the_domain_encodes_it() {
+        use domain::paging::Cursor;
+        let doc: serde_json::Value = serde_json::from_str(&super::document_json()).unwrap();
+        let mut lists = 0;
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let params = op["parameters"].as_array().into_iter().flatten();
+                let names: Vec<&str> = params.clone().filter_map(|p| p["name"].as_str()).collect();
+                if !names.contains(&"perPage") {
+                    continue;
+                }
+                lists += 1;
+                let id = &op["operationId"];
+                let cursor = params
+                    .clone()
+                    .find(|p| p["name"] == "cursor")
+                    .unwrap_or_else(|| panic!("{id} pages without a cursor"));
+                assert_eq!(cursor["schema"]["pattern"], Cursor::PATTERN, "{id}");
+                assert_eq!(cursor["schema"]["maxLength"], Cursor::MAX_LEN, "{id}");
+                let page = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or_else(|| panic!("{id}: no page schema"));
+                let props = &doc["components"]["schemas"][page]["properties"];
+                for field in ["nextCursor", "total", "totalIsExact"] {
+                    assert!(props.get(field).is_some(), "{page} lacks {field}");
+                }
+            }
+        }
+        assert!(lists >= 9, "{lists} lists found");
+    }
+
     /// Generated clients name their functions after operationIds: one operation, one name.
     #[test]
     fn every_operation_has_its_own_operation_id() {

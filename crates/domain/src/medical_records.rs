@@ -610,12 +610,7 @@ impl MedicalRecordService {
             None => access.read,
         };
         if kinds.is_empty() {
-            return Ok(Page {
-                items: vec![],
-                total: 0,
-                page: page.page,
-                per_page: page.per_page,
-            });
+            return Ok(Page::whole(vec![], &page));
         }
         self.records.list(patient_id, kinds, page).await
     }

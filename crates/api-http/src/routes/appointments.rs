@@ -114,12 +114,19 @@ pub struct AppointmentListQuery {
     pub to: Option<DateTime<Utc>>,
     /// By start time: `soonest` first (the default) or `newest` first.
     pub order: Option<ListOrder>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Book a slot.
@@ -190,7 +197,7 @@ pub async fn list(
     query: ApiQuery<AppointmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let soonest_first = q.order.unwrap_or_default() == ListOrder::Soonest;
     let filter = AppointmentFilter {
         patient_id: q.patient_id,

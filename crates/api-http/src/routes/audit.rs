@@ -69,12 +69,19 @@ pub struct AuditSearchQuery {
     pub action: Option<AuditAction>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Search the audit log (admins only), newest first.
@@ -92,7 +99,7 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::SearchAudit)?;
     let q = query.parse()?;
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let criteria = AuditQuery {
         user_id: q.user_id,
         entity: domain::audit::parse_entity_filter(q.entity.as_deref())?,

@@ -66,12 +66,19 @@ pub struct BillListQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created at or before.
     pub to: Option<DateTime<Utc>>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Bills: a patient's own; any patient's for receptionists and admins (doctors: 403).
@@ -86,7 +93,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::ListBills)?;
     let q = query.parse()?;
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let filter = BillFilter {
         patient_id: q.patient_id,
         status: q.status,

@@ -36,12 +36,19 @@ fn active() -> bool {
 pub struct DepartmentListQuery {
     /// Admins only: include deactivated departments.
     pub include_inactive: Option<bool>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Browse departments (public).
@@ -53,7 +60,7 @@ pub async fn list(
     user: MaybeAuthUser,
     query: ApiQuery<DepartmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::parse(query.page, query.per_page)?;
+    let page = PageRequest::parse(query.page, query.per_page, query.cursor.as_deref())?;
     let departments = state
         .directory
         .list_departments(

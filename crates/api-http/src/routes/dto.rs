@@ -193,9 +193,15 @@ macro_rules! page_dto {
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             pub items: Vec<$item>,
+            /// Items matching the filters, counted up to 10,000.
             pub total: u64,
-            pub page: u32,
+            /// False when the count stopped at 10,000: there are more than `total`.
+            pub total_is_exact: bool,
+            /// The page number; null on a page read by `cursor`.
+            pub page: Option<u32>,
             pub per_page: u32,
+            /// Pass as `cursor` (with the same filters) for the next page; null on the last page.
+            pub next_cursor: Option<String>,
         }
 
         impl<T: Into<$item>> From<domain::paging::Page<T>> for $name {
@@ -203,8 +209,10 @@ macro_rules! page_dto {
                 Self {
                     items: p.items.into_iter().map(Into::into).collect(),
                     total: p.total,
+                    total_is_exact: p.total_is_exact,
                     page: p.page,
                     per_page: p.per_page,
+                    next_cursor: p.next.map(|c| c.encode()),
                 }
             }
         }

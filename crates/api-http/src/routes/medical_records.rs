@@ -88,12 +88,19 @@ pub struct RecordListQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub kind: Option<RecordType>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Upload a document for a patient (multipart; `file` last).
@@ -148,7 +155,7 @@ pub async fn list(
     query: ApiQuery<RecordListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let found = state
         .medical_records
         .list(&user.0, patient_id.into_inner(), q.kind, page)

@@ -65,12 +65,19 @@ pub struct BroadcastRequest {
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
     pub unread_only: Option<bool>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// My notifications, unread first, then newest first.
@@ -82,7 +89,7 @@ pub async fn list(
     user: AuthUser,
     query: ApiQuery<NotificationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::parse(query.page, query.per_page)?;
+    let page = PageRequest::parse(query.page, query.per_page, query.cursor.as_deref())?;
     let found = state
         .notifications
         .list(&user.0, query.unread_only.unwrap_or(false), page)

@@ -23,12 +23,19 @@ pub struct PatientListQuery {
     /// Case-insensitive part of the name or email.
     #[param(max_length = 100)]
     pub search: Option<String>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Register a patient at the front desk (receptionists and admins).
@@ -65,7 +72,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::ListPatients)?;
     let q = query.parse()?;
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let search = domain::text::parse_optional_line(q.search.as_deref(), "search", 100)?;
     let patients = state
         .directory

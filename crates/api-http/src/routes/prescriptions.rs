@@ -93,12 +93,19 @@ pub struct PrescriptionListQuery {
     /// Admins only; patients see their own, doctors those they wrote.
     pub patient_id: Option<Uuid>,
     pub doctor_id: Option<Uuid>,
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 1000000)]
+    /// 1-based page number, up to 500; deeper pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
     /// Items per page, 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// Read the page that starts after this position: the `nextCursor` of the page before,
+    /// passed back as it is with the same filters (instead of `page`).
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
 }
 
 /// Write the appointment's prescription (its doctor, while IN_PROGRESS or COMPLETED).
@@ -174,7 +181,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::ReadPrescriptions)?;
     let q = query.parse()?;
-    let page = PageRequest::parse(q.page, q.per_page)?;
+    let page = PageRequest::parse(q.page, q.per_page, q.cursor.as_deref())?;
     let filter = PrescriptionFilter {
         patient_id: q.patient_id,
         doctor_id: q.doctor_id,

@@ -387,14 +387,7 @@ mod tests {
         repo.expect_list_patients()
             .withf(move |f, _| f.doctor_id == Some(did))
             .times(1)
-            .returning(|_, p| {
-                Ok(Page {
-                    items: vec![],
-                    total: 0,
-                    page: p.page,
-                    per_page: p.per_page,
-                })
-            });
+            .returning(|_, p| Ok(Page::whole(vec![], &p)));
         let svc = DirectoryService {
             repo: Arc::new(repo),
         };

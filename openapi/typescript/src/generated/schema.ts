@@ -968,12 +968,22 @@ export interface components {
         };
         AppointmentPage: {
             items: components["schemas"]["AppointmentDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @enum {string} */
         AppointmentStatus: "SCHEDULED" | "CONFIRMED" | "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
@@ -1005,12 +1015,22 @@ export interface components {
         };
         AuditLogPage: {
             items: components["schemas"]["AuditLogDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         BillDto: {
             /**
@@ -1038,12 +1058,22 @@ export interface components {
         };
         BillPage: {
             items: components["schemas"]["BillDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @enum {string} */
         BillingStatus: "PENDING" | "PAID" | "OVERDUE" | "REFUNDED";
@@ -1091,12 +1121,22 @@ export interface components {
         };
         DepartmentPage: {
             items: components["schemas"]["DepartmentDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         DepartmentRequest: {
             description?: string | null;
@@ -1136,12 +1176,22 @@ export interface components {
         };
         DoctorPage: {
             items: components["schemas"]["DoctorDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @description A doctor's professional details (at staff creation). */
         DoctorProfileRequest: {
@@ -1243,12 +1293,22 @@ export interface components {
         };
         MedicalRecordPage: {
             items: components["schemas"]["MedicalRecordDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         NotificationDto: {
             /** Format: uuid */
@@ -1264,12 +1324,22 @@ export interface components {
         };
         NotificationPage: {
             items: components["schemas"]["NotificationDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @enum {string} */
         NotificationType: "BOOKING_CONFIRMATION" | "REMINDER" | "PRESCRIPTION" | "PAYMENT" | "GENERAL";
@@ -1286,12 +1356,22 @@ export interface components {
         };
         PatientPage: {
             items: components["schemas"]["PatientDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @description A patient's profile fields, as sent and received. */
         PatientProfileDto: {
@@ -1350,12 +1430,22 @@ export interface components {
         };
         PrescriptionPage: {
             items: components["schemas"]["PrescriptionDto"][];
-            /** Format: int32 */
-            page: number;
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
             /** Format: int32 */
             perPage: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 10,000.
+             */
             total: number;
+            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            totalIsExact: boolean;
         };
         /** @description Readiness: whether every store answers. */
         Readiness: {
@@ -1619,10 +1709,15 @@ export interface operations {
                 to?: string;
                 /** @description By start time: `soonest` first (the default) or `newest` first. */
                 order?: components["schemas"]["ListOrder"];
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2220,10 +2315,15 @@ export interface operations {
                 action?: components["schemas"]["AuditAction"];
                 from?: string;
                 to?: string;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2507,10 +2607,15 @@ export interface operations {
                 from?: string;
                 /** @description Created at or before. */
                 to?: string;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2709,10 +2814,15 @@ export interface operations {
             query?: {
                 /** @description Admins only: include deactivated departments. */
                 includeInactive?: boolean;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2891,10 +3001,15 @@ export interface operations {
                 available?: boolean;
                 /** @description Admins only: include deactivated doctors. */
                 includeInactive?: boolean;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3401,10 +3516,15 @@ export interface operations {
         parameters: {
             query?: {
                 unreadOnly?: boolean;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3629,10 +3749,15 @@ export interface operations {
             query?: {
                 /** @description Case-insensitive part of the name or email. */
                 search?: string;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3846,10 +3971,15 @@ export interface operations {
         parameters: {
             query?: {
                 type?: components["schemas"]["RecordType"];
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -3984,10 +4114,15 @@ export interface operations {
                 /** @description Admins only; patients see their own, doctors those they wrote. */
                 patientId?: string;
                 doctorId?: string;
-                /** @description 1-based page number. */
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
                 perPage?: number;
+                /**
+                 * @description Read the page that starts after this position: the `nextCursor` of the page before,
+                 *     passed back as it is with the same filters (instead of `page`).
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
