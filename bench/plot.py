@@ -5,6 +5,7 @@ run's rows of each size in bench/results/scale.json (run by bench/scale.py with 
     plot.py RESULTS_JSON OUTPUT_PNG
 """
 import json
+import os
 import sys
 
 import matplotlib
@@ -32,6 +33,7 @@ def main(results, output):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
+    os.makedirs(os.path.dirname(output), exist_ok=True)
     fig.savefig(output, dpi=110)
 
 

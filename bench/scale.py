@@ -16,13 +16,15 @@ table with the targets' ratios, and plotted (p99 against size) to docs/bench-sca
 
 Settings (environment): BENCH_SIZES ("10000 1000000 10000000"), BENCH_SECONDS (10),
 BENCH_CONNECTIONS (16), BENCH_PATIENTS (32), BENCH_SEED (42), HS_BIN (target/release/healthsync,
-built here unless BENCH_NO_BUILD=1), BENCH_PERF=1 (perf record of the server during the mixed
+built here unless BENCH_NO_BUILD=1), BENCH_NOTE (a remark stored with every row of the run,
+e.g. "machine shared with builds"), BENCH_PERF=1 (perf record of the server during the mixed
 load, report in bench/results/perf-<N>.txt).
 """
 
 import datetime as dt
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -120,7 +122,7 @@ def cleanup_bookings(size):
     psql(db_url(size), """
         CREATE TEMP TABLE gone AS
           SELECT a.id, a.time_slot_id FROM appointments a
-          JOIN bench_slots b ON b.id = a.time_slot_id WHERE a.reason = 'bench-scale';
+          JOIN bench_pairs b ON b.id = a.time_slot_id WHERE a.reason = 'bench-scale';
         DELETE FROM notifications WHERE appointment_id IN (SELECT id FROM gone);
         DELETE FROM audit_outbox WHERE entity_id IN (SELECT id FROM gone);
         DELETE FROM appointments WHERE id IN (SELECT id FROM gone);
@@ -191,6 +193,49 @@ def login(server, email):
         "accessToken"]
 
 
+# ---------------------------------------------------------------- where the CPU went
+
+TICKS = os.sysconf("SC_CLK_TCK")
+# Process names (comm) of the components, the server's by its pid.
+COMPONENTS = {"postgres": "postgres", "redis": "redis-server", "mongo": "secantusd-py"}
+
+
+def cpu_snapshot(server_pid):
+    """CPU seconds so far: the machine's busy time, the server's, each store's (all processes
+    of its name), and this script's children (wrk, pgbench)."""
+    snap = dict.fromkeys(["server", *COMPONENTS], 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        if int(pid) == server_pid:
+            snap["server"] += seconds
+        for name, process in COMPONENTS.items():
+            if comm == process:
+                snap[name] += seconds
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    snap["load generator"] = children.ru_utime + children.ru_stime
+    with open("/proc/stat") as f:
+        cpu = [int(v) for v in f.readline().split()[1:]]
+    snap["machine"] = (sum(cpu) - cpu[3] - cpu[4]) / TICKS  # all but idle and iowait
+    snap["at"] = time.monotonic()
+    return snap
+
+
+def cpu_used(before, after):
+    """Cores used by each component between two snapshots ('other': the rest of the machine,
+    e.g. other engineers' builds)."""
+    wall = after["at"] - before["at"]
+    used = {k: (after[k] - before[k]) / wall for k in before if k != "at"}
+    used["other"] = max(0.0, used["machine"] - sum(v for k, v in used.items() if k != "machine"))
+    return {k: round(v, 2) for k, v in used.items()}
+
+
 # ---------------------------------------------------------------- load generators
 
 def wrk(server_url, path, script, seconds=SECONDS, **env):
@@ -251,32 +296,55 @@ def percentile(sorted_values, p):
 
 # ---------------------------------------------------------------- one size
 
-def prepare_bookings(size):
-    """The pairs (patient, free slot) the booking scenarios take, as tables bench_patients and
-    bench_slots (which docker/bench/booking.sql reads too): the BENCH_PATIENTS patients
-    patient1..K, and the free slots from the day after tomorrow on (so a patient can still
-    cancel) whose instant the paired patient has no appointment at. The j-th slot of an instant
-    (by doctor) goes to patient j: no patient gets two slots at one instant. Shuffled, so the
-    bookings spread over doctors and days as real ones do."""
-    psql(db_url(size), f"""
-        DROP TABLE IF EXISTS bench_slots, bench_patients;
-        CREATE TABLE bench_patients AS
-          SELECT n, p.id, u.email FROM generate_series(1, {PATIENTS}) n
-          JOIN users u ON u.email = 'patient' || n || '@healthsync.test'
-          JOIN patients p ON p.user_id = u.id;
-        CREATE TABLE bench_slots AS
-          SELECT row_number() OVER (ORDER BY md5(f.id::text)) AS n, f.id, f.j AS patient_n
-            FROM (SELECT s.id, s.starts_at, s.ends_at,
-                         row_number() OVER (PARTITION BY s.starts_at ORDER BY s.doctor_id) AS j
-                    FROM time_slots s WHERE s.is_available AND s.date >= current_date + 2) f
-            JOIN bench_patients bp ON bp.n = f.j
-           WHERE NOT EXISTS (SELECT 1 FROM appointments a
-                              WHERE a.patient_id = bp.id AND a.status <> 'CANCELLED'
-                                AND a.starts_at < f.ends_at AND a.ends_at > f.starts_at);
-        CREATE UNIQUE INDEX ON bench_slots (n);
-        CREATE UNIQUE INDEX ON bench_patients (n);
-        ANALYZE bench_slots, bench_patients;""")
-    return psql(db_url(size), "SELECT patient_n, id FROM bench_slots ORDER BY n")
+def prepare_bookings(size, env):
+    """The pairs (patient, free slot) the booking scenarios take, as table bench_pairs: the
+    BENCH_PATIENTS patients patient1..K (table bench_patients), and the free slots from the day
+    after tomorrow on (so a patient can still cancel) whose instant the paired patient has no
+    appointment at. The j-th slot of an instant (by doctor) goes to patient j: no patient gets
+    two slots at one instant. Shuffled, so the bookings spread over doctors and days as real
+    ones do. When the 60 days of slots the seed made hold too few for BENCH_SECONDS of booking
+    at 3,000 a second, the slots are generated a year ahead first (`healthsync
+    generate-slots` with SLOT_HORIZON_DAYS=366; idempotent, no appointment is added).
+
+    For pgbench (docker/bench/booking.sql, which picks a slot and a patient at random
+    independently), table bench_slots holds the pairs' slots at instants where none of the
+    patients has an appointment: its inserts can then only wait on each other, never fail."""
+    def build():
+        psql(db_url(size), f"""
+            DROP TABLE IF EXISTS bench_pairs, bench_slots, bench_patients;
+            CREATE TABLE bench_patients AS
+              SELECT n, p.id, u.email FROM generate_series(1, {PATIENTS}) n
+              JOIN users u ON u.email = 'patient' || n || '@healthsync.test'
+              JOIN patients p ON p.user_id = u.id;
+            CREATE UNIQUE INDEX ON bench_patients (n);
+            CREATE TABLE bench_pairs AS
+              SELECT row_number() OVER (ORDER BY md5(f.id::text)) AS n, f.id, f.j AS patient_n,
+                     f.starts_at, f.ends_at
+                FROM (SELECT s.id, s.starts_at, s.ends_at,
+                             row_number() OVER (PARTITION BY s.starts_at ORDER BY s.doctor_id) AS j
+                        FROM time_slots s WHERE s.is_available AND s.date >= current_date + 2) f
+                JOIN bench_patients bp ON bp.n = f.j
+               WHERE NOT EXISTS (SELECT 1 FROM appointments a
+                                  WHERE a.patient_id = bp.id AND a.status <> 'CANCELLED'
+                                    AND a.starts_at < f.ends_at AND a.ends_at > f.starts_at);
+            CREATE UNIQUE INDEX ON bench_pairs (id);
+            CREATE TABLE bench_slots AS
+              SELECT row_number() OVER (ORDER BY p.n) AS n, p.id FROM bench_pairs p
+               WHERE NOT EXISTS (SELECT 1 FROM appointments a JOIN bench_patients bp ON bp.id = a.patient_id
+                                  WHERE a.status <> 'CANCELLED'
+                                    AND a.starts_at < p.ends_at AND a.ends_at > p.starts_at);
+            CREATE UNIQUE INDEX ON bench_slots (n);
+            ANALYZE bench_pairs, bench_slots, bench_patients;""")
+        return psql(db_url(size), "SELECT patient_n, id FROM bench_pairs ORDER BY n")
+
+    pairs = build()
+    if len(pairs) < 3000 * SECONDS:
+        log(f"size {size}: {len(pairs)} free pairs; generating slots a year ahead")
+        subprocess.run([BIN, "generate-slots"], env=dict(env, SLOT_HORIZON_DAYS="366", JWT_SECRET=secrets.token_urlsafe(48)),
+                       check=True, stdout=subprocess.DEVNULL)
+        pairs = build()
+    pgbench_slots = int(psql(db_url(size), "SELECT count(*) FROM bench_slots")[0][0])
+    return pairs, pgbench_slots
 
 
 def lua_string(value):
@@ -287,7 +355,7 @@ def run_size(size, env, perf):
     ensure_seeded(size, env)
     url = db_url(size)
     cleanup_bookings(size)  # what an interrupted earlier run may have left
-    prepare = prepare_bookings(size)
+    prepare, pgbench_slots = prepare_bookings(size, env)
     redis_prefix = f"bench_{size}_{os.getpid()}:"
     server_env = dict(env, REDIS_KEY_PREFIX=redis_prefix, JWT_SECRET=secrets.token_urlsafe(48),
                       LOG_FORMAT="json", RUST_LOG="error", **BENCH_LIMITS)
@@ -299,6 +367,8 @@ def run_size(size, env, perf):
         tokens = {int(n): login(server, email) for n, _, email in
                   psql(url, "SELECT n, id, email FROM bench_patients ORDER BY n")}
         patient = tokens[1]
+        # Logins hash with Argon2id on blocking threads: what that leaves resident, apart.
+        memory["rss_after_logins_mib"] = server.status("VmRSS")
         today = dt.date.today()
         doctor, day = psql(url, f"""
             SELECT d.id, min(s.date) FROM doctors d JOIN users u ON u.id = d.user_id
@@ -320,11 +390,14 @@ def run_size(size, env, perf):
             f"doctor {doctor}, slots of {day}, desk's day {worked}, middle {middle}")
 
         def scenario(name, path, script="get.lua", token=None, base=server.url, note="", **env):
+            before = cpu_snapshot(server.process.pid)
             result = wrk(base, path, script, BENCH_TOKEN=token or "", **env)
-            row = dict(scenario=name, note=note, **result)
+            row = dict(scenario=name, note=note, cores=cpu_used(before, cpu_snapshot(server.process.pid)),
+                       **result)
+            row["rss_mib"] = server.status("VmRSS")  # the main server's, after the scenario
             rows.append(row)
             log(f"size {size}: {name}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
-                f"p99 {row['p99_ms']:.2f} ms, errors {row['errors']}")
+                f"p99 {row['p99_ms']:.2f} ms, errors {row['errors']}, server RSS {row['rss_mib']:.0f} MiB")
             return row
 
         scenario("health", "/health")
@@ -347,9 +420,11 @@ def run_size(size, env, perf):
         if booking["used"] > len(prepare):
             log(f"WARNING: {booking['used']} bookings asked for {len(prepare)} free pairs")
         cleanup_bookings(size)
-        ceiling = pgbench(url, len(prepare), len(tokens))
+        before = cpu_snapshot(server.process.pid)
+        ceiling = pgbench(url, pgbench_slots, len(tokens))
         rows.append(dict(scenario="pgbench: booking SQL", note="docker/bench/booking.sql",
-                         used=0, booked=0, cancels=0, **ceiling))
+                         used=0, booked=0, cancels=0, rss_mib=server.status("VmRSS"),
+                         cores=cpu_used(before, cpu_snapshot(server.process.pid)), **ceiling))
         log(f"size {size}: pgbench: {ceiling['rps']:.0f} tps, p99 {ceiling['p99_ms']:.2f} ms")
 
         data = os.path.join(tempfile.gettempdir(), f"bench-scale-mix-{os.getpid()}.lua")
@@ -375,7 +450,7 @@ def run_size(size, env, perf):
         sampler.start()
         profiler = None
         if perf:
-            profiler = subprocess.Popen(["perf", "record", "-g", "-o", f"/tmp/bench-scale-{size}.perf",
+            profiler = subprocess.Popen(["perf", "record", "-o", f"/tmp/bench-scale-{size}.perf",
                                          "-p", str(server.process.pid), "--", "sleep", str(SECONDS)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -389,7 +464,7 @@ def run_size(size, env, perf):
             profiler.wait()
             with open(os.path.join(ROOT, "bench", "results", f"perf-{size}.txt"), "w") as f:
                 subprocess.run(["perf", "report", "-i", f"/tmp/bench-scale-{size}.perf", "--stdio",
-                                "--no-children", "--percent-limit", "1"], stdout=f,
+                                "--sort", "dso,sym", "--percent-limit", "0.5"], stdout=f,
                                stderr=subprocess.DEVNULL)
         time.sleep(1)
         memory["rss_peak_mixed_mib"] = peak[0]
@@ -444,8 +519,17 @@ def report(run_rows, memories):
         print(f"| {r['size']:>12,} | {r['scenario']:<42} | {r['rps']:>9,.0f} | {r['p50_ms']:>8.2f} "
               f"| {r['p99_ms']:>8.2f} | {r['errors']:>6} | {r['note']}")
     print()
+    print("where the CPU went (cores busy during each scenario; the machine has "
+          f"{os.cpu_count()}; 'load generator' is wrk or pgbench, 'other' the rest of the machine):")
+    names = ["server", "postgres", "redis", "mongo", "load generator", "other"]
+    print(f"| {'appointments':>12} | {'scenario':<42} | " + " | ".join(f"{n:>8}" for n in names))
+    for r in run_rows:
+        print(f"| {r['size']:>12,} | {r['scenario']:<42} | "
+              + " | ".join(f"{r['cores'][n]:>8.2f}" for n in names))
+    print()
     for size, m in memories.items():
-        print(f"memory at {size:,}: RSS at rest {m['rss_at_rest_mib']:.1f} MiB, peak during the "
+        print(f"memory at {size:,}: RSS at rest {m['rss_at_rest_mib']:.1f} MiB, after the "
+              f"{PATIENTS + 1} logins {m['rss_after_logins_mib']:.1f} MiB, peak during the "
               f"mixed load {m['rss_peak_mixed_mib']:.1f} MiB, after it "
               f"{m['rss_after_mixed_mib']:.1f} MiB (high-water mark {m['rss_high_water_mib']:.1f})")
     print()
@@ -514,12 +598,15 @@ def main():
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             history = json.load(f)
-    common = dict(date=date, commit=commit, seconds=SECONDS, connections=CONNECTIONS)
+    common = dict(date=date, commit=commit, seconds=SECONDS, connections=CONNECTIONS,
+                  run_note=os.environ.get("BENCH_NOTE", ""))
     for r in run_rows:
         history.append(dict(common, kind="scenario", size=r["size"], scenario=r["scenario"],
                             rps=round(r["rps"], 1), p50_ms=round(r["p50_ms"], 3),
                             p99_ms=round(r["p99_ms"], 3), requests=r["requests"],
-                            errors=r["errors"], note=r["note"]))
+                            errors=r["errors"], server_rss_mib=round(r["rss_mib"], 1),
+                            cores=r["cores"],
+                            note=r["note"]))
     for size, m in memories.items():
         history.append(dict(common, kind="memory", size=size, **{k: round(v, 1) for k, v in m.items()}))
     for r in ratios:
