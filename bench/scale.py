@@ -200,40 +200,93 @@ TICKS = os.sysconf("SC_CLK_TCK")
 COMPONENTS = {"postgres": "postgres", "redis": "redis-server", "mongo": "secantusd-py"}
 
 
-def cpu_snapshot(server_pid):
-    """CPU seconds so far: the machine's busy time, the server's, each store's (all processes
-    of its name), and this script's children (wrk, pgbench)."""
-    snap = dict.fromkeys(["server", *COMPONENTS], 0.0)
+POSTGRES_SHARED = {"walwriter", "checkpointer", "background", "autovacuum", "logical",
+                   "archiver", "startup", "walsender"}
+
+
+def postgres_part(pid, database):
+    """'postgres' for a backend of the bench's database or a shared background process (WAL
+    writer, checkpointer, ...), 'other' for a backend of another database (other engineers'
+    tests on the same cluster): its process title names its database."""
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            title = f.read().replace("\0", " ").split()
+    except OSError:
+        return "other"
+    if database in title or (len(title) > 1 and title[1].rstrip(":") in POSTGRES_SHARED):
+        return "postgres"
+    return "other"
+
+
+def process_times(database):
+    """CPU seconds so far of every process, by pid: (name, seconds); PostgreSQL's processes
+    are named 'postgres' or 'other' by postgres_part."""
+    times = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 stat = f.read()
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-        if int(pid) == server_pid:
-            snap["server"] += seconds
-        for name, process in COMPONENTS.items():
-            if comm == process:
-                snap[name] += seconds
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    snap["load generator"] = children.ru_utime + children.ru_stime
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name == "postgres":
+            name = postgres_part(pid, database)
+        times[int(pid)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)  # utime + stime
+    return times
+
+
+def machine_busy():
     with open("/proc/stat") as f:
         cpu = [int(v) for v in f.readline().split()[1:]]
-    snap["machine"] = (sum(cpu) - cpu[3] - cpu[4]) / TICKS  # all but idle and iowait
-    snap["at"] = time.monotonic()
-    return snap
+    return (sum(cpu) - cpu[3] - cpu[4]) / TICKS  # all but idle and iowait
 
 
-def cpu_used(before, after):
-    """Cores used by each component between two snapshots ('other': the rest of the machine,
-    e.g. other engineers' builds)."""
-    wall = after["at"] - before["at"]
-    used = {k: (after[k] - before[k]) / wall for k in before if k != "at"}
-    used["other"] = max(0.0, used["machine"] - sum(v for k, v in used.items() if k != "machine"))
-    return {k: round(v, 2) for k, v in used.items()}
+class CpuMeter:
+    """Cores each component kept busy while a scenario ran: the server (by pid), each store
+    (every process of its name; PostgreSQL's: the bench database's backends and the shared
+    background processes), the load generator (this script's children: wrk or pgbench) and the
+    rest of the machine ('other': e.g. other engineers' builds and tests). Processes are
+    sampled every 0.2 s, so a PostgreSQL backend that exits with pgbench keeps its last
+    sample."""
+
+    def __init__(self, server_pid, database):
+        self.server_pid, self.database = server_pid, database
+        self.first, self.last = process_times(database), {}
+        self.busy, self.children = machine_busy(), self._children()
+        self.started = time.monotonic()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._sample)
+        self.thread.start()
+
+    @staticmethod
+    def _children():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def _sample(self):
+        while True:
+            self.last.update(process_times(self.database))
+            if self.stopping.wait(0.2):
+                return
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        self.last.update(process_times(self.database))
+        wall = time.monotonic() - self.started
+        used = dict.fromkeys(["server", *COMPONENTS], 0.0)
+        for pid, (name, seconds) in self.last.items():
+            delta = seconds - self.first.get(pid, (name, 0.0))[1]
+            if pid == self.server_pid:
+                used["server"] += delta
+            for component, process in COMPONENTS.items():
+                if name == process:
+                    used[component] += delta
+        used["load generator"] = self._children() - self.children
+        machine = machine_busy() - self.busy
+        used["other"] = max(0.0, machine - sum(used.values()))
+        return {k: round(v / wall, 2) for k, v in used.items()}
 
 
 # ---------------------------------------------------------------- load generators
@@ -357,6 +410,8 @@ def run_size(size, env, perf):
     cleanup_bookings(size)  # what an interrupted earlier run may have left
     prepare, pgbench_slots = prepare_bookings(size, env)
     redis_prefix = f"bench_{size}_{os.getpid()}:"
+    if perf and os.path.exists(os.path.join(ROOT, "bench", "results", f"perf-{size}.txt")):
+        os.unlink(os.path.join(ROOT, "bench", "results", f"perf-{size}.txt"))
     server_env = dict(env, REDIS_KEY_PREFIX=redis_prefix, JWT_SECRET=secrets.token_urlsafe(48),
                       LOG_FORMAT="json", RUST_LOG="error", **BENCH_LIMITS)
     server = Server(server_env)
@@ -389,11 +444,12 @@ def run_size(size, env, perf):
         log(f"size {size}: {len(prepare)} free slots paired with {len(tokens)} patients; "
             f"doctor {doctor}, slots of {day}, desk's day {worked}, middle {middle}")
 
-        def scenario(name, path, script="get.lua", token=None, base=server.url, note="", **env):
-            before = cpu_snapshot(server.process.pid)
-            result = wrk(base, path, script, BENCH_TOKEN=token or "", **env)
-            row = dict(scenario=name, note=note, cores=cpu_used(before, cpu_snapshot(server.process.pid)),
-                       **result)
+        def scenario(name, path, script="get.lua", token=None, target=server, note="", **env):
+            meter = CpuMeter(target.process.pid, f"healthsync_bench_{size}")
+            profiler = perf_start(target, size, name) if perf else None
+            result = wrk(target.url, path, script, BENCH_TOKEN=token or "", **env)
+            perf_stop(profiler)
+            row = dict(scenario=name, note=note, cores=meter.stop(), **result)
             row["rss_mib"] = server.status("VmRSS")  # the main server's, after the scenario
             rows.append(row)
             log(f"size {size}: {name}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
@@ -405,7 +461,7 @@ def run_size(size, env, perf):
         scenario("availability warm", slots_path)
         cold = Server(server_env, SLOT_CACHE_ENABLED="false")
         try:
-            scenario("availability cold", slots_path, base=cold.url,
+            scenario("availability cold", slots_path, target=cold,
                      note="second server, SLOT_CACHE_ENABLED=false")
         finally:
             cold.stop()
@@ -420,11 +476,11 @@ def run_size(size, env, perf):
         if booking["used"] > len(prepare):
             log(f"WARNING: {booking['used']} bookings asked for {len(prepare)} free pairs")
         cleanup_bookings(size)
-        before = cpu_snapshot(server.process.pid)
+        meter = CpuMeter(server.process.pid, f"healthsync_bench_{size}")
         ceiling = pgbench(url, pgbench_slots, len(tokens))
         rows.append(dict(scenario="pgbench: booking SQL", note="docker/bench/booking.sql",
                          used=0, booked=0, cancels=0, rss_mib=server.status("VmRSS"),
-                         cores=cpu_used(before, cpu_snapshot(server.process.pid)), **ceiling))
+                         cores=meter.stop(), **ceiling))
         log(f"size {size}: pgbench: {ceiling['rps']:.0f} tps, p99 {ceiling['p99_ms']:.2f} ms")
 
         data = os.path.join(tempfile.gettempdir(), f"bench-scale-mix-{os.getpid()}.lua")
@@ -448,11 +504,6 @@ def run_size(size, env, perf):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        profiler = None
-        if perf:
-            profiler = subprocess.Popen(["perf", "record", "-o", f"/tmp/bench-scale-{size}.perf",
-                                         "-p", str(server.process.pid), "--", "sleep", str(SECONDS)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             mixed = scenario("mixed (85% reads, 10% book, 5% cancel)", "/", script="mixed.lua",
                              BENCH_PAIRS=pairs_file.name, BENCH_DATA=data)
@@ -460,12 +511,6 @@ def run_size(size, env, perf):
             stop.set()
             sampler.join()
         mixed["note"] = f"{mixed['booked']} booked, {mixed['cancels']} cancelled"
-        if profiler:
-            profiler.wait()
-            with open(os.path.join(ROOT, "bench", "results", f"perf-{size}.txt"), "w") as f:
-                subprocess.run(["perf", "report", "-i", f"/tmp/bench-scale-{size}.perf", "--stdio",
-                                "--sort", "dso,sym", "--percent-limit", "0.5"], stdout=f,
-                               stderr=subprocess.DEVNULL)
         time.sleep(1)
         memory["rss_peak_mixed_mib"] = peak[0]
         memory["rss_after_mixed_mib"] = server.status("VmRSS")
@@ -479,6 +524,32 @@ def run_size(size, env, perf):
                                     f" | xargs -r redis-cli -u \"$REDIS_URL\" DEL"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return rows, memory
+
+
+def perf_start(server, size, scenario):
+    """`perf record` of the server while one scenario runs (BENCH_PERF=1)."""
+    data = f"/tmp/bench-scale-{size}-{len(scenario)}-{os.getpid()}.perf"
+    process = subprocess.Popen(["perf", "record", "-F", "999", "-o", data, "-p",
+                                str(server.process.pid), "--", "sleep", str(SECONDS)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, data, size, scenario
+
+
+def perf_stop(profiler):
+    """Appends the scenario's flat profile (kernel/user split, then the hottest symbols) to
+    bench/results/perf-<N>.txt."""
+    if profiler is None:
+        return
+    process, data, size, scenario = profiler
+    process.wait()
+    reports = [subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", sort,
+                               "--percent-limit", limit], capture_output=True, text=True).stdout
+               for sort, limit in (("dso", "1"), ("dso,sym", "0.7"))]
+    with open(os.path.join(ROOT, "bench", "results", f"perf-{size}.txt"), "a") as f:
+        f.write(f"\n==== {scenario} (size {size}) ====\n")
+        for text in reports:
+            f.write("".join(l[:160] + "\n" for l in text.splitlines() if l and not l.startswith("#")))
+    os.unlink(data)
 
 
 def deep_page(server, desk, middle):
