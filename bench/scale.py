@@ -352,8 +352,9 @@ def percentile(sorted_values, p):
 def prepare_bookings(size, env):
     """The pairs (patient, free slot) the booking scenarios take, as table bench_pairs: the
     BENCH_PATIENTS patients patient1..K (table bench_patients), and the free slots from the day
-    after tomorrow on (so a patient can still cancel) whose instant the paired patient has no
-    appointment at. The j-th slot of an instant (by doctor) goes to patient j: no patient gets
+    after tomorrow on (so a patient can still cancel) of the doctors taking appointments (the
+    seed makes a few unavailable: 409 DOCTOR_UNAVAILABLE) whose instant the paired patient has
+    no appointment at. The j-th slot of an instant (by doctor) goes to patient j: no patient gets
     two slots at one instant. Shuffled, so the bookings spread over doctors and days as real
     ones do. When the 60 days of slots the seed made hold too few for BENCH_SECONDS of booking
     at 3,000 a second, the slots are generated a year ahead first (`healthsync
@@ -375,7 +376,10 @@ def prepare_bookings(size, env):
                      f.starts_at, f.ends_at
                 FROM (SELECT s.id, s.starts_at, s.ends_at,
                              row_number() OVER (PARTITION BY s.starts_at ORDER BY s.doctor_id) AS j
-                        FROM time_slots s WHERE s.is_available AND s.date >= current_date + 2) f
+                        FROM time_slots s
+                        JOIN doctors d ON d.id = s.doctor_id AND d.is_available
+                        JOIN users u ON u.id = d.user_id AND u.is_active
+                       WHERE s.is_available AND s.date >= current_date + 2) f
                 JOIN bench_patients bp ON bp.n = f.j
                WHERE NOT EXISTS (SELECT 1 FROM appointments a
                                   WHERE a.patient_id = bp.id AND a.status <> 'CANCELLED'
