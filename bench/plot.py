@@ -22,9 +22,11 @@ def main(results, output):
         latest[(r["scenario"], r["size"])] = r
     scenarios = sorted({s for s, _ in latest})
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for scenario in scenarios:
+    colours = plt.get_cmap("tab20").colors
+    for i, scenario in enumerate(scenarios):
         points = sorted((size, r["p99_ms"]) for (s, size), r in latest.items() if s == scenario)
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=scenario)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="os^Dv<>"[i % 7],
+                color=colours[i % len(colours)], label=scenario)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("appointments in the database")
