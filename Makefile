@@ -8,7 +8,7 @@ ENV := set -a; . .stack/env; set +a;
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
-        tools stack-up stack-down stack-status build migrate bench clean-stack \
+        tools stack-up stack-down stack-status build migrate bench bench-scale clean-stack \
         sdk sdk-deps sdk-check sdk-test demo contract
 
 run: stack-up build secret
@@ -107,6 +107,13 @@ clean-stack: stack-down
 # pgbench ceiling of the booking transaction, all in one run (release build).
 bench: stack-up
 	$(ENV) RUST_LOG=error cargo run --release -p e2e --bin bench
+
+# The release server under wrk at several sizes of history (BENCH_SIZES, default 10 thousand,
+# 1 million and 10 million appointments; each size a database healthsync_bench_<N> seeded once
+# and reused): throughput, p50/p99 and errors per scenario, the targets' ratios, the server's
+# memory; appended to bench/results/scale.json, plotted to docs/bench-scale.png. See the README.
+bench-scale: stack-up
+	$(ENV) python3 bench/scale.py
 
 # The TypeScript SDK (openapi/typescript, `@healthsync/sdk`). `make sdk` regenerates its types
 # from openapi/openapi.json (after `make openapi`); `sdk-check` (in `make lint`) fails when the
