@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK := docker/stack.sh
 # Exports DATABASE_URL, REDIS_URL, MONGODB_URI (honouring ones already set).
-ENV := set -a; . .stack/env; set +a;
+ENV := set -a; . .stack/env; set +a; export MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576};
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
