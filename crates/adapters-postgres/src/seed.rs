@@ -241,9 +241,14 @@ async fn write_all(
         }
     }
     progress.step("indexes", set_aside.len() as u64 + 1);
-    diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *conn)
-        .await?;
+    // At least 256 MB for the index builds' sorts, never less than the server's own setting.
+    diesel::sql_query(
+        "SELECT set_config('maintenance_work_mem',
+             greatest(pg_size_bytes(current_setting('maintenance_work_mem')),
+                      pg_size_bytes('256MB')) / 1024 || 'kB', true)",
+    )
+    .execute(&mut *conn)
+    .await?;
     for index in &set_aside {
         diesel::sql_query(&index.definition)
             .execute(&mut *conn)
@@ -406,7 +411,7 @@ const STATEMENTS: &[Statement] = &[
               INSERT INTO patients (id, user_id, date_of_birth, gender, blood_group, address,
                                     emergency_contact_name, emergency_contact_phone)
               SELECT pg_temp.uid(cfg.p_patient, n), user_id,
-                     date '1940-01-01' + ((n * 7919) % 27000),
+                     date '1940-01-01' + ((n::bigint * 7919) % 27000)::int,
                      (ARRAY['FEMALE', 'MALE', 'OTHER'])[1 + (n % 37 = 0)::int * 2 + (n % 37 <> 0 AND n % 2 = 0)::int]::gender,
                      (ARRAY['O+','A+','B+','O-','A-','AB+','B-','AB-'])[1 + n % 8],
                      (1 + n % 200) || ' ' || (ARRAY['High Street','Station Road','Church Lane','Park Avenue','Mill Road'])[1 + n % 5] || ', London',
