@@ -280,8 +280,9 @@ struct IndexDef {
 }
 
 /// One statement of the seed. Each reads its parameters from the one-row table `seed_cfg`
-/// (alias `cfg`): seed, doctors, patients, history_days, today, tz, password_hash, and for the
-/// statements run per batch of doctors, first_doctor..last_doctor.
+/// (alias `cfg`): seed (text) and seed_n (its number), doctors, patients, history_days, today,
+/// tz, password_hash, the id prefixes p_slot, p_appointment, p_patient, ... (for
+/// `pg_temp.uid`), and for the statements run per batch of doctors, first_doctor..last_doctor.
 struct Statement {
     name: &'static str,
     sql: &'static str,
