@@ -2,10 +2,16 @@
 //! over `generate_series`), so ten million appointments take minutes rather than the days that
 //! ten million API calls would. `healthsync seed` (crate `api-http`) drives it.
 //!
-//! Deterministic: every id is `md5(seed:kind:n)` read as a UUID, and every chance (booked or
-//! not, cancelled or not, paid or not) is a hash of the row's id; the same seed, size and day
-//! give the same clinic. Everything is written in one transaction: a failed seed leaves the
-//! database as it was.
+//! Deterministic: the few small tables' ids are `md5(seed:kind:n)` read as a UUID; the rows
+//! counted in millions (slots and everything that follows from them, patients) get a prefix
+//! `md5(seed:kind)` followed by their number, so they are appended to their indexes in order,
+//! and every chance (booked or not, cancelled or not, paid or not) is a lane of
+//! `hashint8extended(slot number, seed)`; the same seed, size and day give the same clinic.
+//! Everything is written in one transaction: a failed seed leaves the database as it was.
+//!
+//! Ten million appointments: a batch of ten doctors' slots, appointments, bills, prescriptions,
+//! notifications and audit events is one statement that computes each slot once and reads
+//! nothing back (see the "history" statement); plain indexes are rebuilt at the end.
 //!
 //! The clinic: eight departments; doctors (`doctor1@healthsync.test`, ...) working Monday to
 //! Friday, 09:00 to 17:00 in 15-minute slots; an admin and two receptionists; patients. Past
@@ -135,30 +141,32 @@ async fn write_all(
             .execute(&mut *conn)
             .await?;
     }
-    // A number in [0, 1) from a text, the same every time: the seed's only source of
-    // chance, so the same seed gives the same clinic whatever order rows are read in.
+    // The history statement is one plan per batch, too costly for the planner's estimate of it
+    // to be trusted to JIT (about 2 s of compilation per batch); its CTEs keep a batch's rows.
+    diesel::sql_query("SET LOCAL jit = off")
+        .execute(&mut *conn)
+        .await?;
+    diesel::sql_query("SET LOCAL work_mem = '128MB'")
+        .execute(&mut *conn)
+        .await?;
+    // Lane `i` (0 to 3) of a 64-bit hash as a number in [0, 1): the seed's chances. One
+    // `hashint8extended` of a slot's number gives four independent chances, at a fraction of
+    // the cost of an md5 per chance; it is a pure function of its integer arguments (PostgreSQL
+    // keeps it stable, hash partitions depend on it).
     diesel::sql_query(
-        "CREATE FUNCTION pg_temp.rnd(text) RETURNS double precision
+        "CREATE FUNCTION pg_temp.lane(h bigint, i int) RETURNS double precision
          LANGUAGE sql IMMUTABLE AS
-         $$ SELECT ('x' || substr(md5($1), 1, 8))::bit(32)::bigint / 4294967296.0 $$",
+         $$ SELECT ((h >> (16 * i)) & 65535)::double precision / 65536 $$",
     )
     .execute(&mut *conn)
     .await?;
-    // Whether a slot is booked, and whether that booking was cancelled: functions of the slot
-    // alone, so the slot's availability is written with the slot and the appointment agrees.
-    // About 80% of past slots are booked (13% of those cancelled), 40% of the next two weeks'
-    // (8% cancelled).
+    // The id of the `n`-th row of a kind: the kind's prefix (from the seed) and `n`. Ids that
+    // grow with `n` are appended at the right edge of their indexes instead of landing on a
+    // random page of an index bigger than the cache.
     diesel::sql_query(
-        "CREATE FUNCTION pg_temp.booked(slot uuid, day date, today date) RETURNS boolean
+        "CREATE FUNCTION pg_temp.uid(prefix text, n bigint) RETURNS uuid
          LANGUAGE sql IMMUTABLE AS
-         $$ SELECT pg_temp.rnd(slot || ':booked') < CASE WHEN day < today THEN 0.8 ELSE 0.4 END $$",
-    )
-    .execute(&mut *conn)
-    .await?;
-    diesel::sql_query(
-        "CREATE FUNCTION pg_temp.cancelled(slot uuid, day date, today date) RETURNS boolean
-         LANGUAGE sql IMMUTABLE AS
-         $$ SELECT pg_temp.rnd(slot || ':status') < CASE WHEN day < today THEN 0.13 ELSE 0.08 END $$",
+         $$ SELECT (prefix || lpad(to_hex(n), 16, '0'))::uuid $$",
     )
     .execute(&mut *conn)
     .await?;
@@ -168,7 +176,16 @@ async fn write_all(
         "CREATE TEMP TABLE seed_cfg ON COMMIT DROP AS
          SELECT $1::text AS seed, $2::int AS doctors, $3::int AS patients,
         $4::int AS history_days, $5::date AS today, $6::text AS tz,
-        $7::text AS password_hash, 0 AS first_doctor, 0 AS last_doctor",
+        $7::text AS password_hash, 0 AS first_doctor, 0 AS last_doctor, $1::bigint AS seed_n,
+        left(md5($1 || ':slot'), 16) AS p_slot,
+        left(md5($1 || ':appointment'), 16) AS p_appointment,
+        left(md5($1 || ':patient'), 16) AS p_patient,
+        left(md5($1 || ':user:patient'), 16) AS p_patient_user,
+        left(md5($1 || ':bill'), 16) AS p_bill,
+        left(md5($1 || ':prescription'), 16) AS p_prescription,
+        left(md5($1 || ':item'), 16) AS p_item,
+        left(md5($1 || ':notification'), 16) AS p_notification,
+        left(md5($1 || ':audit'), 16) AS p_audit",
     )
     .bind::<Text, _>(&seed_text)
     .bind::<Integer, _>(shape.doctors)
@@ -181,20 +198,15 @@ async fn write_all(
     .await?;
     // Plain indexes of the big tables are set aside and rebuilt at the end: one sorted build is
     // far cheaper than millions of insertions. Unique and exclusion indexes stay (they are the
-    // rules), and so do the two the seed's own per-doctor statements read by.
+    // rules; the ids grow, so their insertions are appends).
     let set_aside: Vec<IndexDef> = diesel::sql_query(
         "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
          FROM pg_index i
          WHERE i.indrelid = ANY($1::regclass[])
            AND NOT i.indisprimary AND NOT i.indisunique AND NOT i.indisexclusion
-           AND i.indexrelid::regclass::text <> ALL($2)
          ORDER BY 1",
     )
     .bind::<Array<Text>, _>(BULK_TABLES.to_vec())
-    .bind::<Array<Text>, _>(vec![
-        "time_slots_doctor_date_idx",
-        "appointments_doctor_starts_idx",
-    ])
     .load(&mut *conn)
     .await?;
     for index in &set_aside {
@@ -229,9 +241,14 @@ async fn write_all(
         }
     }
     progress.step("indexes", set_aside.len() as u64 + 1);
-    diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *conn)
-        .await?;
+    // At least 256 MB for the index builds' sorts, never less than the server's own setting.
+    diesel::sql_query(
+        "SELECT set_config('maintenance_work_mem',
+             greatest(pg_size_bytes(current_setting('maintenance_work_mem')),
+                      pg_size_bytes('256MB')) / 1024 || 'kB', true)",
+    )
+    .execute(&mut *conn)
+    .await?;
     for index in &set_aside {
         diesel::sql_query(&index.definition)
             .execute(&mut *conn)
@@ -263,8 +280,9 @@ struct IndexDef {
 }
 
 /// One statement of the seed. Each reads its parameters from the one-row table `seed_cfg`
-/// (alias `cfg`): seed, doctors, patients, history_days, today, tz, password_hash, and for the
-/// statements run per batch of doctors, first_doctor..last_doctor.
+/// (alias `cfg`): seed (text) and seed_n (its number), doctors, patients, history_days, today,
+/// tz, password_hash, the id prefixes p_slot, p_appointment, p_patient, ... (for
+/// `pg_temp.uid`), and for the statements run per batch of doctors, first_doctor..last_doctor.
 struct Statement {
     name: &'static str,
     sql: &'static str,
@@ -375,7 +393,7 @@ const STATEMENTS: &[Statement] = &[
         name: "patients",
         per_doctor_batch: false,
         sql: "WITH p AS (
-                  SELECT n, md5(cfg.seed || ':user:patient' || n)::uuid AS user_id,
+                  SELECT n, pg_temp.uid(cfg.p_patient_user, n) AS user_id,
                          (ARRAY['Ann','Bilal','Carmen','Dev','Emma','Femi','Grace','Hugo','Isla','Jamal',
                                 'Kira','Leo','Maya','Noah','Olga','Priya','Quinn','Rosa','Sam','Tariq'])[1 + n % 20]
                            || ' ' ||
@@ -393,8 +411,8 @@ const STATEMENTS: &[Statement] = &[
               )
               INSERT INTO patients (id, user_id, date_of_birth, gender, blood_group, address,
                                     emergency_contact_name, emergency_contact_phone)
-              SELECT md5(cfg.seed || ':patient:' || n)::uuid, user_id,
-                     date '1940-01-01' + ((n * 7919) % 27000),
+              SELECT pg_temp.uid(cfg.p_patient, n), user_id,
+                     date '1940-01-01' + ((n::bigint * 7919) % 27000)::int,
                      (ARRAY['FEMALE', 'MALE', 'OTHER'])[1 + (n % 37 = 0)::int * 2 + (n % 37 <> 0 AND n % 2 = 0)::int]::gender,
                      (ARRAY['O+','A+','B+','O-','A-','AB+','B-','AB-'])[1 + n % 8],
                      (1 + n % 200) || ' ' || (ARRAY['High Street','Station Road','Church Lane','Park Avenue','Mill Road'])[1 + n % 5] || ', London',
@@ -411,151 +429,137 @@ const STATEMENTS: &[Statement] = &[
                    unnest(ARRAY['MON', 'TUE', 'WED', 'THU', 'FRI']) d",
     },
     Statement {
-        name: "time slots",
+        name: "history",
         per_doctor_batch: true,
-        // Past days and the next two weeks; the server's daily job extends to its horizon.
-        // A local time that does not exist (spring forward) gets no slot, as the domain does.
-        sql: "INSERT INTO time_slots (id, schedule_id, doctor_id, date, start_time, end_time,
-                                      starts_at, ends_at, is_available)
-              SELECT sid.id, md5(cfg.seed || ':schedule:' || n || ':' || dow)::uuid,
-                     md5(cfg.seed || ':doctor:' || n)::uuid, day, t, t + interval '15 minutes',
-                     (day + t) AT TIME ZONE cfg.tz, (day + t + interval '15 minutes') AT TIME ZONE cfg.tz,
-                     NOT (pg_temp.booked(sid.id, day, cfg.today) AND NOT pg_temp.cancelled(sid.id, day, cfg.today))
-              FROM seed_cfg cfg, generate_series(cfg.first_doctor, cfg.last_doctor) n,
-                   generate_series(cfg.today::date - cfg.history_days::int, cfg.today::date + 13, interval '1 day') g(ts),
-                   LATERAL (SELECT g.ts::date AS day,
-                                   (ARRAY['MON','TUE','WED','THU','FRI','SAT','SUN'])[extract(isodow FROM g.ts)::int] AS dow) x,
-                   generate_series(0, 31) k,
-                   LATERAL (SELECT time '09:00' + k * interval '15 minutes' AS t) s,
-                   LATERAL (SELECT md5(cfg.seed || ':slot:' || n || ':' || day || ':' || k)::uuid AS id) sid
-              WHERE extract(isodow FROM g.ts) < 6
-                AND ((day + t) AT TIME ZONE cfg.tz) AT TIME ZONE cfg.tz = day + t",
-    },
-    Statement {
-        name: "appointments",
-        per_doctor_batch: true,
-        // Patients are spread so that two appointments at one instant never share a patient
-        // (the overlap rule holds for the active ones): patient = (slot index * doctors +
-        // doctor) mod patients, with more patients than doctors.
-        sql: "INSERT INTO appointments (id, patient_id, doctor_id, time_slot_id, type, status, reason,
-                                        notes, cancel_reason, consultation_fee, starts_at, ends_at,
-                                        created_at, updated_at)
-              SELECT md5(cfg.seed || ':appointment:' || s.id)::uuid,
-                     md5(cfg.seed || ':patient:' || (1 + ((floor(extract(epoch FROM s.starts_at) / 900)::bigint * cfg.doctors::int + n) % cfg.patients::int)))::uuid,
-                     s.doctor_id, s.id,
-                     (CASE WHEN r.kind < 0.70 THEN 'CONSULTATION' WHEN r.kind < 0.95 THEN 'FOLLOW_UP' ELSE 'EMERGENCY' END)::appointment_type,
-                     (CASE WHEN pg_temp.cancelled(s.id, s.date, cfg.today) THEN 'CANCELLED'
-                           WHEN s.date < cfg.today THEN 'COMPLETED'
-                           WHEN r.status < 0.5 THEN 'CONFIRMED' ELSE 'SCHEDULED'
-                      END)::appointment_status,
-                     (ARRAY['Annual check-up', 'Persistent cough', 'Back pain', 'Headaches for two weeks',
-                            'Follow-up of blood results', 'Skin rash', 'Knee injury', 'Chest tightness',
-                            'Ear ache', 'Blood pressure review', 'Vaccination', 'Sore throat'])[1 + floor(r.reason * 12)::int],
-                     CASE WHEN s.date < cfg.today AND NOT pg_temp.cancelled(s.id, s.date, cfg.today) THEN 'Seen; advice given.' END,
-                     CASE WHEN pg_temp.cancelled(s.id, s.date, cfg.today)
-                          THEN (ARRAY['Patient called to cancel', 'Feeling better', 'Doctor unavailable'])[1 + floor(r.reason * 3)::int] END,
-                     d.consultation_fee, s.starts_at, s.ends_at,
-                     s.starts_at - (1 + floor(r.lead * 20)::int) * interval '1 day',
-                     CASE WHEN s.date < cfg.today::date THEN s.ends_at ELSE s.starts_at - interval '1 day' END
-              FROM seed_cfg cfg
-              CROSS JOIN generate_series(cfg.first_doctor, cfg.last_doctor) n
-              JOIN time_slots s ON s.doctor_id = md5(cfg.seed || ':doctor:' || n)::uuid
-              JOIN doctors d ON d.id = s.doctor_id
-              CROSS JOIN LATERAL (SELECT pg_temp.rnd(s.id || ':kind') AS kind,
-                                         pg_temp.rnd(s.id || ':status') AS status,
-                                         pg_temp.rnd(s.id || ':reason') AS reason,
-                                         pg_temp.rnd(s.id || ':lead') AS lead) r
-              WHERE pg_temp.booked(s.id, s.date, cfg.today)",
-    },
-    Statement {
-        // The planner must see the new rows before the statements that join them: in a fresh
-        // database it would otherwise plan for empty tables (nested loops over millions).
-        name: "statistics",
-        per_doctor_batch: false,
-        sql: "ANALYZE users, patients, doctors, time_slots, appointments",
-    },
-    Statement {
-        name: "bills",
-        per_doctor_batch: true,
-        sql: "INSERT INTO billings (id, appointment_id, patient_id, amount, status, payment_method, paid_at, created_at, due_at)
-              SELECT md5(cfg.seed || ':bill:' || a.id)::uuid, a.id, a.patient_id, a.consultation_fee, st,
-                     CASE WHEN st IN ('PAID', 'REFUNDED') THEN (ARRAY['CARD','CASH','INSURANCE','BANK_TRANSFER','ONLINE'])[1 + floor(r.m * 5)::int] END,
-                     CASE WHEN st IN ('PAID', 'REFUNDED') THEN a.ends_at + (r.m * 10) * interval '1 day' END,
-                     a.ends_at, a.ends_at + interval '14 days'
-              FROM seed_cfg cfg, appointments a
-              CROSS JOIN LATERAL (SELECT pg_temp.rnd(a.id || ':bill') AS p,
-                                         pg_temp.rnd(a.id || ':method') AS m) r
-              CROSS JOIN LATERAL (SELECT (CASE WHEN r.p < 0.05 THEN 'REFUNDED'
-                                               WHEN r.p < 0.85 OR a.ends_at + interval '14 days' < cfg.today::date - 60 THEN 'PAID'
-                                               WHEN a.ends_at + interval '14 days' < cfg.today::date THEN 'OVERDUE'
-                                               ELSE 'PENDING' END)::billing_status AS st) b
-              WHERE a.status = 'COMPLETED'
-                AND a.doctor_id IN (SELECT md5(cfg.seed || ':doctor:' || n)::uuid FROM generate_series(cfg.first_doctor::int, cfg.last_doctor::int) n)",
-    },
-    Statement {
-        name: "prescriptions",
-        per_doctor_batch: true,
-        sql: "WITH chosen AS (
-                  SELECT a.id, a.doctor_id, a.patient_id, a.ends_at, pg_temp.rnd(a.id || ':rx') AS r
-                  FROM seed_cfg cfg, appointments a
+        // A batch of doctors' whole history in one statement, each row computed once: the
+        // slots (past days and the next two weeks; the server's daily job extends to its
+        // horizon), the appointments of the booked ones, and from those the bills,
+        // prescriptions, notifications and audit events. Nothing is read back: a row's
+        // references are computed from the same numbers as their targets.
+        //
+        // `grid` is the clinic's calendar (a local time that does not exist, at spring
+        // forward, gets no slot, as the domain does); slot `no` numbers a doctor's day and
+        // slot, and every id and chance of the rows it leads to derive from it. Whether a slot
+        // is booked and whether that booking was cancelled are chances of the slot, so its
+        // availability agrees with its appointment: about 80% of past slots are booked (13% of
+        // those cancelled), 40% of the next two weeks' (8% cancelled). Patients are spread so
+        // that two appointments at one instant never share a patient (the overlap rule holds
+        // for the active ones): patient = (instant * doctors + doctor) mod patients, with more
+        // patients than doctors. Notifications and audit events are what the last 30 days
+        // produced: booking confirmations, reminders for tomorrow, payments; bookings.
+        sql: "WITH doc AS MATERIALIZED (
+                  SELECT n, d.id AS doctor_id, d.consultation_fee AS fee,
+                         ARRAY(SELECT md5(cfg.seed || ':schedule:' || n || ':' || w)::uuid
+                               FROM unnest(ARRAY['MON', 'TUE', 'WED', 'THU', 'FRI']) WITH ORDINALITY x(w, o) ORDER BY o) AS schedule_ids
+                  FROM seed_cfg cfg
+                  CROSS JOIN generate_series(cfg.first_doctor, cfg.last_doctor) n
+                  JOIN doctors d ON d.id = md5(cfg.seed || ':doctor:' || n)::uuid
+              ), grid AS MATERIALIZED (
+                  SELECT day_no, day, isodow, k, t, starts_at, ends_at, day < cfg.today AS past,
+                         floor(extract(epoch FROM starts_at) / 900)::bigint AS instant
+                  FROM seed_cfg cfg, generate_series(0, cfg.history_days + 13) day_no,
+                       LATERAL (SELECT cfg.today - cfg.history_days + day_no AS day) dd,
+                       LATERAL (SELECT extract(isodow FROM dd.day)::int AS isodow) w,
+                       generate_series(0, 31) k,
+                       LATERAL (SELECT time '09:00' + k * interval '15 minutes' AS t) tt,
+                       LATERAL (SELECT (day + t) AT TIME ZONE cfg.tz AS starts_at,
+                                       (day + t + interval '15 minutes') AT TIME ZONE cfg.tz AS ends_at) i
+                  WHERE isodow < 6 AND starts_at AT TIME ZONE cfg.tz = day + t
+              ), slot AS MATERIALIZED (
+                  SELECT doc.n, doc.doctor_id, doc.fee, doc.schedule_ids[g.isodow] AS schedule_id, g.*, x.no,
+                         x.h1, x.h2,
+                         pg_temp.lane(x.h1, 0) < CASE WHEN g.past THEN 0.8 ELSE 0.4 END AS booked,
+                         pg_temp.lane(x.h1, 1) < CASE WHEN g.past THEN 0.13 ELSE 0.08 END AS cancelled
+                  FROM seed_cfg cfg, doc, grid g,
+                       LATERAL (SELECT ((doc.n - 1)::bigint * (cfg.history_days + 14) + g.day_no) * 32 + g.k AS no) n0,
+                       LATERAL (SELECT n0.no, hashint8extended(n0.no, cfg.seed_n * 2) AS h1, hashint8extended(n0.no, cfg.seed_n * 2 + 1) AS h2) x
+              ), ins_slots AS (
+                  INSERT INTO time_slots (id, schedule_id, doctor_id, date, start_time, end_time, starts_at, ends_at, is_available)
+                  SELECT pg_temp.uid(cfg.p_slot, no), schedule_id, doctor_id, day, t, t + interval '15 minutes', starts_at, ends_at,
+                         NOT (booked AND NOT cancelled)
+                  FROM slot, seed_cfg cfg
+              ), appt AS MATERIALIZED (
+                  SELECT s.*, pg_temp.uid(cfg.p_appointment, s.no) AS id, pn.patient_no,
+                         pg_temp.uid(cfg.p_patient, pn.patient_no) AS patient_id,
+                         pg_temp.uid(cfg.p_patient_user, pn.patient_no) AS patient_user_id,
+                         CASE WHEN s.cancelled THEN 'CANCELLED' WHEN s.past THEN 'COMPLETED'
+                              WHEN pg_temp.lane(s.h1, 3) < 0.5 THEN 'CONFIRMED' ELSE 'SCHEDULED' END::appointment_status AS status,
+                         s.starts_at - (1 + floor(pg_temp.lane(s.h2, 1) * 20)::int) * interval '1 day' AS created_at
+                  FROM slot s, seed_cfg cfg,
+                       LATERAL (SELECT 1 + (s.instant * cfg.doctors + s.n) % cfg.patients AS patient_no) pn
+                  WHERE s.booked
+              ), ins_appointments AS (
+                  INSERT INTO appointments (id, patient_id, doctor_id, time_slot_id, type, status, reason,
+                                            notes, cancel_reason, consultation_fee, starts_at, ends_at, created_at, updated_at)
+                  SELECT a.id, a.patient_id, a.doctor_id, pg_temp.uid(cfg.p_slot, a.no),
+                         (CASE WHEN pg_temp.lane(a.h1, 2) < 0.70 THEN 'CONSULTATION' WHEN pg_temp.lane(a.h1, 2) < 0.95 THEN 'FOLLOW_UP' ELSE 'EMERGENCY' END)::appointment_type,
+                         a.status,
+                         (ARRAY['Annual check-up', 'Persistent cough', 'Back pain', 'Headaches for two weeks',
+                                'Follow-up of blood results', 'Skin rash', 'Knee injury', 'Chest tightness',
+                                'Ear ache', 'Blood pressure review', 'Vaccination', 'Sore throat'])[1 + floor(pg_temp.lane(a.h2, 0) * 12)::int],
+                         CASE WHEN a.status = 'COMPLETED' THEN 'Seen; advice given.' END,
+                         CASE WHEN a.cancelled
+                              THEN (ARRAY['Patient called to cancel', 'Feeling better', 'Doctor unavailable'])[1 + floor(pg_temp.lane(a.h2, 0) * 3)::int] END,
+                         a.fee, a.starts_at, a.ends_at, a.created_at,
+                         CASE WHEN a.past THEN a.ends_at ELSE a.starts_at - interval '1 day' END
+                  FROM appt a, seed_cfg cfg
+              ), ins_bills AS (
+                  INSERT INTO billings (id, appointment_id, patient_id, amount, status, payment_method, paid_at, created_at, due_at)
+                  SELECT pg_temp.uid(cfg.p_bill, a.no), a.id, a.patient_id, a.fee, b.st,
+                         CASE WHEN b.st IN ('PAID', 'REFUNDED') THEN (ARRAY['CARD','CASH','INSURANCE','BANK_TRANSFER','ONLINE'])[1 + floor(pg_temp.lane(a.h2, 3) * 5)::int] END,
+                         CASE WHEN b.st IN ('PAID', 'REFUNDED') THEN a.ends_at + (pg_temp.lane(a.h2, 3) * 10) * interval '1 day' END,
+                         a.ends_at, a.ends_at + interval '14 days'
+                  FROM appt a, seed_cfg cfg,
+                       LATERAL (SELECT (CASE WHEN pg_temp.lane(a.h2, 2) < 0.05 THEN 'REFUNDED'
+                                             WHEN pg_temp.lane(a.h2, 2) < 0.85 OR a.ends_at + interval '14 days' < cfg.today - 60 THEN 'PAID'
+                                             WHEN a.ends_at + interval '14 days' < cfg.today THEN 'OVERDUE'
+                                             ELSE 'PENDING' END)::billing_status AS st) b
                   WHERE a.status = 'COMPLETED'
-                    AND a.doctor_id IN (SELECT md5(cfg.seed || ':doctor:' || n)::uuid FROM generate_series(cfg.first_doctor::int, cfg.last_doctor::int) n)
-              ), p AS (
+              ), rx AS MATERIALIZED (
+                  SELECT a.no, a.id, a.doctor_id, a.patient_id, a.ends_at, pg_temp.lane(a.h1, 3) AS r,
+                         hashint8extended(a.no, -1 - cfg.seed_n) & 65535 AS h3
+                  FROM appt a, seed_cfg cfg
+                  WHERE a.status = 'COMPLETED' AND pg_temp.lane(a.h1, 3) < 0.5
+              ), ins_rx AS (
                   INSERT INTO prescriptions (id, appointment_id, doctor_id, patient_id, diagnosis, notes, created_at)
-                  SELECT md5(cfg.seed || ':prescription:' || id)::uuid, id, doctor_id, patient_id,
+                  SELECT pg_temp.uid(cfg.p_prescription, no), id, doctor_id, patient_id,
                          (ARRAY['Upper respiratory infection', 'Hypertension', 'Lumbar strain', 'Migraine',
                                 'Contact dermatitis', 'Otitis media', 'Iron deficiency'])[1 + floor(r * 2 * 7)::int % 7],
                          'Review in four weeks if no better.', ends_at
-                  FROM chosen, seed_cfg cfg WHERE r < 0.5
-                  RETURNING id
+                  FROM rx, seed_cfg cfg
+              ), ins_items AS (
+                  INSERT INTO prescription_items (id, prescription_id, position, medicine_name, dosage, frequency, duration, instructions)
+                  SELECT pg_temp.uid(cfg.p_item, rx.no * 4 + i), pg_temp.uid(cfg.p_prescription, rx.no), i - 1,
+                         (ARRAY['Amoxicillin', 'Ibuprofen', 'Paracetamol', 'Lisinopril', 'Sumatriptan', 'Hydrocortisone cream', 'Ferrous sulfate'])[1 + (i + rx.h3) % 7],
+                         (ARRAY['500 mg', '200 mg', '1 g', '10 mg', '50 mg', 'thin layer', '200 mg'])[1 + (i + rx.h3) % 7],
+                         (ARRAY['3 times a day', 'as needed', 'twice a day', 'once a day'])[1 + i % 4],
+                         (ARRAY['7 days', '5 days', '30 days', '14 days'])[1 + i % 4],
+                         CASE WHEN i = 1 THEN 'With food' END
+                  FROM rx, seed_cfg cfg, generate_series(1, 1 + rx.h3 % 3) i
+              ), ins_notifications AS (
+                  INSERT INTO notifications (id, user_id, type, title, message, is_read, created_at, appointment_id)
+                  SELECT pg_temp.uid(cfg.p_notification, a.no * 4 + kn.o), a.patient_user_id, kn.kind::notification_type,
+                         CASE kn.kind WHEN 'BOOKING_CONFIRMATION' THEN 'Appointment booked'
+                                      WHEN 'REMINDER' THEN 'Appointment tomorrow'
+                                      ELSE 'Bill paid' END,
+                         CASE kn.kind WHEN 'BOOKING_CONFIRMATION' THEN 'Your appointment on ' || to_char(a.starts_at AT TIME ZONE cfg.tz, 'YYYY-MM-DD HH24:MI') || ' is booked.'
+                                      WHEN 'REMINDER' THEN 'Reminder: your appointment is on ' || to_char(a.starts_at AT TIME ZONE cfg.tz, 'YYYY-MM-DD HH24:MI') || '.'
+                                      ELSE 'Thank you: your bill of ' || a.fee || ' is paid.' END,
+                         a.starts_at < cfg.today - 2, a.created_at, a.id
+                  FROM appt a, seed_cfg cfg,
+                       LATERAL unnest(CASE
+                           WHEN a.starts_at::date = cfg.today + 1 AND a.status IN ('SCHEDULED', 'CONFIRMED') THEN ARRAY['BOOKING_CONFIRMATION', 'REMINDER']
+                           WHEN a.status = 'COMPLETED' THEN ARRAY['BOOKING_CONFIRMATION', 'PAYMENT']
+                           ELSE ARRAY['BOOKING_CONFIRMATION'] END) WITH ORDINALITY kn(kind, o)
+                  WHERE a.created_at >= cfg.today - 30
               )
-              INSERT INTO prescription_items (id, prescription_id, position, medicine_name, dosage, frequency, duration, instructions)
-              SELECT md5(cfg.seed || ':item:' || p.id || ':' || i)::uuid, p.id, i - 1,
-                     (ARRAY['Amoxicillin', 'Ibuprofen', 'Paracetamol', 'Lisinopril', 'Sumatriptan', 'Hydrocortisone cream', 'Ferrous sulfate'])[1 + (i + abs(hashtext(p.id::text))) % 7],
-                     (ARRAY['500 mg', '200 mg', '1 g', '10 mg', '50 mg', 'thin layer', '200 mg'])[1 + (i + abs(hashtext(p.id::text))) % 7],
-                     (ARRAY['3 times a day', 'as needed', 'twice a day', 'once a day'])[1 + i % 4],
-                     (ARRAY['7 days', '5 days', '30 days', '14 days'])[1 + i % 4],
-                     CASE WHEN i = 1 THEN 'With food' END
-              FROM p, seed_cfg cfg, generate_series(1, 1 + abs(hashtext(p.id::text)) % 3) i",
-    },
-    Statement {
-        name: "notifications",
-        per_doctor_batch: true,
-        // What the last 30 days and the coming two weeks produced: booking confirmations,
-        // reminders for tomorrow, prescriptions and payments.
-        sql: "INSERT INTO notifications (id, user_id, type, title, message, is_read, created_at, appointment_id)
-              SELECT md5(cfg.seed || ':notification:' || kind || ':' || a.id)::uuid, pu.user_id, kind::notification_type,
-                     CASE kind WHEN 'BOOKING_CONFIRMATION' THEN 'Appointment booked'
-                               WHEN 'REMINDER' THEN 'Appointment tomorrow'
-                               ELSE 'Bill paid' END,
-                     CASE kind WHEN 'BOOKING_CONFIRMATION' THEN 'Your appointment on ' || to_char(a.starts_at AT TIME ZONE cfg.tz, 'YYYY-MM-DD HH24:MI') || ' is booked.'
-                               WHEN 'REMINDER' THEN 'Reminder: your appointment is on ' || to_char(a.starts_at AT TIME ZONE cfg.tz, 'YYYY-MM-DD HH24:MI') || '.'
-                               ELSE 'Thank you: your bill of ' || a.consultation_fee || ' is paid.' END,
-                     a.starts_at < cfg.today::date - 2, a.created_at,
-                     a.id
-              FROM seed_cfg cfg
-              CROSS JOIN appointments a
-              JOIN patients pu ON pu.id = a.patient_id
-              CROSS JOIN LATERAL unnest(CASE
-                  WHEN a.starts_at::date = cfg.today::date + 1 AND a.status IN ('SCHEDULED', 'CONFIRMED') THEN ARRAY['BOOKING_CONFIRMATION', 'REMINDER']
-                  WHEN a.status = 'COMPLETED' THEN ARRAY['BOOKING_CONFIRMATION', 'PAYMENT']
-                  ELSE ARRAY['BOOKING_CONFIRMATION'] END) kind
-              WHERE a.created_at >= cfg.today::date - 30
-                AND a.doctor_id IN (SELECT md5(cfg.seed || ':doctor:' || n)::uuid FROM generate_series(cfg.first_doctor::int, cfg.last_doctor::int) n)",
-    },
-    Statement {
-        name: "audit events",
-        per_doctor_batch: true,
-        // The bookings of the last 30 days, as the booking use case records them.
-        sql: "INSERT INTO audit_outbox (event_id, user_id, action, entity, entity_id, changes, occurred_at)
-              SELECT md5(cfg.seed || ':audit:' || a.id)::uuid, pu.user_id, 'CREATE', 'appointment', a.id,
+              INSERT INTO audit_outbox (event_id, user_id, action, entity, entity_id, changes, occurred_at)
+              SELECT pg_temp.uid(cfg.p_audit, a.no), a.patient_user_id, 'CREATE', 'appointment', a.id,
                      jsonb_build_object('after', jsonb_build_object('status', 'SCHEDULED', 'doctorId', a.doctor_id,
                                         'patientId', a.patient_id, 'startsAt', a.starts_at, 'via', 'seed')),
                      a.created_at
-              FROM seed_cfg cfg
-              CROSS JOIN appointments a JOIN patients pu ON pu.id = a.patient_id
-              WHERE a.created_at >= cfg.today::date - 30
-                AND a.doctor_id IN (SELECT md5(cfg.seed || ':doctor:' || n)::uuid FROM generate_series(cfg.first_doctor::int, cfg.last_doctor::int) n)",
+              FROM appt a, seed_cfg cfg
+              WHERE a.created_at >= cfg.today - 30",
     },
 ];
 
