@@ -104,7 +104,7 @@ def ensure_seeded(size, env):
     if seeded_size(size) == size:
         log(f"healthsync_bench_{size}: seeded earlier, reused")
         return
-    log(f"healthsync_bench_{size}: seeding {size} appointments (10M takes 30-45 min)")
+    log(f"healthsync_bench_{size}: seeding {size} appointments (10M takes about 8 minutes)")
     started = time.time()
     subprocess.run([BIN, "seed", "--reset", "--seed", str(SEED), "--appointments", str(size)],
                    env=env, check=True, stdout=subprocess.DEVNULL)
@@ -409,6 +409,8 @@ def lua_string(value):
 
 
 def run_size(size, env, perf):
+    seeded_size(size)  # creates the database when missing
+    subprocess.run([BIN, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     ensure_seeded(size, env)
     url = db_url(size)
     cleanup_bookings(size)  # what an interrupted earlier run may have left
@@ -423,6 +425,7 @@ def run_size(size, env, perf):
     try:
         memory["rss_at_rest_mib"] = server.status("VmRSS")
         desk = login(server, "desk@healthsync.test")
+        admin = login(server, "admin@healthsync.test")
         tokens = {int(n): login(server, email) for n, _, email in
                   psql(url, "SELECT n, id, email FROM bench_patients ORDER BY n")}
         patient = tokens[1]
@@ -474,6 +477,11 @@ def run_size(size, env, perf):
         scenario("desk: a doctor's day", day_path, token=desk)
         scenario(deep_label, deep_path, token=desk,
                  note="cursor" if "cursor=" in deep_path else "OFFSET fallback (no cursor yet)")
+        scenario("desk: appointments page 1", "/appointments?perPage=20", token=desk)
+        scenario("desk: patients page 1", "/patients?perPage=20", token=desk)
+        scenario("admin: bills page 1", "/billings?perPage=20", token=admin)
+        scenario("admin: audit log page 1", "/audit-logs?perPage=20", token=admin,
+                 note="MongoDB-protocol server")
         scenario("unread notification count", "/notifications/unread-count", token=patient)
         booking = scenario("booking, free slots", "/", script="book.lua",
                            BENCH_PAIRS=pairs_file.name, note=f"{len(prepare)} pairs")
