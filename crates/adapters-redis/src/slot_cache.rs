@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use deadpool_redis::redis::Cmd;
 use domain::scheduling::{AvailableSlot, SlotCache};
 use uuid::Uuid;
 
@@ -44,12 +45,18 @@ impl SlotCache for RedisSlotCache {
     }
 
     async fn invalidate(&self, doctor_id: Uuid, dates: &[NaiveDate]) {
-        for date in dates {
-            if let Err(e) = self.store.del(&key(doctor_id, *date)).await {
-                // A stale entry lives at most its 5-minute TTL; booking itself is still
-                // protected by the database, so a stale read can never double-book.
-                tracing::warn!(error = %e, "slot cache not invalidated");
-            }
+        if dates.is_empty() {
+            return;
+        }
+        // One DEL for every date: one round trip.
+        let keys: Vec<String> = dates
+            .iter()
+            .map(|date| self.store.key(&key(doctor_id, *date)))
+            .collect();
+        if let Err(e) = self.store.query::<()>(&Cmd::del(keys)).await {
+            // A stale entry lives at most its 5-minute TTL; booking itself is still
+            // protected by the database, so a stale read can never double-book.
+            tracing::warn!(error = %e, "slot cache not invalidated");
         }
     }
 }

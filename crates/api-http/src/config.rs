@@ -36,10 +36,6 @@ pub struct Config {
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     pub redis_key_prefix: String,
 
-    /// Maximum Redis connections in the pool.
-    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16)]
-    pub redis_pool_size: usize,
-
     /// MongoDB connection URI.
     #[arg(
         long,
@@ -187,7 +183,6 @@ pub struct Config {
 /// README's configuration table lists the same ranges.
 pub const RANGES: &[(&str, i128, i128)] = &[
     ("DATABASE_POOL_SIZE", 1, 512),
-    ("REDIS_POOL_SIZE", 1, 512),
     ("MONGODB_POOL_SIZE", 1, 512),
     ("STORE_TIMEOUT_MS", 50, 60_000),
     ("JSON_BODY_LIMIT", 1024, 16 * 1024 * 1024),
@@ -290,7 +285,6 @@ impl Config {
         let to = |v: usize| i128::try_from(v).unwrap_or(i128::MAX);
         match name {
             "DATABASE_POOL_SIZE" => to(self.database_pool_size),
-            "REDIS_POOL_SIZE" => to(self.redis_pool_size),
             "MONGODB_POOL_SIZE" => self.mongodb_pool_size.into(),
             "STORE_TIMEOUT_MS" => self.store_timeout_ms.into(),
             "JSON_BODY_LIMIT" => to(self.json_body_limit),

@@ -24,6 +24,7 @@ mod limits;
 mod migrations;
 mod notifications;
 mod operations;
+mod redis_use;
 mod seed;
 mod stores;
 mod uploads;

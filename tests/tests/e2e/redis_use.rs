@@ -1,0 +1,79 @@
+//! How the service uses Redis, measured on a private Redis server (so its counters see this
+//! test only): one shared connection, no per-request PING, bursts that exhaust nothing.
+
+use std::collections::HashMap;
+
+use deadpool_redis::redis;
+use e2e::api::day_ahead;
+use e2e::servers::{Kind, ThrowawayServer};
+use e2e::TestApp;
+use futures::future::join_all;
+
+/// `INFO <section>` of the private server as `field -> value`.
+async fn info(url: &str, section: &str) -> HashMap<String, String> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let text: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// How many times `command` ran since the server started (`INFO commandstats`).
+async fn calls(url: &str, command: &str) -> u64 {
+    info(url, "commandstats")
+        .await
+        .get(&format!("cmdstat_{command}"))
+        .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("calls=")))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_burst_of_a_thousand_reads_shares_one_connection_without_pings() {
+    let redis = ThrowawayServer::start(Kind::Redis);
+    let url = redis.url();
+    let app = TestApp::spawn_with(|c| c.redis_url = url.clone()).await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", "12:00", 15)
+        .await;
+    let warm = app.free_slots(&doctor_id, date).await;
+    assert_eq!(warm.len(), 12);
+
+    let gets_before = calls(&url, "get").await;
+    let connections_before: u64 = info(&url, "stats").await["total_connections_received"]
+        .parse()
+        .unwrap();
+    let path = format!("/doctors/{doctor_id}/slots?date={date}");
+    let statuses =
+        join_all((0..1000).map(|_| async { app.get(&path).await.status().as_u16() })).await;
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(served, 1000, "every request of the burst is served");
+
+    let connections_after: u64 = info(&url, "stats").await["total_connections_received"]
+        .parse()
+        .unwrap();
+    // Each of the test's own INFO calls opens a connection: the one that reads the count.
+    assert_eq!(
+        connections_after - connections_before,
+        1,
+        "the burst opened no Redis connection: the one shared connection carried it"
+    );
+    assert_eq!(
+        calls(&url, "get").await - gets_before,
+        1000,
+        "one cache read per request"
+    );
+    assert_eq!(
+        calls(&url, "ping").await,
+        0,
+        "no connection is checked with a PING"
+    );
+}
