@@ -77,3 +77,46 @@ async fn a_burst_of_a_thousand_reads_shares_one_connection_without_pings() {
         "no connection is checked with a PING"
     );
 }
+
+#[tokio::test]
+async fn a_cache_hit_sends_the_stored_json_bytes_as_they_are() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let path = format!("/doctors/{doctor_id}/slots?date={date}");
+    let cold = app.get(&path).await.text().await.unwrap();
+
+    let key = format!("slots:{doctor_id}:{date}");
+    let stored = app.app.redis.get(&key).await.unwrap().expect("warmed");
+    let (first_start, json) = stored.split_once('\n').unwrap();
+    assert_eq!(json, cold, "the cache holds the body the API sent");
+    // Re-spaced (still the same JSON): a parse and serialise would undo the spaces.
+    let respaced = json.replace(",\"", ", \"");
+    assert_ne!(respaced, json);
+    app.app
+        .redis
+        .set_ex(
+            &key,
+            &format!("{first_start}\n{respaced}"),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let warm = app.get(&path).await;
+    assert_eq!(
+        warm.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(warm.text().await.unwrap(), respaced);
+
+    // A range joins the cached day with the others into one array.
+    let (before, _) = day_ahead(2);
+    let range = format!("/doctors/{doctor_id}/slots?from={before}&to={date}");
+    let joined: serde_json::Value = app.get(&range).await.json().await.unwrap();
+    let cold: serde_json::Value = serde_json::from_str(&cold).unwrap();
+    assert_eq!(joined, cold);
+}
