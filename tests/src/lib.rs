@@ -174,6 +174,7 @@ impl Drop for TestApp {
                     url: config.redis_url.clone(),
                     key_prefix: config.redis_key_prefix.clone(),
                     timeout: limit,
+                    breaker: config.breaker_policy(),
                 }) {
                     let _ = tokio::time::timeout(limit, redis.delete_all_under_prefix()).await;
                 }

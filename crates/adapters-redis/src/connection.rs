@@ -13,13 +13,21 @@
 //!
 //! The connection opens on first use and is replaced after an I/O error or a timeout; every
 //! command is bounded by the store timeout.
+//!
+//! A circuit breaker ([`domain::breaker`]) guards every call: after consecutive failures
+//! (`STORE_BREAKER_FAILURES`) calls fail at once with [`RedisError::CircuitOpen`], which
+//! every adapter already treats as "Redis is down", instead of each waiting out the timeout
+//! on a hung server. A background task then PINGs every `STORE_BREAKER_PROBE_MS`; the first
+//! answer (or `/ready`'s PING answering) closes the breaker.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
+use domain::breaker::{BreakerPolicy, CircuitBreaker, Transition};
+use domain::clock::SystemClock;
 use domain::health::{ProbeError, StoreProbe};
 
 /// Connection settings, from configuration.
@@ -29,6 +37,8 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// Bounds connecting and every command.
     pub timeout: Duration,
+    /// When calls stop waiting on a failing Redis, and how often it is probed meanwhile.
+    pub breaker: BreakerPolicy,
 }
 
 /// Errors of the Redis adapters. Callers treat every one as "the cache is unavailable".
@@ -38,6 +48,8 @@ pub enum RedisError {
     Connect(String),
     /// The command failed or timed out.
     Command(String),
+    /// Redis is known to be failing (the circuit breaker is open): not even tried.
+    CircuitOpen,
 }
 
 impl std::fmt::Display for RedisError {
@@ -45,11 +57,20 @@ impl std::fmt::Display for RedisError {
         match self {
             Self::Connect(e) => write!(f, "redis unavailable: {e}"),
             Self::Command(e) => write!(f, "redis command failed: {e}"),
+            Self::CircuitOpen => write!(f, "redis failing (circuit open); not tried"),
         }
     }
 }
 
 impl std::error::Error for RedisError {}
+
+impl RedisError {
+    /// Whether the call was not even tried (the breaker is open). The breaker logged the
+    /// opening once; callers log these at debug level, not once per request.
+    pub fn is_circuit_open(&self) -> bool {
+        matches!(self, Self::CircuitOpen)
+    }
+}
 
 struct Shared {
     client: redis::Client,
@@ -60,6 +81,7 @@ struct Shared {
     current: Mutex<Option<(u64, MultiplexedConnection)>>,
     /// Held while connecting, so a burst opens one connection, not one each.
     connecting: tokio::sync::Mutex<u64>,
+    breaker: CircuitBreaker,
 }
 
 /// A Redis client on one shared multiplexed connection that namespaces every key with the
@@ -90,6 +112,8 @@ impl RedisStore {
                 timeout: config.timeout,
                 current: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(0),
+                // The system clock, even when tests move the business clock.
+                breaker: CircuitBreaker::new("redis", config.breaker, Arc::new(SystemClock)),
             }),
             prefix: config.key_prefix.clone(),
         })
@@ -113,8 +137,20 @@ impl RedisStore {
             .clone()
     }
 
-    /// The shared connection, opened if there is none.
-    async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
+    /// The shared connection, opened if there is none; refused at once while the breaker
+    /// is open, unless `probing`.
+    async fn connection(&self, probing: bool) -> Result<(u64, MultiplexedConnection), RedisError> {
+        if !probing && !self.shared.breaker.admit() {
+            return Err(RedisError::CircuitOpen);
+        }
+        let opened = self.open().await;
+        if opened.is_err() {
+            self.record_failure();
+        }
+        opened
+    }
+
+    async fn open(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
         if let Some(open) = self.current() {
             return Ok(open);
         }
@@ -160,12 +196,12 @@ impl RedisStore {
     /// A clone of the shared connection, for commands the helpers below do not cover (tests
     /// read raw keys with it). Prefer [`RedisStore::query`], which replaces a broken connection.
     pub async fn conn(&self) -> Result<MultiplexedConnection, RedisError> {
-        self.connection().await.map(|(_, c)| c)
+        self.connection(false).await.map(|(_, c)| c)
     }
 
     /// Runs one command on the shared connection.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisError> {
-        let (generation, mut connection) = self.connection().await?;
+        let (generation, mut connection) = self.connection(false).await?;
         let result = command.query_async(&mut connection).await;
         self.settle(generation, result)
     }
@@ -175,19 +211,84 @@ impl RedisStore {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisError> {
-        let (generation, mut connection) = self.connection().await?;
+        let (generation, mut connection) = self.connection(false).await?;
         let result = pipeline.query_async(&mut connection).await;
         self.settle(generation, result)
     }
 
-    /// Replaces the connection when `result` says it broke.
+    /// Tells the breaker how the exchange went and replaces the connection when it broke. An
+    /// error reply (a wrong type, say) is Redis answering: a success for the breaker.
     fn settle<T>(&self, generation: u64, result: redis::RedisResult<T>) -> Result<T, RedisError> {
-        result.map_err(|e| {
-            if connection_failed(&e) {
+        match result {
+            Err(e) if connection_failed(&e) => {
                 self.discard(generation);
+                self.record_failure();
+                Err(RedisError::Command(e.to_string()))
             }
-            RedisError::Command(e.to_string())
-        })
+            other => {
+                self.shared.breaker.succeeded();
+                other.map_err(command)
+            }
+        }
+    }
+
+    fn record_failure(&self) {
+        if self.shared.breaker.failed() == Transition::Opened {
+            self.start_probing();
+        }
+    }
+
+    /// While the breaker is open, PINGs Redis once per probe interval, off the request path,
+    /// until one answers (which closes it). Holds the store weakly: a dropped store (a test's
+    /// application) stops its probe.
+    fn start_probing(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+        let prefix = self.prefix.clone();
+        let every = self
+            .shared
+            .breaker
+            .policy()
+            .cooldown
+            .to_std()
+            .unwrap_or(Duration::from_secs(1));
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                let store = RedisStore {
+                    shared,
+                    prefix: prefix.clone(),
+                };
+                if !store.shared.breaker.is_open() {
+                    return;
+                }
+                if store.shared.breaker.probe_due() {
+                    match store.ping().await {
+                        Ok(()) => return,
+                        Err(e) => tracing::debug!(error = %e, "redis probe: still failing"),
+                    }
+                }
+            }
+        });
+    }
+
+    /// One PING, made even while the breaker is open; its answer closes the breaker.
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        let (generation, mut connection) = self.connection(true).await?;
+        let result = redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await;
+        self.settle(generation, result).map(|_| ())
+    }
+
+    /// Whether the circuit breaker is open (Redis is considered failing).
+    pub fn failing(&self) -> bool {
+        self.shared.breaker.is_open()
     }
 
     /// Sets `key` to `value` with a time to live.
@@ -251,11 +352,9 @@ impl StoreProbe for RedisProbe {
         "redis"
     }
 
+    /// Probes even while the breaker is open (`/ready` reports the truth, and its success
+    /// closes the breaker).
     async fn ping(&self) -> Result<(), ProbeError> {
-        self.0
-            .query::<String>(&redis::cmd("PING"))
-            .await
-            .map(|_| ())
-            .map_err(|e| ProbeError(e.to_string()))
+        self.0.ping().await.map_err(|e| ProbeError(e.to_string()))
     }
 }

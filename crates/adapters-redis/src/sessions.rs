@@ -8,7 +8,7 @@ use domain::error::DomainError;
 use domain::identity::{Session, SessionStore};
 use uuid::Uuid;
 
-use crate::RedisStore;
+use crate::{RedisError, RedisStore};
 
 #[derive(Clone)]
 pub struct RedisSessionStore {
@@ -19,8 +19,10 @@ fn key(store: &RedisStore, user_id: Uuid) -> String {
     store.key(&format!("session:{user_id}"))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> DomainError {
-    tracing::warn!(error = %e, "session store unavailable");
+fn unavailable(e: RedisError) -> DomainError {
+    if !e.is_circuit_open() {
+        tracing::warn!(error = %e, "session store unavailable");
+    }
     DomainError::Unavailable("session store")
 }
 

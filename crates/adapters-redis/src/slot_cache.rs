@@ -35,7 +35,9 @@ impl SlotCache for RedisSlotCache {
             Ok(Some(value)) => decode(value),
             Ok(None) => None,
             Err(e) => {
-                tracing::warn!(error = %e, "slot cache unavailable; reading PostgreSQL");
+                if !e.is_circuit_open() {
+                    tracing::warn!(error = %e, "slot cache unavailable; reading PostgreSQL");
+                }
                 None
             }
         }
@@ -52,8 +54,9 @@ impl SlotCache for RedisSlotCache {
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
         let value = format!("{first_start}\n{json}");
-        if let Err(e) = self.store.set_ex(&key(doctor_id, date), &value, TTL).await {
-            tracing::warn!(error = %e, "slot cache not written");
+        match self.store.set_ex(&key(doctor_id, date), &value, TTL).await {
+            Err(e) if !e.is_circuit_open() => tracing::warn!(error = %e, "slot cache not written"),
+            _ => {}
         }
     }
 

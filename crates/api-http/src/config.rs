@@ -56,6 +56,16 @@ pub struct Config {
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub store_timeout_ms: u64,
 
+    /// Consecutive failures (errors or timeouts) of Redis after which its circuit breaker
+    /// opens: calls then fail at once instead of each waiting `STORE_TIMEOUT_MS`.
+    #[arg(long, env = "STORE_BREAKER_FAILURES", default_value_t = 3)]
+    pub store_breaker_failures: u32,
+
+    /// While a breaker is open, how often (milliseconds) a background probe tests the store;
+    /// its first success closes the breaker.
+    #[arg(long, env = "STORE_BREAKER_PROBE_MS", default_value_t = 1000)]
+    pub store_breaker_probe_ms: u64,
+
     /// Run pending migrations when `serve` starts.
     #[arg(long, env = "RUN_MIGRATIONS", default_value_t = false, action = clap::ArgAction::Set)]
     pub run_migrations: bool,
@@ -185,6 +195,8 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("DATABASE_POOL_SIZE", 1, 512),
     ("MONGODB_POOL_SIZE", 1, 512),
     ("STORE_TIMEOUT_MS", 50, 60_000),
+    ("STORE_BREAKER_FAILURES", 1, 1000),
+    ("STORE_BREAKER_PROBE_MS", 50, 600_000),
     ("JSON_BODY_LIMIT", 1024, 16 * 1024 * 1024),
     ("SESSION_TTL_HOURS", 1, 720),
     ("RATE_LIMIT_PER_MINUTE", 1, 100_000_000),
@@ -206,6 +218,16 @@ impl Config {
     /// The store timeout as a [`Duration`].
     pub fn store_timeout(&self) -> Duration {
         Duration::from_millis(self.store_timeout_ms)
+    }
+
+    /// When a store's circuit breaker opens, and how often it is probed while open.
+    pub fn breaker_policy(&self) -> domain::breaker::BreakerPolicy {
+        domain::breaker::BreakerPolicy {
+            failures: self.store_breaker_failures,
+            cooldown: chrono::Duration::milliseconds(
+                i64::try_from(self.store_breaker_probe_ms).unwrap_or(i64::MAX),
+            ),
+        }
     }
 
     /// The configuration from the environment alone (no command-line flags), as tests use it.
@@ -287,6 +309,8 @@ impl Config {
             "DATABASE_POOL_SIZE" => to(self.database_pool_size),
             "MONGODB_POOL_SIZE" => self.mongodb_pool_size.into(),
             "STORE_TIMEOUT_MS" => self.store_timeout_ms.into(),
+            "STORE_BREAKER_FAILURES" => self.store_breaker_failures.into(),
+            "STORE_BREAKER_PROBE_MS" => self.store_breaker_probe_ms.into(),
             "JSON_BODY_LIMIT" => to(self.json_body_limit),
             "SESSION_TTL_HOURS" => self.session_ttl_hours.into(),
             "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute.into(),

@@ -90,6 +90,7 @@ impl AppState {
             url: config.redis_url.clone(),
             key_prefix: config.redis_key_prefix.clone(),
             timeout,
+            breaker: config.breaker_policy(),
         })
         .map_err(|e| anyhow::anyhow!("Redis client: {e}"))?;
         let mongo = MongoStore::new(&MongoConfig {

@@ -120,3 +120,74 @@ async fn a_cache_hit_sends_the_stored_json_bytes_as_they_are() {
     let cold: serde_json::Value = serde_json::from_str(&cold).unwrap();
     assert_eq!(joined, cold);
 }
+
+#[tokio::test]
+async fn with_redis_hung_the_breaker_stops_requests_waiting_and_closes_once_it_answers() {
+    use e2e::proxy::CuttableProxy;
+    use std::time::{Duration, Instant};
+    let redis = ThrowawayServer::start(Kind::Redis);
+    let mut proxy = CuttableProxy::start(([127, 0, 0, 1], redis.port).into()).await;
+    let proxied = format!("redis://127.0.0.1:{}", proxy.port);
+    let timeout = Duration::from_millis(3000);
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = proxied;
+        c.store_timeout_ms = 3000;
+        c.store_breaker_failures = 3;
+        c.store_breaker_probe_ms = 200;
+    })
+    .await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let patient = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let path = format!("/doctors/{doctor_id}/slots?date={date}");
+    let free = app.free_slots(&doctor_id, date).await;
+    assert_eq!(free.len(), 2);
+
+    proxy.hang().await;
+    // Until the breaker opens, requests wait out the store timeout on each Redis call.
+    let mut waited = 0;
+    while !app.app.redis.failing() {
+        let started = Instant::now();
+        assert_eq!(app.get(&path).await.status(), 200, "public reads fall back");
+        assert!(started.elapsed() >= timeout, "Redis hangs: the call waited");
+        waited += 1;
+        assert!(waited <= 3, "three failures open the breaker");
+    }
+    // Open: nothing waits on Redis any more, and each feature falls back as when it is down.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200);
+        let slots: Vec<serde_json::Value> = response.json().await.unwrap();
+        assert_eq!(slots.len(), 2, "availability from PostgreSQL");
+        let (status, body) = app
+            .json(reqwest::Method::GET, "/me", Some(&patient.token), None)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("SERVICE_UNAVAILABLE")),
+            "no session check, nobody let in"
+        );
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < timeout / 3,
+            "answered in {elapsed:?}, not after the store timeout ({timeout:?})"
+        );
+    }
+
+    // Healed: a probe sees Redis back and the breaker closes by itself; sessions were kept.
+    proxy.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.app.redis.failing() {
+        assert!(Instant::now() < deadline, "the breaker closed by itself");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = app
+        .json(reqwest::Method::GET, "/me", Some(&patient.token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
