@@ -103,6 +103,11 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub audit_relay_interval_ms: u64,
 
+    /// How long (hours) shipped `audit_outbox` rows are kept before the relay deletes them
+    /// (MongoDB holds the events; the rows are only kept for inspection and re-shipping).
+    #[arg(long, env = "AUDIT_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
+    pub audit_outbox_retention_hours: u32,
+
     /// The clinic's IANA time zone: schedules and slot dates are local to it.
     #[arg(long, env = "CLINIC_TIMEZONE", default_value = "UTC")]
     pub clinic_timezone: String,
@@ -202,6 +207,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("RATE_LIMIT_PER_MINUTE", 1, 100_000_000),
     ("LOGIN_RATE_LIMIT_PER_MINUTE", 1, 100_000),
     ("AUDIT_RELAY_INTERVAL_MS", 50, 3_600_000),
+    ("AUDIT_OUTBOX_RETENTION_HOURS", 1, 87_600),
     ("SLOT_HORIZON_DAYS", 1, 366),
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
@@ -316,6 +322,7 @@ impl Config {
             "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute.into(),
             "LOGIN_RATE_LIMIT_PER_MINUTE" => self.login_rate_limit_per_minute.into(),
             "AUDIT_RELAY_INTERVAL_MS" => self.audit_relay_interval_ms.into(),
+            "AUDIT_OUTBOX_RETENTION_HOURS" => self.audit_outbox_retention_hours.into(),
             "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),

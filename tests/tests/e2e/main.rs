@@ -10,6 +10,7 @@
 //! outages), `stores`, `migrations` (every down.sql reverses its up.sql).
 
 mod audit;
+mod audit_outbox;
 mod authorization;
 mod bad_input;
 mod booking;
