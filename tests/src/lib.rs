@@ -73,7 +73,6 @@ impl TestApp {
         config.database_url = db.url.clone();
         config.database_pool_size = 8;
         config.redis_key_prefix = format!("test:{id}:");
-        config.redis_pool_size = 8;
         config.mongodb_database = format!("hs_test_{id}");
         config.mongodb_pool_size = 8;
         // Generous: two suites sharing two cores can make a connection take over a second.
@@ -174,8 +173,8 @@ impl Drop for TestApp {
                 if let Ok(redis) = adapters_redis::RedisStore::new(&adapters_redis::RedisConfig {
                     url: config.redis_url.clone(),
                     key_prefix: config.redis_key_prefix.clone(),
-                    max_size: 1,
                     timeout: limit,
+                    breaker: config.breaker_policy(),
                 }) {
                     let _ = tokio::time::timeout(limit, redis.delete_all_under_prefix()).await;
                 }

@@ -140,6 +140,28 @@ impl AuditOutbox for PgAuditOutbox {
         Ok(shipped)
     }
 
+    async fn prune_shipped(
+        &self,
+        retention: chrono::Duration,
+        limit: i64,
+    ) -> Result<usize, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        // The oldest shipped rows past the retention (audit_outbox_shipped_idx), locked with
+        // SKIP LOCKED so two relays pruning at once take different rows instead of waiting.
+        diesel::sql_query(
+            "DELETE FROM audit_outbox WHERE id IN ( \
+               SELECT id FROM audit_outbox \
+               WHERE shipped_at < now() - $1 * interval '1 second' \
+               ORDER BY shipped_at LIMIT $2 \
+               FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(retention.num_seconds())
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .execute(&mut conn)
+        .await
+        .map_err(map_diesel)
+    }
+
     async fn pending(&self) -> Result<u64, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let n: i64 = audit_outbox::table

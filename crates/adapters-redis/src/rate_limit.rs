@@ -4,7 +4,7 @@
 
 use deadpool_redis::redis;
 
-use crate::pool::RedisError;
+use crate::connection::RedisError;
 use crate::RedisStore;
 
 /// The answer for one request.
@@ -29,20 +29,22 @@ impl RedisRateLimiter {
     /// the caller fails open (and logs it).
     pub async fn hit(&self, bucket: &str, budget: u64) -> Result<RateDecision, RedisError> {
         let key = self.store.key(&format!("rate:{bucket}"));
-        let mut conn = self.store.conn().await?;
-        // INCR then set the expiry only when the key is new, atomically.
-        let (count, ttl): (u64, i64) = redis::pipe()
-            .atomic()
-            .incr(&key, 1)
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(60)
-            .arg("NX")
-            .ignore()
-            .ttl(&key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| RedisError::Command(e.to_string()))?;
+        // INCR, set the expiry only when the key is new, read it back: one atomic exchange
+        // (MULTI/EXEC sent as one pipeline, one round trip).
+        let (count, ttl): (u64, i64) = self
+            .store
+            .pipeline(
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1)
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(60)
+                    .arg("NX")
+                    .ignore()
+                    .ttl(&key),
+            )
+            .await?;
         if count > budget {
             Ok(RateDecision::Limited {
                 retry_after_secs: u64::try_from(ttl).unwrap_or(60).clamp(1, 60),

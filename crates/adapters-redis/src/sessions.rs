@@ -3,12 +3,12 @@
 //! the same lifetime); expired fields are filtered on read and pruned at login by the domain.
 
 use async_trait::async_trait;
-use deadpool_redis::redis::AsyncCommands;
+use deadpool_redis::redis::{self, Cmd};
 use domain::error::DomainError;
 use domain::identity::{Session, SessionStore};
 use uuid::Uuid;
 
-use crate::RedisStore;
+use crate::{RedisError, RedisStore};
 
 #[derive(Clone)]
 pub struct RedisSessionStore {
@@ -19,8 +19,10 @@ fn key(store: &RedisStore, user_id: Uuid) -> String {
     store.key(&format!("session:{user_id}"))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> DomainError {
-    tracing::warn!(error = %e, "session store unavailable");
+fn unavailable(e: RedisError) -> DomainError {
+    if !e.is_circuit_open() {
+        tracing::warn!(error = %e, "session store unavailable");
+    }
     DomainError::Unavailable("session store")
 }
 
@@ -33,22 +35,26 @@ impl SessionStore for RedisSessionStore {
         let json = serde_json::to_string(session)
             .map_err(|e| DomainError::unexpected("session JSON", e))?;
         let key = key(&self.store, session.user_id);
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        deadpool_redis::redis::pipe()
-            .atomic()
-            .hset(&key, session.session_id.to_string(), json)
-            .ignore()
-            .expire(&key, ttl)
-            .ignore()
-            .query_async::<()>(&mut conn)
+        self.store
+            .pipeline::<()>(
+                redis::pipe()
+                    .atomic()
+                    .hset(&key, session.session_id.to_string(), json)
+                    .ignore()
+                    .expire(&key, ttl)
+                    .ignore(),
+            )
             .await
             .map_err(unavailable)
     }
 
     async fn get(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Session>, DomainError> {
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        let json: Option<String> = conn
-            .hget(key(&self.store, user_id), session_id.to_string())
+        let json: Option<String> = self
+            .store
+            .query(&Cmd::hget(
+                key(&self.store, user_id),
+                session_id.to_string(),
+            ))
             .await
             .map_err(unavailable)?;
         // An unreadable session is no session: the user logs in again.
@@ -56,9 +62,9 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn list(&self, user_id: Uuid) -> Result<Vec<Session>, DomainError> {
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        let all: std::collections::HashMap<String, String> = conn
-            .hgetall(key(&self.store, user_id))
+        let all: std::collections::HashMap<String, String> = self
+            .store
+            .query(&Cmd::hgetall(key(&self.store, user_id)))
             .await
             .map_err(unavailable)?;
         Ok(all
@@ -72,15 +78,15 @@ impl SessionStore for RedisSessionStore {
             return Ok(());
         }
         let fields: Vec<String> = session_ids.iter().map(Uuid::to_string).collect();
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        conn.hdel::<_, _, ()>(key(&self.store, user_id), fields)
+        self.store
+            .query::<()>(&Cmd::hdel(key(&self.store, user_id), fields))
             .await
             .map_err(unavailable)
     }
 
     async fn delete_all(&self, user_id: Uuid) -> Result<(), DomainError> {
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        conn.del::<_, ()>(key(&self.store, user_id))
+        self.store
+            .query::<()>(&Cmd::del(key(&self.store, user_id)))
             .await
             .map_err(unavailable)
     }
@@ -102,22 +108,23 @@ impl domain::identity::tickets::TicketStore for RedisTicketStore {
         session_id: Uuid,
         ttl: chrono::Duration,
     ) -> Result<(), DomainError> {
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
         let seconds = u64::try_from(ttl.num_seconds().max(1)).unwrap_or(1);
-        conn.set_ex::<_, _, ()>(
-            self.store.key(&format!("stream-ticket:{hash}")),
-            format!("{user_id}:{session_id}"),
-            seconds,
-        )
-        .await
-        .map_err(unavailable)
+        self.store
+            .query::<()>(&Cmd::set_ex(
+                self.store.key(&format!("stream-ticket:{hash}")),
+                format!("{user_id}:{session_id}"),
+                seconds,
+            ))
+            .await
+            .map_err(unavailable)
     }
 
     async fn take(&self, hash: &str) -> Result<Option<(Uuid, Uuid)>, DomainError> {
-        let mut conn = self.store.conn().await.map_err(unavailable)?;
-        let value: Option<String> = deadpool_redis::redis::cmd("GETDEL")
-            .arg(self.store.key(&format!("stream-ticket:{hash}")))
-            .query_async(&mut conn)
+        let value: Option<String> = self
+            .store
+            .query(&Cmd::get_del(
+                self.store.key(&format!("stream-ticket:{hash}")),
+            ))
             .await
             .map_err(unavailable)?;
         Ok(value.and_then(|v| {

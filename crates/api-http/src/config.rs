@@ -36,10 +36,6 @@ pub struct Config {
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     pub redis_key_prefix: String,
 
-    /// Maximum Redis connections in the pool.
-    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16)]
-    pub redis_pool_size: usize,
-
     /// MongoDB connection URI.
     #[arg(
         long,
@@ -59,6 +55,16 @@ pub struct Config {
     /// How long (milliseconds) to wait for a store before answering 503.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub store_timeout_ms: u64,
+
+    /// Consecutive failures (errors or timeouts) of Redis after which its circuit breaker
+    /// opens: calls then fail at once instead of each waiting `STORE_TIMEOUT_MS`.
+    #[arg(long, env = "STORE_BREAKER_FAILURES", default_value_t = 3)]
+    pub store_breaker_failures: u32,
+
+    /// While a breaker is open, how often (milliseconds) a background probe tests the store;
+    /// its first success closes the breaker.
+    #[arg(long, env = "STORE_BREAKER_PROBE_MS", default_value_t = 1000)]
+    pub store_breaker_probe_ms: u64,
 
     /// Run pending migrations when `serve` starts.
     #[arg(long, env = "RUN_MIGRATIONS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -96,6 +102,11 @@ pub struct Config {
     /// How often (milliseconds) the audit relay ships the outbox to MongoDB.
     #[arg(long, env = "AUDIT_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub audit_relay_interval_ms: u64,
+
+    /// How long (hours) shipped `audit_outbox` rows are kept before the relay deletes them
+    /// (MongoDB holds the events; the rows are only kept for inspection and re-shipping).
+    #[arg(long, env = "AUDIT_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
+    pub audit_outbox_retention_hours: u32,
 
     /// The clinic's IANA time zone: schedules and slot dates are local to it.
     #[arg(long, env = "CLINIC_TIMEZONE", default_value = "UTC")]
@@ -187,14 +198,16 @@ pub struct Config {
 /// README's configuration table lists the same ranges.
 pub const RANGES: &[(&str, i128, i128)] = &[
     ("DATABASE_POOL_SIZE", 1, 512),
-    ("REDIS_POOL_SIZE", 1, 512),
     ("MONGODB_POOL_SIZE", 1, 512),
     ("STORE_TIMEOUT_MS", 50, 60_000),
+    ("STORE_BREAKER_FAILURES", 1, 1000),
+    ("STORE_BREAKER_PROBE_MS", 50, 600_000),
     ("JSON_BODY_LIMIT", 1024, 16 * 1024 * 1024),
     ("SESSION_TTL_HOURS", 1, 720),
     ("RATE_LIMIT_PER_MINUTE", 1, 100_000_000),
     ("LOGIN_RATE_LIMIT_PER_MINUTE", 1, 100_000),
     ("AUDIT_RELAY_INTERVAL_MS", 50, 3_600_000),
+    ("AUDIT_OUTBOX_RETENTION_HOURS", 1, 87_600),
     ("SLOT_HORIZON_DAYS", 1, 366),
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
@@ -211,6 +224,16 @@ impl Config {
     /// The store timeout as a [`Duration`].
     pub fn store_timeout(&self) -> Duration {
         Duration::from_millis(self.store_timeout_ms)
+    }
+
+    /// When a store's circuit breaker opens, and how often it is probed while open.
+    pub fn breaker_policy(&self) -> domain::breaker::BreakerPolicy {
+        domain::breaker::BreakerPolicy {
+            failures: self.store_breaker_failures,
+            cooldown: chrono::Duration::milliseconds(
+                i64::try_from(self.store_breaker_probe_ms).unwrap_or(i64::MAX),
+            ),
+        }
     }
 
     /// The configuration from the environment alone (no command-line flags), as tests use it.
@@ -290,14 +313,16 @@ impl Config {
         let to = |v: usize| i128::try_from(v).unwrap_or(i128::MAX);
         match name {
             "DATABASE_POOL_SIZE" => to(self.database_pool_size),
-            "REDIS_POOL_SIZE" => to(self.redis_pool_size),
             "MONGODB_POOL_SIZE" => self.mongodb_pool_size.into(),
             "STORE_TIMEOUT_MS" => self.store_timeout_ms.into(),
+            "STORE_BREAKER_FAILURES" => self.store_breaker_failures.into(),
+            "STORE_BREAKER_PROBE_MS" => self.store_breaker_probe_ms.into(),
             "JSON_BODY_LIMIT" => to(self.json_body_limit),
             "SESSION_TTL_HOURS" => self.session_ttl_hours.into(),
             "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute.into(),
             "LOGIN_RATE_LIMIT_PER_MINUTE" => self.login_rate_limit_per_minute.into(),
             "AUDIT_RELAY_INTERVAL_MS" => self.audit_relay_interval_ms.into(),
+            "AUDIT_OUTBOX_RETENTION_HOURS" => self.audit_outbox_retention_hours.into(),
             "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),

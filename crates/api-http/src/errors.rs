@@ -28,6 +28,24 @@ pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
     pub retry_after_secs: Option<u64>,
+    /// For a 503: the store that is unavailable (`postgres`, `redis`, `mongodb`, `files`),
+    /// which the access log names (see [`UnavailableStore`]).
+    pub store: Option<&'static str>,
+}
+
+/// Put in a 503 response's extensions so the access log line names the store behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnavailableStore(pub &'static str);
+
+/// The store behind a feature the domain reports unavailable.
+pub fn store_behind(feature: &'static str) -> &'static str {
+    match feature {
+        "database" => "postgres",
+        "session store" => "redis",
+        "audit log" => "mongodb",
+        "file store" => "files",
+        other => other,
+    }
 }
 
 impl ApiError {
@@ -40,6 +58,7 @@ impl ApiError {
                 field: None,
             },
             retry_after_secs: None,
+            store: None,
         }
     }
 
@@ -84,14 +103,17 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// A store is down: 503 with a retry hint, never the driver's message.
-    pub fn unavailable(what: &str) -> Self {
-        Self::new(
+    /// A store is down: 503 with a retry hint, never the driver's message; the access log
+    /// names the store.
+    pub fn unavailable(what: &'static str) -> Self {
+        let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",
             format!("{what} is temporarily unavailable; retry shortly"),
         )
-        .retry_after(5)
+        .retry_after(5);
+        error.store = Some(store_behind(what));
+        error
     }
 
     /// Something that is not the client's fault. The cause is logged here, once, with its
@@ -130,6 +152,9 @@ impl ResponseError for ApiError {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(store) = self.store {
+            response.extensions_mut().insert(UnavailableStore(store));
         }
         response.json(&self.body)
     }
@@ -262,5 +287,24 @@ mod tests {
             (500, "INTERNAL")
         );
         assert!(!api.body.message.contains("PostgreSQL"));
+    }
+
+    #[test]
+    fn a_503_names_the_store_behind_the_feature() {
+        for (feature, store) in [
+            ("database", "postgres"),
+            ("session store", "redis"),
+            ("audit log", "mongodb"),
+            ("file store", "files"),
+        ] {
+            let api = ApiError::from(DomainError::Unavailable(feature));
+            assert_eq!(api.status.as_u16(), 503);
+            assert_eq!(api.store, Some(store));
+            let response = api.error_response();
+            assert_eq!(
+                response.extensions().get::<UnavailableStore>(),
+                Some(&UnavailableStore(store))
+            );
+        }
     }
 }

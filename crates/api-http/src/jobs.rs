@@ -17,6 +17,16 @@ pub async fn relay_audit_once(state: &AppState) -> Result<usize, DomainError> {
     state.audit_relay.drain().await
 }
 
+/// The outbox clean-up step: deletes the `audit_outbox` rows shipped longer than
+/// `AUDIT_OUTBOX_RETENTION_HOURS` ago, in bounded batches. Returns how many.
+pub async fn prune_audit_outbox_once(state: &AppState) -> Result<usize, DomainError> {
+    let retention = chrono::Duration::hours(state.config.audit_outbox_retention_hours.into());
+    state.audit_relay.prune(retention).await
+}
+
+/// How often the relay prunes the outbox (it ships far more often).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// The slot generation's step: extends every active schedule to the horizon. Returns how many
 /// slots were created.
 pub async fn generate_slots_once(state: &AppState) -> Result<usize, DomainError> {
@@ -50,12 +60,25 @@ pub async fn purge_idempotency_keys_once(state: &AppState) -> Result<usize, Doma
 
 /// Ships the audit outbox to MongoDB every `AUDIT_RELAY_INTERVAL_MS`. While MongoDB is down
 /// the events wait in PostgreSQL and are shipped once it is back. Safe with several `serve`
-/// processes: the outbox takes a lock, so batches are shipped in order, once.
+/// processes: the outbox takes a lock, so batches are shipped in order, once. Every minute it
+/// also deletes the rows shipped longer than the retention ago (several processes pruning at
+/// once skip each other's rows).
 pub fn spawn_audit_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(state.config.audit_relay_interval_ms);
         let mut indexes_ready = false;
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_prune {
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                match prune_audit_outbox_once(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "shipped audit outbox rows pruned"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::errors::cause_chain(&e), "audit outbox prune failed; retrying later")
+                    }
+                }
+            }
             // The indexes once (until that succeeds), then only the shipping.
             let step = if indexes_ready {
                 state.audit_relay.drain().await

@@ -27,6 +27,7 @@ pub async fn check(state: &AppState, bucket: &str, budget: u64) -> Result<(), Ap
     match state.rate_limiter.hit(bucket, budget).await {
         Ok(RateDecision::Allowed { .. }) => Ok(()),
         Ok(RateDecision::Limited { retry_after_secs }) => Err(too_many(retry_after_secs)),
+        Err(e) if e.is_circuit_open() => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter unavailable; allowing the request");
             Ok(())

@@ -50,7 +50,19 @@ pub async fn middleware(
         Ok(mut response) => {
             let status = response.status().as_u16();
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-            if status >= 500 {
+            let store = response
+                .response()
+                .extensions()
+                .get::<crate::errors::UnavailableStore>()
+                .map(|s| s.0);
+            if let Some(store) = store {
+                tracing::error!(
+                    status,
+                    latency_ms,
+                    store,
+                    "request failed: store unavailable"
+                );
+            } else if status >= 500 {
                 tracing::error!(status, latency_ms, "request failed");
             } else {
                 tracing::info!(status, latency_ms, "request handled");

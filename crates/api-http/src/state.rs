@@ -89,10 +89,10 @@ impl AppState {
         let redis = RedisStore::new(&RedisConfig {
             url: config.redis_url.clone(),
             key_prefix: config.redis_key_prefix.clone(),
-            max_size: config.redis_pool_size,
             timeout,
+            breaker: config.breaker_policy(),
         })
-        .map_err(|e| anyhow::anyhow!("Redis pool: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("Redis client: {e}"))?;
         let mongo = MongoStore::new(&MongoConfig {
             uri: config.mongodb_uri.clone(),
             database: config.mongodb_database.clone(),

@@ -136,6 +136,15 @@ pub trait AuditOutbox: Send + Sync {
 
     /// How many events wait to be shipped.
     async fn pending(&self) -> Result<u64, DomainError>;
+
+    /// Deletes up to `limit` events shipped more than `retention` ago (by the database's
+    /// clock), oldest first; never an unshipped one. Returns how many. Safe with several
+    /// relays at once: rows another process is deleting are skipped, not waited for.
+    async fn prune_shipped(
+        &self,
+        retention: chrono::Duration,
+        limit: i64,
+    ) -> Result<usize, DomainError>;
 }
 
 /// Search criteria of the admin audit search; every one optional.
@@ -198,7 +207,26 @@ impl AuditRelay {
     }
 }
 
+/// How many shipped events one prune statement deletes: bounded, so each statement holds its
+/// row locks briefly and never scans the whole outbox at once.
+pub const PRUNE_BATCH: i64 = 1000;
+
 impl AuditRelay {
+    /// Deletes the events shipped more than `retention` ago, batch after batch until a short
+    /// one (shipped rows are copies of what MongoDB holds; without this the outbox grows with
+    /// every change for ever). Returns how many went.
+    #[tracing::instrument(name = "audit.prune", skip_all)]
+    pub async fn prune(&self, retention: chrono::Duration) -> Result<usize, DomainError> {
+        let mut pruned = 0;
+        loop {
+            let n = self.outbox.prune_shipped(retention, PRUNE_BATCH).await?;
+            pruned += n;
+            if n < usize::try_from(PRUNE_BATCH).unwrap_or(usize::MAX) {
+                return Ok(pruned);
+            }
+        }
+    }
+
     /// Ships batches until none is left (or one fails). Returns the number shipped; an error
     /// leaves the remaining events in the outbox for the next run.
     #[tracing::instrument(name = "audit.drain", skip_all)]
@@ -269,6 +297,27 @@ mod tests {
             relay.drain().await,
             Err(DomainError::Unavailable("audit log"))
         );
+    }
+
+    #[tokio::test]
+    async fn prune_deletes_in_bounded_batches_until_a_short_one() {
+        let mut outbox = MockAuditOutbox::new();
+        let mut seq = mockall::Sequence::new();
+        let week = chrono::Duration::hours(168);
+        for n in [1000, 1000, 7] {
+            outbox
+                .expect_prune_shipped()
+                .times(1)
+                .in_sequence(&mut seq)
+                .withf(move |retention, limit| *retention == week && *limit == PRUNE_BATCH)
+                .returning(move |_, _| Ok(n));
+        }
+        let relay = AuditRelay {
+            outbox: Arc::new(outbox),
+            sink: Arc::new(MockAuditSink::new()),
+            batch_size: 10,
+        };
+        assert_eq!(relay.prune(week).await.unwrap(), 2007);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - [`prescriptions`], [`medical_records`]: clinical content and the files behind it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
-//! - [`health`]: the probe port `/ready` uses to check each store.
+//! - [`health`]: the probe port `/ready` uses to check each store; [`breaker`]: the circuit
+//!   breaker that stops calls waiting on a store known to be failing.
 //! - [`lifecycle`]: the one shape of the appointment and bill status machines.
 //! - [`dates`]: the years a client may name (1900-9999), checked before any store sees them.
 //! - [`error`], [`paging`], [`money`], [`text`]: shared by every area ([`text`] refuses NUL
@@ -25,6 +26,7 @@ pub mod access;
 pub mod appointments;
 pub mod audit;
 pub mod billing;
+pub mod breaker;
 pub mod clock;
 pub mod dates;
 pub mod directory;

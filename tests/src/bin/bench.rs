@@ -164,7 +164,6 @@ async fn main() {
     let pg_seconds = env_or("BENCH_SECONDS", 10);
     let budget = |c: &mut api_http::Config| {
         c.database_pool_size = 16;
-        c.redis_pool_size = 64;
         c.store_timeout_ms = 10_000;
         c.rate_limit_per_minute = 10_000_000;
     };

@@ -71,7 +71,6 @@ async fn book_for(
 async fn two_hundred_racing_bookings_of_one_slot_make_exactly_one_appointment() {
     let app = TestApp::spawn_with(|c| {
         c.database_pool_size = 16;
-        c.redis_pool_size = 32;
         c.store_timeout_ms = 10_000;
     })
     .await;
@@ -106,11 +105,10 @@ async fn two_hundred_racing_bookings_of_one_slot_make_exactly_one_appointment() 
 
 #[tokio::test]
 async fn five_hundred_patients_racing_for_fifty_slots_fill_each_once_without_overlaps() {
-    // 1000 requests at once: each needs a Redis connection for its rate-limit count and its
-    // session check, so give the pools room (with the default 8 and 1 s, callers get 503).
+    // 1000 requests at once: Redis multiplexes them on one connection, but PostgreSQL's pool
+    // needs room (with the default 8 and 1 s, callers get 503).
     let app = TestApp::spawn_with(|c| {
         c.database_pool_size = 16;
-        c.redis_pool_size = 64;
         c.store_timeout_ms = 10_000;
     })
     .await;

@@ -377,8 +377,16 @@ async fn with_redis_down_protected_routes_answer_503_and_public_ones_still_work(
     );
 
     redis.restart();
-    // The sessions were in the stopped Redis: log in again, without restarting the API.
-    let (status, body) = app.login(&patient.email, PASSWORD).await;
+    // The sessions were in the stopped Redis: log in again, without restarting the API, as
+    // soon as the circuit breaker's probe (every STORE_BREAKER_PROBE_MS) has seen Redis back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (status, body) = loop {
+        let (status, body) = app.login(&patient.email, PASSWORD).await;
+        if status != 503 || std::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         app.json(Method::GET, "/me", body["accessToken"].as_str(), None)

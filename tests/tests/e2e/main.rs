@@ -6,10 +6,13 @@
 //! `uploads` (upload abuse, interrupted and stalled uploads, failure injection), `file_stores`
 //! (the S3 store), `notifications` (live streams), `booking` (no double booking under races,
 //! reminders on a manual clock), `audit` (outbox exactly once across a MongoDB outage and a
-//! re-created PostgreSQL database), `authorization`, `bad_input`, `operations` (readiness and
-//! outages), `stores`, `migrations` (every down.sql reverses its up.sql).
+//! re-created PostgreSQL database), `audit_outbox` (retention), `authorization`, `bad_input`,
+//! `pages` (cursor walks of every deep list, capped totals), `operations` (readiness and
+//! outages), `redis_use` (one connection, cached bytes, the circuit breaker on a hung Redis),
+//! `stores`, `migrations` (every down.sql reverses its up.sql).
 
 mod audit;
+mod audit_outbox;
 mod authorization;
 mod bad_input;
 mod booking;
@@ -25,6 +28,7 @@ mod migrations;
 mod notifications;
 mod operations;
 mod pages;
+mod redis_use;
 mod seed;
 mod stores;
 mod uploads;

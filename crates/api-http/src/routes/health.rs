@@ -78,8 +78,20 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if all_up {
         HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "5"))
-            .json(body)
+        let mut response = HttpResponse::ServiceUnavailable();
+        if let Some(down) = body.stores.iter().find(|s| s.status == "down") {
+            // The access log names the (first) store that is down.
+            let name = state
+                .probes
+                .iter()
+                .map(|p| p.name())
+                .find(|n| *n == down.name);
+            if let Some(name) = name {
+                response
+                    .extensions_mut()
+                    .insert(crate::errors::UnavailableStore(name));
+            }
+        }
+        response.insert_header(("Retry-After", "5")).json(body)
     }
 }

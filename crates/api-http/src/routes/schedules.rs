@@ -3,7 +3,7 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use domain::error::DomainError;
-use domain::scheduling::{AvailableSlot, DayOfWeek, Schedule, ScheduleInput};
+use domain::scheduling::{AvailableSlot, DayOfWeek, DaySlots, Schedule, ScheduleInput};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -217,18 +217,88 @@ pub async fn available(
         }
     };
     let doctor_id = id.into_inner();
-    let mut slots = Vec::new();
+    let mut days = Vec::new();
     let mut date = from;
     while date <= to {
-        slots.extend(
-            state
-                .scheduling
-                .available(doctor_id, date)
-                .await?
-                .into_iter()
-                .map(SlotDto::from),
-        );
+        days.push(state.scheduling.available(doctor_id, date).await?);
         date += Duration::days(1);
     }
-    Ok(HttpResponse::Ok().json(slots))
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(slots_body(days)?))
+}
+
+/// The days' slots as one JSON array. A cached day is already the JSON array of its slots
+/// (serde's shape of `AvailableSlot`, which is `SlotDto`'s): its items are copied in as they
+/// are, not parsed and serialised again.
+fn slots_body(days: Vec<DaySlots>) -> Result<String, ApiError> {
+    let mut body = String::from("[");
+    for day in days {
+        let json = match day {
+            DaySlots::Json(json) => json,
+            DaySlots::Slots(slots) => {
+                let dtos: Vec<SlotDto> = slots.into_iter().map(SlotDto::from).collect();
+                serde_json::to_string(&dtos).map_err(|e| ApiError::internal(&e))?
+            }
+        };
+        let items = json
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or_default();
+        if !items.is_empty() {
+            if body.len() > 1 {
+                body.push(',');
+            }
+            body.push_str(items);
+        }
+    }
+    body.push(']');
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn slot(hour: u32) -> AvailableSlot {
+        AvailableSlot {
+            id: Uuid::new_v4(),
+            doctor_id: Uuid::new_v4(),
+            date: NaiveDate::from_ymd_opt(2030, 1, 2).unwrap(),
+            start_time: NaiveTime::from_hms_opt(hour, 0, 0).unwrap(),
+            end_time: NaiveTime::from_hms_opt(hour, 30, 0).unwrap(),
+            starts_at: Utc.with_ymd_and_hms(2030, 1, 2, hour, 0, 0).unwrap(),
+            ends_at: Utc.with_ymd_and_hms(2030, 1, 2, hour, 30, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_cached_day_is_the_json_the_dto_would_have_written() {
+        // The cache stores serde's shape of the domain type and the route sends it as is: it
+        // must be byte for byte what the documented DTO gives.
+        let s = slot(9);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            serde_json::to_string(&SlotDto::from(s.clone())).unwrap()
+        );
+    }
+
+    #[test]
+    fn days_cached_fresh_and_empty_join_into_one_array() {
+        let (a, b, c) = (slot(9), slot(10), slot(11));
+        let cached = DaySlots::Json(serde_json::to_string(&[a.clone(), b.clone()]).unwrap());
+        let body = slots_body(vec![
+            DaySlots::Json("[]".into()),
+            cached,
+            DaySlots::Slots(vec![]),
+            DaySlots::Slots(vec![c.clone()]),
+            DaySlots::Json("[]".into()),
+        ])
+        .unwrap();
+        let parsed: Vec<AvailableSlot> = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed, vec![a, b, c]);
+        assert_eq!(slots_body(vec![]).unwrap(), "[]");
+        assert_eq!(slots_body(vec![DaySlots::Json("[]".into())]).unwrap(), "[]");
+    }
 }

@@ -211,12 +211,32 @@ pub trait ScheduleRepository: Send + Sync {
     ) -> Result<Vec<AvailableSlot>, DomainError>;
 }
 
+/// A day's free slots as the cache holds them: the JSON array of [`AvailableSlot`] already
+/// serialised, so a cache hit is answered without parsing and serialising the slots again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedSlots {
+    /// A JSON array of [`AvailableSlot`] (serde's shape, the API's too).
+    pub json: String,
+    /// When the earliest slot starts (`None`: no slot). Before that instant every cached slot
+    /// is still in the future, so the body can be served as it is.
+    pub first_start: Option<DateTime<Utc>>,
+}
+
+/// A day's free slots, as availability answers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaySlots {
+    /// From the cache: a JSON array of [`AvailableSlot`], to be sent as it is.
+    Json(String),
+    /// From the database (or a cache entry some of whose slots have started meanwhile).
+    Slots(Vec<AvailableSlot>),
+}
+
 /// The availability cache (`slots:{doctorId}:{date}`, 5 minutes). Best effort: errors mean
 /// "no cache" and callers fall through to the database.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SlotCache: Send + Sync {
-    async fn get(&self, doctor_id: Uuid, date: NaiveDate) -> Option<Vec<AvailableSlot>>;
+    async fn get(&self, doctor_id: Uuid, date: NaiveDate) -> Option<CachedSlots>;
     async fn put(&self, doctor_id: Uuid, date: NaiveDate, slots: &[AvailableSlot]);
     async fn invalidate(&self, doctor_id: Uuid, dates: &[NaiveDate]);
 }
@@ -227,7 +247,7 @@ pub struct NoSlotCache;
 
 #[async_trait]
 impl SlotCache for NoSlotCache {
-    async fn get(&self, _: Uuid, _: NaiveDate) -> Option<Vec<AvailableSlot>> {
+    async fn get(&self, _: Uuid, _: NaiveDate) -> Option<CachedSlots> {
         None
     }
     async fn put(&self, _: Uuid, _: NaiveDate, _: &[AvailableSlot]) {}

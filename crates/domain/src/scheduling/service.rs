@@ -8,7 +8,9 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use super::{generate, AvailableSlot, Schedule, ScheduleInput, ScheduleRepository, SlotCache};
+use super::{
+    generate, AvailableSlot, DaySlots, Schedule, ScheduleInput, ScheduleRepository, SlotCache,
+};
 use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
@@ -194,28 +196,37 @@ impl SchedulingService {
         Ok(created)
     }
 
-    /// Free slots of a doctor on a date (public), served from the cache when warm.
+    /// Free slots of a doctor on a date (public) that have not started, served from the cache
+    /// when warm: as the cached JSON itself while none of its slots has started (the usual
+    /// case), else parsed and filtered.
     #[tracing::instrument(name = "scheduling.available", skip_all, fields(doctor_id = %doctor_id))]
     pub async fn available(
         &self,
         doctor_id: Uuid,
         date: NaiveDate,
-    ) -> Result<Vec<AvailableSlot>, DomainError> {
+    ) -> Result<DaySlots, DomainError> {
         crate::dates::check_date("date", date)?;
         let now = self.clock.now();
-        let slots = match self.cache.get(doctor_id, date).await {
-            Some(cached) => cached,
-            None => {
-                let doctor = self.directory.doctor(doctor_id).await?;
-                if !doctor.is_some_and(|d| d.is_active) {
-                    return Err(DomainError::NotFound("doctor"));
-                }
-                let fresh = self.schedules.available_slots(doctor_id, date, now).await?;
-                self.cache.put(doctor_id, date, &fresh).await;
-                fresh
+        if let Some(cached) = self.cache.get(doctor_id, date).await {
+            if cached.first_start.is_none_or(|first| first > now) {
+                return Ok(DaySlots::Json(cached.json));
             }
-        };
-        Ok(slots.into_iter().filter(|s| s.starts_at > now).collect())
+            // An unreadable entry is a miss: the database answers and replaces it.
+            if let Ok(slots) = serde_json::from_str::<Vec<AvailableSlot>>(&cached.json) {
+                return Ok(DaySlots::Slots(
+                    slots.into_iter().filter(|s| s.starts_at > now).collect(),
+                ));
+            }
+        }
+        let doctor = self.directory.doctor(doctor_id).await?;
+        if !doctor.is_some_and(|d| d.is_active) {
+            return Err(DomainError::NotFound("doctor"));
+        }
+        let fresh = self.schedules.available_slots(doctor_id, date, now).await?;
+        self.cache.put(doctor_id, date, &fresh).await;
+        Ok(DaySlots::Slots(
+            fresh.into_iter().filter(|s| s.starts_at > now).collect(),
+        ))
     }
 }
 
@@ -225,7 +236,7 @@ mod tests {
     use crate::audit::RequestMeta;
     use crate::clock::FixedClock;
     use crate::directory::MockDirectoryRepository;
-    use crate::scheduling::{DayOfWeek, MockScheduleRepository, MockSlotCache};
+    use crate::scheduling::{CachedSlots, DayOfWeek, MockScheduleRepository, MockSlotCache};
     use chrono::{NaiveTime, TimeZone, Utc};
 
     fn t(h: u32) -> NaiveTime {
@@ -282,32 +293,74 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_warm_cache_answers_without_the_database() {
-        let doctor_id = Uuid::new_v4();
-        let date = NaiveDate::from_ymd_opt(2030, 1, 2).unwrap();
-        let slot = AvailableSlot {
+    fn slot_at(doctor_id: Uuid, date: NaiveDate, hour: u32) -> AvailableSlot {
+        AvailableSlot {
             id: Uuid::new_v4(),
             doctor_id,
             date,
-            start_time: t(9),
-            end_time: t(10),
-            starts_at: Utc.with_ymd_and_hms(2030, 1, 2, 9, 0, 0).unwrap(),
-            ends_at: Utc.with_ymd_and_hms(2030, 1, 2, 10, 0, 0).unwrap(),
+            start_time: t(hour),
+            end_time: t(hour + 1),
+            starts_at: Utc.with_ymd_and_hms(2030, 1, 1, hour, 0, 0).unwrap(),
+            ends_at: Utc.with_ymd_and_hms(2030, 1, 1, hour + 1, 0, 0).unwrap(),
+        }
+    }
+
+    fn cache_holding(slots: &[AvailableSlot]) -> MockSlotCache {
+        let cached = CachedSlots {
+            json: serde_json::to_string(slots).unwrap(),
+            first_start: slots.iter().map(|s| s.starts_at).min(),
         };
         let mut cache = MockSlotCache::new();
-        let cached = vec![slot.clone()];
         cache
             .expect_get()
             .times(1)
             .returning(move |_, _| Some(cached.clone()));
+        cache
+    }
+
+    #[tokio::test]
+    async fn a_warm_cache_answers_its_json_as_is_without_the_database() {
+        let doctor_id = Uuid::new_v4();
+        let date = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        // The clock stands at 08:00: both slots are ahead.
+        let slots = [slot_at(doctor_id, date, 9), slot_at(doctor_id, date, 10)];
         // No expectations on the repositories: touching them would fail the test.
         let svc = service(
             MockScheduleRepository::new(),
             MockDirectoryRepository::new(),
-            cache,
+            cache_holding(&slots),
         );
-        assert_eq!(svc.available(doctor_id, date).await.unwrap(), vec![slot]);
+        assert_eq!(
+            svc.available(doctor_id, date).await.unwrap(),
+            DaySlots::Json(serde_json::to_string(&slots).unwrap())
+        );
+        let svc = service(
+            MockScheduleRepository::new(),
+            MockDirectoryRepository::new(),
+            cache_holding(&[]),
+        );
+        assert_eq!(
+            svc.available(doctor_id, date).await.unwrap(),
+            DaySlots::Json("[]".into()),
+            "a day without free slots is cached too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_slot_that_has_started_is_left_out() {
+        let doctor_id = Uuid::new_v4();
+        let date = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        // Cached at 07:00; the clock stands at 08:00, when the first slot has started.
+        let (started, ahead) = (slot_at(doctor_id, date, 8), slot_at(doctor_id, date, 9));
+        let svc = service(
+            MockScheduleRepository::new(),
+            MockDirectoryRepository::new(),
+            cache_holding(&[started, ahead.clone()]),
+        );
+        assert_eq!(
+            svc.available(doctor_id, date).await.unwrap(),
+            DaySlots::Slots(vec![ahead])
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,1 @@
+DROP INDEX audit_outbox_shipped_idx;
