@@ -193,9 +193,9 @@ macro_rules! page_dto {
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             pub items: Vec<$item>,
-            /// Items matching the filters, counted up to 10,000.
+            /// Items matching the filters, counted up to 1,000.
             pub total: u64,
-            /// False when the count stopped at 10,000: there are more than `total`.
+            /// False when the count stopped at 1,000: there are more than `total`.
             pub total_is_exact: bool,
             /// The page number; null on a page read by `cursor`.
             pub page: Option<u32>,
