@@ -282,17 +282,20 @@ impl DirectoryRepository for PgDirectoryRepository {
             }
             q
         };
+        // By name, ties by account id: exactly the users (name, id) index, so a page reads its
+        // rows in order. (Ties by the patient id made PostgreSQL sort every patient sharing the
+        // first name on the page: 15 ms for page 1 of 333,333 seeded patients, 0.1 ms now.)
         let after = page.after.as_ref().map(|c| c.name()).transpose()?;
         let (rows, total): (Vec<(PatientProfileRow, AccountColumns)>, _) = keyset_page!(
             &mut conn,
             build,
             (PatientProfileRow::as_select(), AccountColumns::as_select()),
-            (users::name.asc(), patients::id.asc()),
-            after.map(|at| after_name("(users.name, patients.id)", at)),
+            (users::name.asc(), users::id.asc()),
+            after.map(|at| after_name("(users.name, users.id)", at)),
             page
         );
         let patients: Vec<Patient> = rows.into_iter().map(|(p, a)| to_patient(p, a)).collect();
-        Ok(page.page_of(patients, total, |p| Cursor::Name(p.name.clone(), p.id)))
+        Ok(page.page_of(patients, total, |p| Cursor::Name(p.name.clone(), p.user_id)))
     }
 
     async fn update_patient(
@@ -368,8 +371,8 @@ impl DirectoryRepository for PgDirectoryRepository {
             &mut conn,
             build,
             (NewDoctorRow::as_select(), AccountColumns::as_select()),
-            (users::name.asc(), doctors::id.asc()),
-            after.map(|at| after_name("(users.name, doctors.id)", at)),
+            (users::name.asc(), users::id.asc()),
+            after.map(|at| after_name("(users.name, users.id)", at)),
             page
         );
         let ids: Vec<Uuid> = rows.iter().map(|(d, _)| d.id).collect();
@@ -381,7 +384,7 @@ impl DirectoryRepository for PgDirectoryRepository {
                 to_doctor(d, a, deps)
             })
             .collect::<Result<Vec<Doctor>, _>>()?;
-        Ok(page.page_of(items, total, |d| Cursor::Name(d.name.clone(), d.id)))
+        Ok(page.page_of(items, total, |d| Cursor::Name(d.name.clone(), d.user_id)))
     }
 
     async fn update_doctor(

@@ -18,7 +18,7 @@ use domain::clock::{Clock, SystemClock};
 use domain::directory::DirectoryService;
 use domain::health::StoreProbe;
 use domain::identity::IdentityService;
-use domain::scheduling::SchedulingService;
+use domain::scheduling::{NoSlotCache, SchedulingService, SlotCache};
 
 use crate::auth::password::Argon2Hasher;
 use crate::auth::tokens::TokenService;
@@ -127,9 +127,15 @@ impl AppState {
         );
         let directory_repo = Arc::new(PgDirectoryRepository { pool: pg.clone() });
         let directory = DirectoryService::new(directory_repo.clone());
-        let slot_cache = Arc::new(RedisSlotCache {
-            store: redis.clone(),
-        });
+        // SLOT_CACHE_ENABLED=false: every availability read computes from PostgreSQL (the
+        // benchmarks' cold baseline; also a way out should the cache ever misbehave).
+        let slot_cache: Arc<dyn SlotCache> = if config.slot_cache_enabled {
+            Arc::new(RedisSlotCache {
+                store: redis.clone(),
+            })
+        } else {
+            Arc::new(NoSlotCache)
+        };
         let scheduling = SchedulingService::new(
             Arc::new(PgScheduleRepository { pool: pg.clone() }),
             directory_repo.clone(),

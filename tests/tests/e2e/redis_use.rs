@@ -79,6 +79,39 @@ async fn a_burst_of_a_thousand_reads_shares_one_connection_without_pings() {
 }
 
 #[tokio::test]
+async fn with_the_slot_cache_off_availability_is_computed_every_time() {
+    let app = TestApp::spawn_with(|c| c.slot_cache_enabled = false).await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let path = format!("/doctors/{doctor_id}/slots?date={date}");
+    let first: serde_json::Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 2);
+    let key = format!("slots:{doctor_id}:{date}");
+    assert_eq!(
+        app.app.redis.get(&key).await.unwrap(),
+        None,
+        "nothing cached"
+    );
+    // A slot taken behind the API's back shows at once: nothing stale to wait out.
+    let mut conn = app.database().connect().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE time_slots SET is_available = false
+              WHERE doctor_id = '{doctor_id}' AND date = '{date}' AND start_time = '09:00'"
+        )),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let second: serde_json::Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(second.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_cache_hit_sends_the_stored_json_bytes_as_they_are() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

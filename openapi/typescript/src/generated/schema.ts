@@ -979,10 +979,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @enum {string} */
@@ -1026,10 +1026,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         BillDto: {
@@ -1069,10 +1069,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @enum {string} */
@@ -1132,10 +1132,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         DepartmentRequest: {
@@ -1187,10 +1187,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @description A doctor's professional details (at staff creation). */
@@ -1304,10 +1304,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         NotificationDto: {
@@ -1335,10 +1335,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @enum {string} */
@@ -1367,10 +1367,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @description A patient's profile fields, as sent and received. */
@@ -1441,10 +1441,10 @@ export interface components {
             perPage: number;
             /**
              * Format: int64
-             * @description Items matching the filters, counted up to 10,000.
+             * @description Items matching the filters, counted up to 1,000.
              */
             total: number;
-            /** @description False when the count stopped at 10,000: there are more than `total`. */
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
         /** @description Readiness: whether every store answers. */
