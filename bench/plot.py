@@ -20,6 +20,10 @@ def main(results, output):
     latest = {}
     for r in rows:  # the file is in run order: later rows replace earlier ones
         latest[(r["scenario"], r["size"])] = r
+    # Only the scenarios of the latest run (a renamed or retired one would linger otherwise).
+    last_run = rows[-1]["date"] if rows else None
+    current = {r["scenario"] for r in rows if r["date"] == last_run}
+    latest = {k: r for k, r in latest.items() if k[0] in current}
     scenarios = sorted({s for s, _ in latest})
     fig, ax = plt.subplots(figsize=(9, 5.5))
     colours = plt.get_cmap("tab20").colors
