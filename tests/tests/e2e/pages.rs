@@ -24,6 +24,15 @@ async fn ids(app: &TestApp, sql: &str) -> Vec<String> {
     rows.into_iter().map(|r| r.id).collect()
 }
 
+/// The patient or doctor id (`table`) of the account with this email.
+async fn profile_id(app: &TestApp, table: &str, email: &str) -> String {
+    let sql = format!(
+        "SELECT t.id::text AS id FROM {table} t JOIN users u ON u.id = t.user_id
+         WHERE u.email = '{email}'"
+    );
+    ids(app, &sql).await.remove(0)
+}
+
 async fn token(app: &TestApp, email: &str) -> String {
     let (status, body) = app.login(email, DEMO_PASSWORD).await;
     assert_eq!(status, 200, "{body}");
@@ -121,13 +130,7 @@ async fn every_deep_list_walks_by_cursor_in_its_order_each_item_once() {
     assert_eq!(ids_of(&items), expected, "soonest first, by cursor");
 
     // One patient's, as the desk sees it: a short list, so its total is exact.
-    let patient_id: String = ids(
-        &app,
-        "SELECT p.id::text AS id FROM patients p JOIN users u ON u.id = p.user_id
-         WHERE u.email = 'patient1@healthsync.test'",
-    )
-    .await
-    .remove(0);
+    let patient_id = profile_id(&app, "patients", "patient1@healthsync.test").await;
     let (items, first) = walk(
         &app,
         &desk,
@@ -150,13 +153,7 @@ async fn every_deep_list_walks_by_cursor_in_its_order_each_item_once() {
     assert_eq!(ids_of(&items), expected, "one patient's");
 
     // Newest first, filtered to one doctor: the reverse order.
-    let doctor: String = ids(
-        &app,
-        "SELECT d.id::text AS id FROM doctors d JOIN users u ON u.id = d.user_id
-         WHERE u.email = 'doctor2@healthsync.test'",
-    )
-    .await
-    .remove(0);
+    let doctor = profile_id(&app, "doctors", "doctor2@healthsync.test").await;
     let (items, first) = walk(
         &app,
         &desk,
