@@ -27,6 +27,9 @@ pub enum Conflict {
     PrescriptionExists,
     /// Another request with the same `Idempotency-Key` is still running; retry shortly.
     IdempotencyInFlight,
+    /// A message to a conversation that takes none any more (cancelled, or completed longer ago
+    /// than the chat window).
+    ChatClosed,
 }
 
 impl Conflict {
@@ -45,6 +48,7 @@ impl Conflict {
             Self::NotInConsultation => "APPOINTMENT_NOT_IN_CONSULTATION",
             Self::PrescriptionExists => "PRESCRIPTION_EXISTS",
             Self::IdempotencyInFlight => "IDEMPOTENCY_IN_FLIGHT",
+            Self::ChatClosed => "CHAT_CLOSED",
         }
     }
 }

@@ -1,0 +1,292 @@
+//! Doctor-patient chat (issue 12): the rules of a conversation, before any store or socket.
+//!
+//! A conversation belongs to one appointment and has exactly two participants: the
+//! appointment's patient and its doctor. Everyone else (another patient, another doctor, the
+//! front desk, admins) is told the conversation does not exist (404): chat is clinical, and an
+//! id must not be probeable.
+//!
+//! When it may be written, decided here once:
+//! - from booking on, while the appointment is SCHEDULED, CONFIRMED or IN_PROGRESS;
+//! - after COMPLETED, until `write_window` (14 days by default) past the visit's end, for the
+//!   questions a visit leaves. The window counts from the visit's scheduled end rather than the
+//!   moment the doctor pressed "complete": the end is fixed at booking, so the deadline cannot
+//!   move when a visit is completed late;
+//! - a CANCELLED appointment's conversation is read-only at once: what was said stays readable
+//!   by both, nothing more can be added.
+//!
+//! A message is trimmed, never empty, at most [`MessageText::MAX_CHARS`] characters, and free
+//! text (line breaks allowed, other control characters refused, as everywhere).
+//!
+//! This module holds the first part of issue 12 (who, when, what); the storage, REST routes and
+//! WebSocket are still to be built.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::appointments::{Appointment, AppointmentStatus};
+use crate::error::{Conflict, DomainError};
+use crate::identity::{Actor, Role};
+use crate::text::{check_text, Lines};
+
+/// Which side of a conversation a participant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Patient,
+    Doctor,
+}
+
+/// The participant reading or writing, and the one on the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Participants {
+    pub side: Side,
+    /// The appointment's patient or doctor record this actor is.
+    pub me: Uuid,
+    /// The record on the other side (the receiver of what `me` sends).
+    pub other: Uuid,
+}
+
+/// Whether the conversation takes new messages now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writability {
+    Open,
+    /// Readable by both participants, closed to new messages.
+    ReadOnly,
+}
+
+/// How long a completed visit's conversation stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatPolicy {
+    pub write_window: Duration,
+}
+
+impl Default for ChatPolicy {
+    fn default() -> Self {
+        Self {
+            write_window: Duration::days(14),
+        }
+    }
+}
+
+impl ChatPolicy {
+    /// The actor's place in the appointment's conversation, or 404 for anyone else.
+    pub fn participants(
+        &self,
+        actor: &Actor,
+        appointment: &Appointment,
+    ) -> Result<Participants, DomainError> {
+        let as_patient =
+            actor.role == Role::Patient && actor.patient_id == Some(appointment.patient_id);
+        let as_doctor =
+            actor.role == Role::Doctor && actor.doctor_id == Some(appointment.doctor_id);
+        match (as_patient, as_doctor) {
+            (true, _) => Ok(Participants {
+                side: Side::Patient,
+                me: appointment.patient_id,
+                other: appointment.doctor_id,
+            }),
+            (_, true) => Ok(Participants {
+                side: Side::Doctor,
+                me: appointment.doctor_id,
+                other: appointment.patient_id,
+            }),
+            _ => Err(DomainError::NotFound("conversation")),
+        }
+    }
+
+    /// Whether the conversation of `appointment` takes messages at `now`.
+    pub fn writability(&self, appointment: &Appointment, now: DateTime<Utc>) -> Writability {
+        match appointment.status {
+            AppointmentStatus::Scheduled
+            | AppointmentStatus::Confirmed
+            | AppointmentStatus::InProgress => Writability::Open,
+            AppointmentStatus::Completed if now <= appointment.ends_at + self.write_window => {
+                Writability::Open
+            }
+            AppointmentStatus::Completed | AppointmentStatus::Cancelled => Writability::ReadOnly,
+        }
+    }
+
+    /// The check before a send: a participant (404 otherwise), and an open conversation (409
+    /// `CHAT_CLOSED` otherwise).
+    pub fn may_send(
+        &self,
+        actor: &Actor,
+        appointment: &Appointment,
+        now: DateTime<Utc>,
+    ) -> Result<Participants, DomainError> {
+        let participants = self.participants(actor, appointment)?;
+        match self.writability(appointment, now) {
+            Writability::Open => Ok(participants),
+            Writability::ReadOnly => Err(DomainError::Conflict(Conflict::ChatClosed)),
+        }
+    }
+}
+
+/// A message's text: trimmed, 1 to [`Self::MAX_CHARS`] characters, free text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(DomainError::validation(
+                "message",
+                "must not be empty or only spaces",
+            ));
+        }
+        check_text(text, "message", Lines::Multi)?;
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(DomainError::validation(
+                "message",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appointments::AppointmentType;
+    use crate::audit::RequestMeta;
+    use crate::money::Money;
+    use chrono::TimeZone;
+
+    fn appointment(status: AppointmentStatus) -> Appointment {
+        let starts_at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        Appointment {
+            id: Uuid::new_v4(),
+            patient_id: Uuid::new_v4(),
+            doctor_id: Uuid::new_v4(),
+            time_slot_id: None,
+            kind: AppointmentType::Consultation,
+            status,
+            reason: "Ear ache".into(),
+            notes: None,
+            cancel_reason: None,
+            consultation_fee: Money::parse("50.00", "fee").unwrap(),
+            starts_at,
+            ends_at: starts_at + Duration::minutes(15),
+            created_at: starts_at - Duration::days(3),
+            updated_at: starts_at,
+        }
+    }
+
+    fn actor(role: Role, patient_id: Option<Uuid>, doctor_id: Option<Uuid>) -> Actor {
+        Actor {
+            user_id: Uuid::new_v4(),
+            role,
+            session_id: Uuid::new_v4(),
+            patient_id,
+            doctor_id,
+            meta: RequestMeta::default(),
+        }
+    }
+
+    #[test]
+    fn only_the_appointments_patient_and_doctor_take_part() {
+        let policy = ChatPolicy::default();
+        let a = appointment(AppointmentStatus::Confirmed);
+        let patient = actor(Role::Patient, Some(a.patient_id), None);
+        let doctor = actor(Role::Doctor, None, Some(a.doctor_id));
+        assert_eq!(
+            policy.participants(&patient, &a).unwrap(),
+            Participants {
+                side: Side::Patient,
+                me: a.patient_id,
+                other: a.doctor_id
+            }
+        );
+        assert_eq!(
+            policy.participants(&doctor, &a).unwrap().other,
+            a.patient_id
+        );
+        for outsider in [
+            actor(Role::Patient, Some(Uuid::new_v4()), None),
+            actor(Role::Doctor, None, Some(Uuid::new_v4())),
+            actor(Role::Receptionist, None, None),
+            actor(Role::Admin, None, None),
+            // A role that does not match the record it claims is nobody here.
+            actor(Role::Doctor, Some(a.patient_id), None),
+        ] {
+            assert!(matches!(
+                policy.participants(&outsider, &a),
+                Err(DomainError::NotFound("conversation"))
+            ));
+        }
+    }
+
+    #[test]
+    fn open_from_booking_until_the_window_after_the_visit() {
+        let policy = ChatPolicy::default();
+        for status in [
+            AppointmentStatus::Scheduled,
+            AppointmentStatus::Confirmed,
+            AppointmentStatus::InProgress,
+        ] {
+            let a = appointment(status);
+            assert_eq!(
+                policy.writability(&a, a.ends_at + Duration::days(400)),
+                Writability::Open
+            );
+        }
+        let done = appointment(AppointmentStatus::Completed);
+        let last = done.ends_at + Duration::days(14);
+        assert_eq!(policy.writability(&done, last), Writability::Open);
+        assert_eq!(
+            policy.writability(&done, last + Duration::seconds(1)),
+            Writability::ReadOnly
+        );
+        let cancelled = appointment(AppointmentStatus::Cancelled);
+        assert_eq!(
+            policy.writability(&cancelled, cancelled.created_at),
+            Writability::ReadOnly
+        );
+    }
+
+    #[test]
+    fn a_closed_conversation_refuses_a_send_but_an_outsider_still_gets_404() {
+        let policy = ChatPolicy {
+            write_window: Duration::days(1),
+        };
+        let a = appointment(AppointmentStatus::Cancelled);
+        let patient = actor(Role::Patient, Some(a.patient_id), None);
+        assert!(matches!(
+            policy.may_send(&patient, &a, a.ends_at),
+            Err(DomainError::Conflict(Conflict::ChatClosed))
+        ));
+        let desk = actor(Role::Receptionist, None, None);
+        assert!(matches!(
+            policy.may_send(&desk, &a, a.ends_at),
+            Err(DomainError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_message_is_trimmed_bounded_free_text() {
+        assert_eq!(
+            MessageText::parse("  Is it\nserious?  ").unwrap().as_str(),
+            "Is it\nserious?"
+        );
+        for bad in ["", "   \n\t ", "bell\u{7}", "nul\0"] {
+            assert!(
+                matches!(
+                    MessageText::parse(bad),
+                    Err(DomainError::Validation { ref field, .. }) if field == "message"
+                ),
+                "{bad:?}"
+            );
+        }
+        let longest = "é".repeat(MessageText::MAX_CHARS);
+        assert!(MessageText::parse(&longest).is_ok());
+        assert!(MessageText::parse(&format!("{longest}é")).is_err());
+    }
+}
