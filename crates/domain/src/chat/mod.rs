@@ -17,9 +17,16 @@
 //! A message is trimmed, never empty, at most [`MessageText::MAX_CHARS`] characters, and free
 //! text (line breaks allowed, other control characters refused, as everywhere).
 //!
-//! This module holds the first part of issue 12 (who, when, what); the storage, REST routes and
-//! WebSocket are still to be built.
+//! A send carries an optional client message id: a retried send with the same one stores one
+//! message (the port answers the stored one), so a flaky network never doubles a message.
+//!
+//! Here: the rules, the message and its port ([`ChatRepository`]), and the send use case
+//! ([`service::ChatService`]). The storage, REST routes and WebSocket of issue 12 are still to
+//! be built.
 
+pub mod service;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -150,6 +157,33 @@ impl MessageText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A stored message (the seed's `chat_messages` document, plus what idempotent sends and read
+/// receipts need). Sender and receiver are user ids: live delivery reaches users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub id: Uuid,
+    pub appointment_id: Uuid,
+    pub sender_id: Uuid,
+    pub receiver_id: Uuid,
+    pub message: String,
+    /// Where the attachments' bytes are (file store keys); empty until attachments are built.
+    pub attachments: Vec<String>,
+    pub is_read: bool,
+    pub read_at: Option<DateTime<Utc>>,
+    pub sent_at: DateTime<Utc>,
+    /// The sender's id for this send, unique per sender: a retry finds the first one.
+    pub client_message_id: Option<Uuid>,
+}
+
+/// Where messages are kept (MongoDB `chat_messages`).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChatRepository: Send + Sync {
+    /// Stores `message`, unless its sender already stored one with the same client message id:
+    /// then answers that one, unchanged. `DomainError::Unavailable` when the store is down.
+    async fn send(&self, message: ChatMessage) -> Result<ChatMessage, DomainError>;
 }
 
 #[cfg(test)]
