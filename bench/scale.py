@@ -88,11 +88,14 @@ def psql(url, sql, check=True):
     return [line.split("\t") for line in out.stdout.splitlines() if line]
 
 
-def seeded_size(size):
-    """The size recorded by a finished seed of this database, or None."""
+def ensure_database(size):
+    """Creates `healthsync_bench_<size>` when it does not exist yet."""
     if not psql(ADMIN_DB, f"SELECT 1 FROM pg_database WHERE datname = 'healthsync_bench_{size}'"):
         psql(ADMIN_DB, f"CREATE DATABASE healthsync_bench_{size}")
-        return None
+
+
+def seeded_size(size):
+    """The size recorded by a finished seed of this (existing) database, or None."""
     rows = psql(db_url(size), "SELECT appointments FROM bench_scale_seed", check=False)
     return int(rows[0][0]) if rows else None
 
@@ -426,7 +429,7 @@ def wait_for_audit_relay(url, limit_s=1800):
 
 
 def run_size(size, env, perf):
-    seeded_size(size)  # creates the database when missing
+    ensure_database(size)
     subprocess.run([BIN, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     ensure_seeded(size, env)
     url = db_url(size)

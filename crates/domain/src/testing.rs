@@ -1,6 +1,9 @@
 //! Builders shared by the domain's unit tests.
 
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
+
+use crate::appointments::{Appointment, AppointmentStatus, AppointmentType};
 
 use crate::audit::RequestMeta;
 use crate::directory::{Doctor, Patient, PatientProfile};
@@ -48,5 +51,31 @@ pub fn doctor_of(user_id: Uuid, id: Uuid, fee: &str) -> Doctor {
         consultation_fee: Money::parse(fee, "fee").unwrap(),
         is_available: true,
         department_ids: vec![],
+    }
+}
+
+/// A 15-minute consultation of `patient_id` with `doctor_id` starting at `starts_at`, booked
+/// three days before, in `status`.
+pub fn appointment_of(
+    patient_id: Uuid,
+    doctor_id: Uuid,
+    status: AppointmentStatus,
+    starts_at: DateTime<Utc>,
+) -> Appointment {
+    Appointment {
+        id: Uuid::new_v4(),
+        patient_id,
+        doctor_id,
+        time_slot_id: None,
+        kind: AppointmentType::Consultation,
+        status,
+        reason: "Ear ache".into(),
+        notes: None,
+        cancel_reason: None,
+        consultation_fee: Money::parse("50.00", "fee").unwrap(),
+        starts_at,
+        ends_at: starts_at + Duration::minutes(15),
+        created_at: starts_at - Duration::days(3),
+        updated_at: starts_at,
     }
 }

@@ -78,6 +78,25 @@ async fn walk(
     (items, first)
 }
 
+/// Walks the list at `path` (nothing changing meanwhile) and asserts it reads exactly the ids
+/// `sql` gives, in its order. Returns the first page and how many items the list holds.
+async fn walk_in_sql_order(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    per_page: u32,
+    sql: &str,
+) -> (Value, usize) {
+    let (items, first) = walk(app, token, path, per_page, async || {}).await;
+    let expected = ids(app, sql).await;
+    assert_eq!(
+        ids_of(&items),
+        expected,
+        "{path}: not the list in its order"
+    );
+    (first, expected.len())
+}
+
 fn ids_of(items: &[Value]) -> Vec<String> {
     items
         .iter()
@@ -131,68 +150,58 @@ async fn every_deep_list_walks_by_cursor_in_its_order_each_item_once() {
 
     // One patient's, as the desk sees it: a short list, so its total is exact.
     let patient_id = profile_id(&app, "patients", "patient1@healthsync.test").await;
-    let (items, first) = walk(
+    let (first, n) = walk_in_sql_order(
         &app,
         &desk,
         &format!("/appointments?patientId={patient_id}"),
         7,
-        async || {},
-    )
-    .await;
-    let expected = ids(
-        &app,
         &format!(
             "SELECT id::text AS id FROM appointments WHERE patient_id = '{patient_id}'
              ORDER BY starts_at, id"
         ),
     )
     .await;
-    assert!(expected.len() > 7, "the patient's list spans pages");
+    assert!(n > 7, "the patient's list spans pages");
     assert_eq!(first["totalIsExact"], true);
-    assert_eq!(first["total"], expected.len());
-    assert_eq!(ids_of(&items), expected, "one patient's");
+    assert_eq!(first["total"], n);
 
     // Newest first, filtered to one doctor: the reverse order.
     let doctor = profile_id(&app, "doctors", "doctor2@healthsync.test").await;
-    let (items, first) = walk(
+    let (first, n) = walk_in_sql_order(
         &app,
         &desk,
         &format!("/appointments?order=newest&doctorId={doctor}"),
         97,
-        async || {},
-    )
-    .await;
-    let expected = ids(
-        &app,
         &format!(
             "SELECT id::text AS id FROM appointments WHERE doctor_id = '{doctor}'
              ORDER BY starts_at DESC, id DESC"
         ),
     )
     .await;
-    assert_eq!(first["totalIsExact"], expected.len() <= 1_000);
-    assert_eq!(first["total"], expected.len().min(1_000));
-    assert_eq!(ids_of(&items), expected, "one doctor's, newest first");
+    assert_eq!(first["totalIsExact"], n <= 1_000);
+    assert_eq!(first["total"], n.min(1_000));
 
     // The admin's bills, newest first.
-    let (items, _) = walk(&app, &admin, "/billings", 100, async || {}).await;
-    let expected = ids(
+    walk_in_sql_order(
         &app,
+        &admin,
+        "/billings",
+        100,
         "SELECT id::text AS id FROM billings ORDER BY created_at DESC, id DESC",
     )
     .await;
-    assert_eq!(ids_of(&items), expected, "bills");
 
     // Patients by name (names repeat: the account id breaks ties).
-    let (items, first) = walk(&app, &desk, "/patients", 33, async || {}).await;
-    let expected = ids(
+    let (first, n) = walk_in_sql_order(
         &app,
+        &desk,
+        "/patients",
+        33,
         "SELECT p.id::text AS id FROM patients p JOIN users u ON u.id = p.user_id
          ORDER BY u.name, u.id",
     )
     .await;
-    assert_eq!(first["total"], expected.len().min(1_000));
-    assert_eq!(ids_of(&items), expected, "patients");
+    assert_eq!(first["total"], n.min(1_000));
 
     // The fullest inbox: unread first, then newest first.
     let busiest = ids(
@@ -203,17 +212,18 @@ async fn every_deep_list_walks_by_cursor_in_its_order_each_item_once() {
     .await
     .remove(0);
     let inbox_token = token(&app, &busiest).await;
-    let (items, _) = walk(&app, &inbox_token, "/notifications", 7, async || {}).await;
-    let expected = ids(
+    let (_, n) = walk_in_sql_order(
         &app,
+        &inbox_token,
+        "/notifications",
+        7,
         &format!(
             "SELECT n.id::text AS id FROM notifications n JOIN users u ON u.id = n.user_id
              WHERE u.email = '{busiest}' ORDER BY n.is_read, n.created_at DESC, n.id DESC"
         ),
     )
     .await;
-    assert!(expected.len() > 7, "the inbox spans pages");
-    assert_eq!(ids_of(&items), expected, "inbox");
+    assert!(n > 7, "the inbox spans pages");
 
     // The audit log (MongoDB), newest first, every shipped event once.
     app.wait_for_audit_shipped().await;

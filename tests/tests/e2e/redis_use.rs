@@ -33,17 +33,28 @@ async fn calls(url: &str, command: &str) -> u64 {
         .map_or(0, |n| n.parse().unwrap())
 }
 
+/// A new doctor working three days ahead from 09:00 to `until` in `minutes` slots (made by a new
+/// admin): its profile id and that date.
+async fn doctor_working_in_three_days(
+    app: &TestApp,
+    until: &str,
+    minutes: u32,
+) -> (String, chrono::NaiveDate) {
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    app.schedule(&admin, &doctor_id, day, "09:00", until, minutes)
+        .await;
+    (doctor_id, date)
+}
+
 #[tokio::test]
 async fn a_burst_of_a_thousand_reads_shares_one_connection_without_pings() {
     let redis = ThrowawayServer::start(Kind::Redis);
     let url = redis.url();
     let app = TestApp::spawn_with(|c| c.redis_url = url.clone()).await;
-    let admin = app.admin().await;
-    let doctor = app.staff(&admin, "DOCTOR").await;
-    let doctor_id = doctor.profile_id.clone().unwrap();
-    let (date, day) = day_ahead(3);
-    app.schedule(&admin, &doctor_id, day, "09:00", "12:00", 15)
-        .await;
+    let (doctor_id, date) = doctor_working_in_three_days(&app, "12:00", 15).await;
     let warm = app.free_slots(&doctor_id, date).await;
     assert_eq!(warm.len(), 12);
 
@@ -81,12 +92,7 @@ async fn a_burst_of_a_thousand_reads_shares_one_connection_without_pings() {
 #[tokio::test]
 async fn with_the_slot_cache_off_availability_is_computed_every_time() {
     let app = TestApp::spawn_with(|c| c.slot_cache_enabled = false).await;
-    let admin = app.admin().await;
-    let doctor = app.staff(&admin, "DOCTOR").await;
-    let doctor_id = doctor.profile_id.clone().unwrap();
-    let (date, day) = day_ahead(3);
-    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
-        .await;
+    let (doctor_id, date) = doctor_working_in_three_days(&app, "10:00", 30).await;
     let path = format!("/doctors/{doctor_id}/slots?date={date}");
     let first: serde_json::Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(first.as_array().unwrap().len(), 2);
@@ -114,12 +120,7 @@ async fn with_the_slot_cache_off_availability_is_computed_every_time() {
 #[tokio::test]
 async fn a_cache_hit_sends_the_stored_json_bytes_as_they_are() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let doctor = app.staff(&admin, "DOCTOR").await;
-    let doctor_id = doctor.profile_id.clone().unwrap();
-    let (date, day) = day_ahead(3);
-    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
-        .await;
+    let (doctor_id, date) = doctor_working_in_three_days(&app, "10:00", 30).await;
     let path = format!("/doctors/{doctor_id}/slots?date={date}");
     let cold = app.get(&path).await.text().await.unwrap();
 
@@ -169,13 +170,8 @@ async fn with_redis_hung_the_breaker_stops_requests_waiting_and_closes_once_it_a
         c.store_breaker_probe_ms = 200;
     })
     .await;
-    let admin = app.admin().await;
-    let doctor = app.staff(&admin, "DOCTOR").await;
+    let (doctor_id, date) = doctor_working_in_three_days(&app, "10:00", 30).await;
     let patient = app.patient().await;
-    let doctor_id = doctor.profile_id.clone().unwrap();
-    let (date, day) = day_ahead(3);
-    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
-        .await;
     let path = format!("/doctors/{doctor_id}/slots?date={date}");
     let free = app.free_slots(&doctor_id, date).await;
     assert_eq!(free.len(), 2);

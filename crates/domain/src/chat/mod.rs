@@ -189,48 +189,31 @@ pub trait ChatRepository: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::appointments::AppointmentType;
-    use crate::audit::RequestMeta;
-    use crate::money::Money;
+    use crate::testing::{actor, appointment_of};
     use chrono::TimeZone;
 
-    fn appointment(status: AppointmentStatus) -> Appointment {
+    /// An appointment whose patient and doctor are `patient` and `doctor`'s records.
+    fn appointment(patient: &Actor, doctor: &Actor, status: AppointmentStatus) -> Appointment {
         let starts_at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-        Appointment {
-            id: Uuid::new_v4(),
-            patient_id: Uuid::new_v4(),
-            doctor_id: Uuid::new_v4(),
-            time_slot_id: None,
-            kind: AppointmentType::Consultation,
+        appointment_of(
+            patient.patient_id.unwrap(),
+            doctor.doctor_id.unwrap(),
             status,
-            reason: "Ear ache".into(),
-            notes: None,
-            cancel_reason: None,
-            consultation_fee: Money::parse("50.00", "fee").unwrap(),
             starts_at,
-            ends_at: starts_at + Duration::minutes(15),
-            created_at: starts_at - Duration::days(3),
-            updated_at: starts_at,
-        }
+        )
     }
 
-    fn actor(role: Role, patient_id: Option<Uuid>, doctor_id: Option<Uuid>) -> Actor {
-        Actor {
-            user_id: Uuid::new_v4(),
-            role,
-            session_id: Uuid::new_v4(),
-            patient_id,
-            doctor_id,
-            meta: RequestMeta::default(),
-        }
+    /// Some appointment between a fresh patient and doctor.
+    fn any_appointment(status: AppointmentStatus) -> Appointment {
+        appointment(&actor(Role::Patient), &actor(Role::Doctor), status)
     }
 
     #[test]
     fn only_the_appointments_patient_and_doctor_take_part() {
         let policy = ChatPolicy::default();
-        let a = appointment(AppointmentStatus::Confirmed);
-        let patient = actor(Role::Patient, Some(a.patient_id), None);
-        let doctor = actor(Role::Doctor, None, Some(a.doctor_id));
+        let patient = actor(Role::Patient);
+        let doctor = actor(Role::Doctor);
+        let a = appointment(&patient, &doctor, AppointmentStatus::Confirmed);
         assert_eq!(
             policy.participants(&patient, &a).unwrap(),
             Participants {
@@ -243,13 +226,15 @@ mod tests {
             policy.participants(&doctor, &a).unwrap().other,
             a.patient_id
         );
+        // A role that does not match the record it claims is nobody here.
+        let mut mismatched = actor(Role::Doctor);
+        mismatched.patient_id = Some(a.patient_id);
         for outsider in [
-            actor(Role::Patient, Some(Uuid::new_v4()), None),
-            actor(Role::Doctor, None, Some(Uuid::new_v4())),
-            actor(Role::Receptionist, None, None),
-            actor(Role::Admin, None, None),
-            // A role that does not match the record it claims is nobody here.
-            actor(Role::Doctor, Some(a.patient_id), None),
+            actor(Role::Patient),
+            actor(Role::Doctor),
+            actor(Role::Receptionist),
+            actor(Role::Admin),
+            mismatched,
         ] {
             assert!(matches!(
                 policy.participants(&outsider, &a),
@@ -266,20 +251,20 @@ mod tests {
             AppointmentStatus::Confirmed,
             AppointmentStatus::InProgress,
         ] {
-            let a = appointment(status);
+            let a = any_appointment(status);
             assert_eq!(
                 policy.writability(&a, a.ends_at + Duration::days(400)),
                 Writability::Open
             );
         }
-        let done = appointment(AppointmentStatus::Completed);
+        let done = any_appointment(AppointmentStatus::Completed);
         let last = done.ends_at + Duration::days(14);
         assert_eq!(policy.writability(&done, last), Writability::Open);
         assert_eq!(
             policy.writability(&done, last + Duration::seconds(1)),
             Writability::ReadOnly
         );
-        let cancelled = appointment(AppointmentStatus::Cancelled);
+        let cancelled = any_appointment(AppointmentStatus::Cancelled);
         assert_eq!(
             policy.writability(&cancelled, cancelled.created_at),
             Writability::ReadOnly
@@ -291,13 +276,13 @@ mod tests {
         let policy = ChatPolicy {
             write_window: Duration::days(1),
         };
-        let a = appointment(AppointmentStatus::Cancelled);
-        let patient = actor(Role::Patient, Some(a.patient_id), None);
+        let patient = actor(Role::Patient);
+        let a = appointment(&patient, &actor(Role::Doctor), AppointmentStatus::Cancelled);
         assert!(matches!(
             policy.may_send(&patient, &a, a.ends_at),
             Err(DomainError::Conflict(Conflict::ChatClosed))
         ));
-        let desk = actor(Role::Receptionist, None, None);
+        let desk = actor(Role::Receptionist);
         assert!(matches!(
             policy.may_send(&desk, &a, a.ends_at),
             Err(DomainError::NotFound(_))

@@ -90,36 +90,18 @@ impl ChatService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::appointments::{
-        Appointment, AppointmentStatus, AppointmentType, MockAppointmentRepository,
-    };
+    use crate::appointments::{Appointment, AppointmentStatus, MockAppointmentRepository};
     use crate::chat::MockChatRepository;
     use crate::clock::FixedClock;
     use crate::directory::MockDirectoryRepository;
     use crate::error::Conflict;
     use crate::identity::Role;
-    use crate::money::Money;
-    use crate::testing::{actor, doctor_of};
-    use chrono::{Duration, TimeZone, Utc};
+    use crate::testing::{actor, appointment_of, doctor_of};
+    use chrono::{TimeZone, Utc};
 
     fn appointment(patient: &Actor, doctor_id: Uuid, status: AppointmentStatus) -> Appointment {
         let starts_at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-        Appointment {
-            id: Uuid::new_v4(),
-            patient_id: patient.patient_id.unwrap(),
-            doctor_id,
-            time_slot_id: None,
-            kind: AppointmentType::Consultation,
-            status,
-            reason: "Ear ache".into(),
-            notes: None,
-            cancel_reason: None,
-            consultation_fee: Money::parse("50.00", "fee").unwrap(),
-            starts_at,
-            ends_at: starts_at + Duration::minutes(15),
-            created_at: starts_at - Duration::days(3),
-            updated_at: starts_at,
-        }
+        appointment_of(patient.patient_id.unwrap(), doctor_id, status, starts_at)
     }
 
     fn service(
