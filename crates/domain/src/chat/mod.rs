@@ -20,9 +20,12 @@
 //! A send carries an optional client message id: a retried send with the same one stores one
 //! message (the port answers the stored one), so a flaky network never doubles a message.
 //!
-//! Here: the rules, the message and its port ([`ChatRepository`]), and the send use case
-//! ([`service::ChatService`]). The storage, REST routes and WebSocket of issue 12 are still to
-//! be built.
+//! Messages are numbered per conversation (`seq`) in the order they become visible, which is
+//! what makes history pages stable and a reconnecting socket's backfill exact: see
+//! [`ChatLedger`].
+//!
+//! Here: the rules, the message, its ports ([`ChatRepository`] for MongoDB, [`ChatLedger`] for
+//! ordering and announcing) and the use cases ([`service::ChatService`]).
 
 pub mod service;
 
@@ -31,6 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::appointments::{Appointment, AppointmentStatus};
+use crate::audit::AuditEvent;
 use crate::error::{Conflict, DomainError};
 use crate::identity::{Actor, Role};
 use crate::text::{check_text, Lines};
@@ -159,12 +163,15 @@ impl MessageText {
     }
 }
 
-/// A stored message (the seed's `chat_messages` document, plus what idempotent sends and read
-/// receipts need). Sender and receiver are user ids: live delivery reaches users.
+/// A stored message (the seed's `chat_messages` document, plus what ordering, idempotent sends
+/// and read receipts need). Sender and receiver are user ids: live delivery reaches users.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     pub id: Uuid,
     pub appointment_id: Uuid,
+    /// The message's place in its conversation: 1, 2, 3, ... in the order the messages were
+    /// committed (see [`ChatLedger`]), so "after 12" names exactly what a client has not seen.
+    pub seq: i64,
     pub sender_id: Uuid,
     pub receiver_id: Uuid,
     pub message: String,
@@ -177,13 +184,139 @@ pub struct ChatMessage {
     pub client_message_id: Option<Uuid>,
 }
 
-/// Where messages are kept (MongoDB `chat_messages`).
+/// A read receipt: `reader_id` has read every message sent to them in the conversation up to
+/// `up_to_seq`; `marked` of them were unread until now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReceipt {
+    pub appointment_id: Uuid,
+    pub reader_id: Uuid,
+    /// The other participant's user id (the one whose messages were read).
+    pub sender_id: Uuid,
+    pub up_to_seq: i64,
+    pub read_at: DateTime<Utc>,
+    pub marked: u64,
+}
+
+/// What happens in conversations, as announced to every process and pushed to sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    Message(ChatMessage),
+    /// A message too long to travel in the announcement: the receiving process reads it back.
+    MessageRef {
+        appointment_id: Uuid,
+        seq: i64,
+        sender_id: Uuid,
+        receiver_id: Uuid,
+    },
+    Read(ReadReceipt),
+}
+
+impl ChatEvent {
+    /// The two users the event is for.
+    pub fn users(&self) -> [Uuid; 2] {
+        match self {
+            Self::Message(m) => [m.sender_id, m.receiver_id],
+            Self::MessageRef {
+                sender_id,
+                receiver_id,
+                ..
+            } => [*sender_id, *receiver_id],
+            Self::Read(r) => [r.reader_id, r.sender_id],
+        }
+    }
+
+    pub fn appointment_id(&self) -> Uuid {
+        match self {
+            Self::Message(m) => m.appointment_id,
+            Self::MessageRef { appointment_id, .. } => *appointment_id,
+            Self::Read(r) => r.appointment_id,
+        }
+    }
+}
+
+/// The outcome of storing a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    /// The sender already used this client message id: nothing was stored.
+    DuplicateClientId,
+}
+
+/// How many unread messages a user has in one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unread {
+    pub appointment_id: Uuid,
+    pub count: u64,
+}
+
+/// Where messages are kept (MongoDB `chat_messages`). Every read is one indexed query.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ChatRepository: Send + Sync {
-    /// Stores `message`, unless its sender already stored one with the same client message id:
-    /// then answers that one, unchanged. `DomainError::Unavailable` when the store is down.
-    async fn send(&self, message: ChatMessage) -> Result<ChatMessage, DomainError>;
+    /// Stores `message`, unless its sender already used its client message id. A message
+    /// already stored at the same `(appointment_id, seq)` is one whose announcement never
+    /// committed (see [`ChatLedger::append`]): it is replaced.
+    async fn insert(&self, message: &ChatMessage) -> Result<Stored, DomainError>;
+    /// The message `sender_id` sent with `client_message_id`, if any.
+    async fn by_client_id(
+        &self,
+        sender_id: Uuid,
+        client_message_id: Uuid,
+    ) -> Result<Option<ChatMessage>, DomainError>;
+    /// Up to `limit` messages of the conversation, newest first, those before `before_seq`
+    /// when given.
+    async fn newest(
+        &self,
+        appointment_id: Uuid,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, DomainError>;
+    /// Up to `limit` messages of the conversation after `after_seq`, oldest first.
+    async fn after(
+        &self,
+        appointment_id: Uuid,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, DomainError>;
+    /// Marks read the messages to `receiver_id` up to `up_to_seq`; answers how many were unread.
+    async fn mark_read(
+        &self,
+        appointment_id: Uuid,
+        receiver_id: Uuid,
+        up_to_seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<u64, DomainError>;
+    /// `receiver_id`'s unread messages, per conversation (those with none left out).
+    async fn unread(&self, receiver_id: Uuid) -> Result<Vec<Unread>, DomainError>;
+}
+
+/// Orders and announces what happens in conversations (PostgreSQL: a per-conversation counter
+/// row and `NOTIFY chat`).
+///
+/// Why a ledger beside the message store: a client that reconnects says "I have seen up to 12"
+/// and must get exactly what it missed. That needs numbers given in the order messages become
+/// visible. The ledger holds the conversation's counter row locked from taking the number until
+/// the message is stored and announced, so number 13 cannot become visible before 12, and
+/// PostgreSQL delivers the announcements in commit order to every `serve` process.
+#[allow(unused_parens)] // mockall needs the explicit `'static` in `append`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChatLedger: Send + Sync {
+    /// Gives `message` its conversation's next `seq`, has `store` insert it, writes `audit`
+    /// and announces the message, all or nothing. `None` when the sender had already used the
+    /// client message id (nothing is taken, stored or announced).
+    async fn append(
+        &self,
+        message: ChatMessage,
+        audit: AuditEvent,
+        store: &(dyn ChatRepository + 'static),
+    ) -> Result<Option<ChatMessage>, DomainError>;
+    /// Announces a read receipt, with its audit event.
+    async fn announce_read(
+        &self,
+        receipt: &ReadReceipt,
+        audit: AuditEvent,
+    ) -> Result<(), DomainError>;
 }
 
 #[cfg(test)]
