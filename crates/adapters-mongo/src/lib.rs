@@ -4,7 +4,9 @@
 //! with short server-selection and connect timeouts so a dead server fails requests fast.
 
 pub mod audit_logs;
+pub mod chat_messages;
 pub mod client;
 
 pub use audit_logs::MongoAuditLog;
+pub use chat_messages::MongoChatRepository;
 pub use client::{MongoConfig, MongoProbe, MongoStore};

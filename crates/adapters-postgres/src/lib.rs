@@ -8,6 +8,7 @@
 pub mod appointments;
 pub mod audit_outbox;
 pub mod billing;
+pub mod chat;
 pub mod directory;
 pub mod enums;
 pub mod errors;
@@ -27,6 +28,7 @@ pub mod seed;
 pub use appointments::PgAppointmentRepository;
 pub use audit_outbox::PgAuditOutbox;
 pub use billing::PgBillingRepository;
+pub use chat::PgChatLedger;
 pub use directory::PgDirectoryRepository;
 pub use idempotency::PgIdempotencyStore;
 pub use identity::PgUserRepository;

@@ -104,6 +104,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_conversations (appointment_id) {
+        appointment_id -> Uuid,
+        last_seq -> Int8,
+        last_message_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
 
     departments (id) {
@@ -311,6 +319,7 @@ diesel::joinable!(appointments -> doctors (doctor_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointments -> time_slots (time_slot_id));
 diesel::joinable!(billings -> appointments (appointment_id));
+diesel::joinable!(chat_conversations -> appointments (appointment_id));
 diesel::joinable!(billings -> patients (patient_id));
 diesel::joinable!(doctor_departments -> departments (department_id));
 diesel::joinable!(doctor_departments -> doctors (doctor_id));
@@ -331,6 +340,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     audit_outbox,
     billings,
+    chat_conversations,
     departments,
     doctor_departments,
     doctors,

@@ -145,6 +145,22 @@ pub struct Config {
     #[arg(long, env = "LIVE_MAX_STREAMS_PER_USER", default_value_t = 5)]
     pub live_max_streams_per_user: usize,
 
+    /// Days a completed visit's conversation stays open for messages (from the visit's end).
+    #[arg(long, env = "CHAT_WRITE_WINDOW_DAYS", default_value_t = 14)]
+    pub chat_write_window_days: i64,
+
+    /// How many chat sockets one user may hold open at once (per process).
+    #[arg(long, env = "CHAT_MAX_SOCKETS_PER_USER", default_value_t = 5)]
+    pub chat_max_sockets_per_user: usize,
+
+    /// Messages per second one chat socket may send, on average (a token bucket).
+    #[arg(long, env = "CHAT_SOCKET_RATE_PER_SEC", default_value_t = 5)]
+    pub chat_socket_rate_per_sec: u32,
+
+    /// How many messages a chat socket may send in a burst before the rate applies.
+    #[arg(long, env = "CHAT_SOCKET_BURST", default_value_t = 20)]
+    pub chat_socket_burst: u32,
+
     /// Days after completion a visit's bill is due; unpaid after that it becomes OVERDUE.
     #[arg(long, env = "BILL_DUE_DAYS", default_value_t = 30)]
     pub bill_due_days: i64,
@@ -214,6 +230,10 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
     ("LIVE_MAX_STREAMS_PER_USER", 1, 100),
+    ("CHAT_WRITE_WINDOW_DAYS", 0, 365),
+    ("CHAT_MAX_SOCKETS_PER_USER", 1, 100),
+    ("CHAT_SOCKET_RATE_PER_SEC", 1, 1000),
+    ("CHAT_SOCKET_BURST", 1, 10_000),
     ("BILL_DUE_DAYS", 0, 3650),
     ("OVERDUE_INTERVAL_SECS", 1, 86_400),
     ("UPLOAD_MAX_BYTES", 1024, 5 * 1024 * 1024 * 1024),
@@ -329,6 +349,10 @@ impl Config {
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),
             "LIVE_MAX_STREAMS_PER_USER" => to(self.live_max_streams_per_user),
+            "CHAT_WRITE_WINDOW_DAYS" => self.chat_write_window_days.into(),
+            "CHAT_MAX_SOCKETS_PER_USER" => to(self.chat_max_sockets_per_user),
+            "CHAT_SOCKET_RATE_PER_SEC" => self.chat_socket_rate_per_sec.into(),
+            "CHAT_SOCKET_BURST" => self.chat_socket_burst.into(),
             "BILL_DUE_DAYS" => self.bill_due_days.into(),
             "OVERDUE_INTERVAL_SECS" => self.overdue_interval_secs.into(),
             "UPLOAD_MAX_BYTES" => self.upload_max_bytes.into(),

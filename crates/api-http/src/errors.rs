@@ -42,7 +42,7 @@ pub fn store_behind(feature: &'static str) -> &'static str {
     match feature {
         "database" => "postgres",
         "session store" => "redis",
-        "audit log" => "mongodb",
+        "audit log" | "chat" => "mongodb",
         "file store" => "files",
         other => other,
     }

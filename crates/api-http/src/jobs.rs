@@ -164,9 +164,14 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
     })
 }
 
-/// Listens for committed notifications and fans them out to the live streams.
+/// Listens for committed notifications and chat events and fans them out to the live streams
+/// and chat sockets.
 pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     let url = state.config.database_url.clone();
-    let tx = state.live.sender();
-    tokio::spawn(adapters_postgres::live::listen(url, tx))
+    let to = adapters_postgres::live::Listeners {
+        notifications: state.live.sender(),
+        chat: state.chat_hub.sender(),
+    };
+    crate::chat::spawn_relay(state);
+    tokio::spawn(adapters_postgres::live::listen(url, to))
 }

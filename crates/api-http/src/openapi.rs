@@ -21,8 +21,13 @@ front desk, doctors run their day, admins run the clinic. Every error answers th
 shape with a stable `code`.",
         version = "0.1.0"
     ),
-    // Schemas only query parameters name (bodies' schemas are collected with their routes).
-    components(schemas(domain::appointments::ListOrder)),
+    // Schemas only query parameters name (bodies' schemas are collected with their routes),
+    // and the chat socket's frames, which no HTTP body carries.
+    components(schemas(
+        domain::appointments::ListOrder,
+        crate::chat::frames::ChatClientFrame,
+        crate::chat::frames::ChatServerFrame
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Liveness and readiness"),
@@ -37,6 +42,7 @@ shape with a stable `code`.",
         (name = "prescriptions", description = "Prescriptions written during a visit"),
         (name = "medical-records", description = "Patients' documents: upload, list, download"),
         (name = "billing", description = "Bills of completed visits: payment, refund"),
+        (name = "chat", description = "Doctor-patient conversations, one per appointment: REST and a WebSocket"),
         (name = "audit", description = "The audit log (admins)"),
     ),
 )]

@@ -179,10 +179,15 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        appointments, audit, auth, billing, departments, doctors, health, medical_records,
+        appointments, audit, auth, billing, chat, departments, doctors, health, medical_records,
         notifications, patients, prescriptions, schedules, users,
     };
-    cfg.service(health::health)
+    cfg.service(chat::unread)
+        .service(chat::socket)
+        .service(chat::send)
+        .service(chat::history)
+        .service(chat::mark_read)
+        .service(health::health)
         .service(health::ready)
         .service(auth::register)
         .service(auth::login)

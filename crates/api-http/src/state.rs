@@ -62,6 +62,9 @@ pub struct AppState {
     pub medical_records: domain::medical_records::MedicalRecordService,
     /// Committed notifications, announced by PostgreSQL, fanned out to the live streams.
     pub live: crate::live::LiveHub,
+    pub chat: domain::chat::service::ChatService,
+    /// Announced chat events, routed to this process's chat sockets.
+    pub chat_hub: crate::chat::ChatHub,
 }
 
 impl AppState {
@@ -162,6 +165,17 @@ impl AppState {
             config.upload_max_bytes,
         );
         let live = crate::live::LiveHub::new(config.live_max_streams_per_user);
+        let chat = domain::chat::service::ChatService::new(
+            appointment_repo.clone(),
+            directory_repo.clone(),
+            Arc::new(adapters_mongo::MongoChatRepository::new(&mongo)),
+            Arc::new(adapters_postgres::PgChatLedger { pool: pg.clone() }),
+            clock.clone(),
+            domain::chat::ChatPolicy {
+                write_window: chrono::Duration::days(config.chat_write_window_days),
+            },
+        );
+        let chat_hub = crate::chat::ChatHub::new(config.chat_max_sockets_per_user);
         let appointments = AppointmentService::new(
             appointment_repo,
             directory_repo,
@@ -213,6 +227,8 @@ impl AppState {
             prescriptions,
             medical_records,
             live,
+            chat,
+            chat_hub,
         })
     }
 }

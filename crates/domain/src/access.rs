@@ -44,6 +44,9 @@ pub enum Permission {
     ReadPrescriptions,
     /// Search the audit log.
     SearchAudit,
+    /// Hold a chat socket and count unread messages: patients and doctors, the only people a
+    /// conversation can have (each conversation is still checked: see `domain::chat`).
+    Chat,
 }
 
 impl Permission {
@@ -63,6 +66,7 @@ impl Permission {
             Self::EditPatients | Self::Book | Self::Pay => &[Admin, Receptionist, Patient],
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
             Self::WritePrescriptions => &[Doctor],
+            Self::Chat => &[Doctor, Patient],
         }
     }
 
@@ -89,7 +93,7 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 16] = [
+        let cases: [(Permission, &[Role]); 17] = [
             (Permission::ListPatients, &[A, R, D]),
             (Permission::ListBills, &[A, R, P]),
             (Permission::ReadPrescriptions, &[A, D, P]),
@@ -106,6 +110,7 @@ mod tests {
             (Permission::Pay, &[A, R, P]),
             (Permission::Refund, &[A]),
             (Permission::Broadcast, &[A]),
+            (Permission::Chat, &[D, P]),
         ];
         for (permission, allowed) in cases {
             for role in [A, D, R, P] {

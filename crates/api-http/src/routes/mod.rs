@@ -4,6 +4,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod chat;
 pub mod departments;
 pub mod doctors;
 pub mod dto;

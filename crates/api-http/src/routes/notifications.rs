@@ -203,7 +203,7 @@ pub async fn stream(
 
 /// The stream's caller: the `Authorization` header when there is one (it must be valid), else a
 /// `ticket` query parameter, redeemed once and checked against its still-live session.
-async fn stream_actor(req: &HttpRequest, state: &AppState) -> Result<Actor, ApiError> {
+pub(crate) async fn stream_actor(req: &HttpRequest, state: &AppState) -> Result<Actor, ApiError> {
     let query = ApiQuery::<StreamQuery>::parse(req.query_string())?;
     if req
         .headers()

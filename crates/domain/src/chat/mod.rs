@@ -257,6 +257,9 @@ pub trait ChatRepository: Send + Sync {
     /// already stored at the same `(appointment_id, seq)` is one whose announcement never
     /// committed (see [`ChatLedger::append`]): it is replaced.
     async fn insert(&self, message: &ChatMessage) -> Result<Stored, DomainError>;
+    /// Removes a message the ledger could not commit after it was stored (best effort: a
+    /// leftover is replaced by the next message given the same number).
+    async fn withdraw(&self, message_id: Uuid) -> Result<(), DomainError>;
     /// The message `sender_id` sent with `client_message_id`, if any.
     async fn by_client_id(
         &self,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::SubsecRound;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -138,7 +139,8 @@ impl ChatService {
         {
             return Ok(sent);
         }
-        let now = self.clock.now();
+        // Milliseconds: what MongoDB keeps, so the message answered is the message stored.
+        let now = self.clock.now().trunc_subsecs(3);
         let participants = self.policy.may_send(actor, &appointment, now)?;
         let receiver_id = self.other_user(participants).await?;
         let message = ChatMessage {
@@ -223,7 +225,7 @@ impl ChatService {
         }
         let (_, participants) = self.conversation(actor, appointment_id).await?;
         let sender_id = self.other_user(participants).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().trunc_subsecs(3);
         let marked = self
             .chats
             .mark_read(appointment_id, actor.user_id, up_to_seq, now)

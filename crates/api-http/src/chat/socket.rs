@@ -1,0 +1,356 @@
+//! One chat socket, from upgrade to close.
+//!
+//! - Authentication happens before the upgrade (a single-use live ticket or the
+//!   `Authorization` header); the session is re-checked on every heartbeat, and the socket is
+//!   closed (4001, after an `end` frame) once it has ended.
+//! - Heartbeats: a ping every `LIVE_KEEPALIVE_SECS`; a client silent for three intervals is
+//!   gone and its socket closed.
+//! - Throttling: every client frame takes a token from a bucket (`CHAT_SOCKET_RATE_PER_SEC`,
+//!   burst `CHAT_SOCKET_BURST`); a frame without one is answered `RATE_LIMITED`, and a socket
+//!   that keeps flooding past another burst's worth of refusals is closed (1008).
+//! - Ordering: for each conversation the socket has resumed or delivered a message of, it
+//!   remembers the last number sent; a message at or below it is not sent again, and a gap
+//!   (a missed announcement) is filled from MongoDB before the message that revealed it.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use domain::chat::ChatEvent;
+use domain::error::DomainError;
+use domain::identity::Actor;
+use uuid::Uuid;
+
+use super::frames::{ChatClientFrame, ChatServerFrame, ReadReceiptDto};
+use super::ChatSubscription;
+use crate::errors::ApiError;
+use crate::state::AppState;
+
+/// The largest frame a client may send (a 4,000-character message is at most 16 KB).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// Why the loop stopped, and how to close.
+enum Stop {
+    Gone,
+    Close(CloseReason),
+}
+
+struct Socket {
+    state: web::Data<AppState>,
+    actor: Actor,
+    session: Session,
+    /// Per conversation, the last message number this socket sent.
+    delivered: HashMap<Uuid, i64>,
+    bucket: Bucket,
+    refusals: u32,
+}
+
+impl Socket {
+    async fn send(&mut self, frame: &ChatServerFrame) -> Result<(), Stop> {
+        self.session
+            .text(frame.to_json())
+            .await
+            .map_err(|_| Stop::Gone)
+    }
+
+    async fn send_error(&mut self, e: DomainError, reference: Option<Uuid>) -> Result<(), Stop> {
+        let e = ApiError::from(e);
+        self.send(&ChatServerFrame::error(&e, reference)).await
+    }
+
+    /// Sends every message of the conversation after `after_seq`, oldest first.
+    async fn backfill(&mut self, appointment_id: Uuid, after_seq: i64) -> Result<i64, Stop> {
+        let mut last = after_seq;
+        loop {
+            let page = match self.state.chat.missed(appointment_id, last, 200).await {
+                Ok(page) => page,
+                Err(e) => {
+                    self.send_error(e, None).await?;
+                    return Ok(last);
+                }
+            };
+            let full = page.len() == 200;
+            for m in page {
+                last = m.seq;
+                self.send(&ChatServerFrame::Message { message: m.into() })
+                    .await?;
+            }
+            self.delivered.insert(appointment_id, last);
+            if !full {
+                return Ok(last);
+            }
+        }
+    }
+
+    /// Delivers an announced event, in order and once.
+    async fn deliver(&mut self, event: &ChatEvent) -> Result<(), Stop> {
+        match event {
+            ChatEvent::Message(m) => {
+                match self.delivered.get(&m.appointment_id).copied() {
+                    Some(last) if m.seq <= last => Ok(()),
+                    Some(last) if m.seq > last + 1 => {
+                        self.backfill(m.appointment_id, last).await.map(|_| ())
+                    }
+                    _ => {
+                        self.delivered.insert(m.appointment_id, m.seq);
+                        self.send(&ChatServerFrame::Message {
+                            message: m.clone().into(),
+                        })
+                        .await
+                    }
+                }
+            }
+            ChatEvent::Read(r) => {
+                self.send(&ChatServerFrame::Read {
+                    receipt: ReadReceiptDto::from(r.clone()),
+                })
+                .await
+            }
+            // The relay reads these back before dispatching.
+            ChatEvent::MessageRef { .. } => Ok(()),
+        }
+    }
+
+    /// After missed events: backfills every conversation this socket follows, then says so.
+    async fn catch_up(&mut self) -> Result<(), Stop> {
+        let followed: Vec<(Uuid, i64)> = self.delivered.iter().map(|(k, v)| (*k, *v)).collect();
+        for (appointment_id, last) in followed {
+            self.backfill(appointment_id, last).await?;
+        }
+        self.send(&ChatServerFrame::Lagged {}).await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
+        if let Err(wait) = self.bucket.take() {
+            self.refusals += 1;
+            if self.refusals > self.state.config.chat_socket_burst {
+                return Err(Stop::Close(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("too many frames".into()),
+                }));
+            }
+            let e = ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "too many frames on this socket; slow down",
+            )
+            .retry_after(wait.as_secs().max(1));
+            return self.send(&ChatServerFrame::error(&e, None)).await;
+        }
+        self.refusals = 0;
+        let frame: ChatClientFrame = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let e = ApiError::bad_request(
+                    "MALFORMED_FRAME",
+                    format!("not a chat frame ({e}); see the ChatClientFrame schema"),
+                );
+                return self.send(&ChatServerFrame::error(&e, None)).await;
+            }
+        };
+        let chat = &self.state.chat;
+        match frame {
+            ChatClientFrame::Send {
+                appointment_id,
+                message,
+                client_message_id,
+            } => match chat
+                .send(&self.actor, appointment_id, &message, client_message_id)
+                .await
+            {
+                Ok(sent) => {
+                    self.send(&ChatServerFrame::Sent {
+                        client_message_id,
+                        message_id: sent.message.id,
+                        appointment_id,
+                        seq: sent.message.seq,
+                        replayed: sent.replayed,
+                    })
+                    .await
+                }
+                Err(e) => self.send_error(e, client_message_id).await,
+            },
+            ChatClientFrame::Resume {
+                appointment_id,
+                after_seq,
+            } => {
+                if let Err(e) = chat.join(&self.actor, appointment_id).await {
+                    return self.send_error(e, None).await;
+                }
+                let last = self.backfill(appointment_id, after_seq.max(0)).await?;
+                self.send(&ChatServerFrame::Resumed {
+                    appointment_id,
+                    last_seq: last,
+                })
+                .await
+            }
+            ChatClientFrame::Read {
+                appointment_id,
+                up_to_seq,
+            } => match chat.mark_read(&self.actor, appointment_id, up_to_seq).await {
+                // Something was marked: the announcement brings the receipt to every socket.
+                Ok(r) if r.marked > 0 => Ok(()),
+                Ok(r) => {
+                    self.send(&ChatServerFrame::Read {
+                        receipt: r.into(),
+                    })
+                    .await
+                }
+                Err(e) => self.send_error(e, None).await,
+            },
+        }
+    }
+
+    /// The heartbeat: `Stop` when the client went silent or the session ended.
+    async fn heartbeat(&mut self, last_heard: Instant, every: Duration) -> Result<(), Stop> {
+        if last_heard.elapsed() > every * 3 {
+            return Err(Stop::Close(CloseReason {
+                code: CloseCode::Away,
+                description: Some("no answer to pings".into()),
+            }));
+        }
+        let session = self
+            .state
+            .identity
+            .authenticate(
+                self.actor.user_id,
+                self.actor.session_id,
+                self.actor.meta.clone(),
+            )
+            .await;
+        if matches!(session, Err(DomainError::Unauthenticated)) {
+            self.send(&ChatServerFrame::End {
+                reason: "session ended".into(),
+            })
+            .await?;
+            return Err(Stop::Close(CloseReason {
+                code: CloseCode::Other(4001),
+                description: Some("session ended".into()),
+            }));
+        }
+        self.session.ping(b"").await.map_err(|_| Stop::Gone)
+    }
+}
+
+fn break_with(stop: Stop) -> Result<(), Stop> {
+    Err(stop)
+}
+
+/// Runs one socket until it closes.
+pub async fn run(
+    state: web::Data<AppState>,
+    actor: Actor,
+    session: Session,
+    stream: actix_ws::MessageStream,
+    mut subscription: ChatSubscription,
+    unread: u64,
+) {
+    let every = Duration::from_secs(state.config.live_keepalive_secs);
+    let mut socket = Socket {
+        bucket: Bucket::new(
+            state.config.chat_socket_rate_per_sec,
+            state.config.chat_socket_burst,
+        ),
+        state,
+        actor,
+        session,
+        delivered: HashMap::new(),
+        refusals: 0,
+    };
+    let mut stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    let mut heartbeat = tokio::time::interval(every);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+    let mut outcome = socket.send(&ChatServerFrame::Ready { unread }).await;
+    while outcome.is_ok() {
+        outcome = tokio::select! {
+            frame = stream.recv() => match frame {
+                None => Err(Stop::Gone),
+                Some(Err(_)) => Err(Stop::Close(CloseReason {
+                    code: CloseCode::Protocol,
+                    description: Some("bad frame (too large, or not WebSocket)".into()),
+                })),
+                Some(Ok(frame)) => {
+                    last_heard = Instant::now();
+                    match frame {
+                        AggregatedMessage::Text(text) => socket.on_text(&text).await,
+                        AggregatedMessage::Binary(_) => {
+                            let e = ApiError::bad_request("MALFORMED_FRAME", "text frames only");
+                            socket.send(&ChatServerFrame::error(&e, None)).await
+                        }
+                        AggregatedMessage::Ping(bytes) => {
+                            socket.session.pong(&bytes).await.map_err(|_| Stop::Gone)
+                        }
+                        AggregatedMessage::Pong(_) => Ok(()),
+                        AggregatedMessage::Close(_) => Err(Stop::Close(CloseReason {
+                            code: CloseCode::Normal,
+                            description: None,
+                        })),
+                    }
+                }
+            },
+            event = subscription.events.recv() => match event {
+                Some(event) => {
+                    if subscription.lagged.swap(false, Ordering::AcqRel) {
+                        if let Err(stop) = socket.catch_up().await {
+                            break_with(stop)
+                        } else {
+                            socket.deliver(&event).await
+                        }
+                    } else {
+                        socket.deliver(&event).await
+                    }
+                }
+                None => Err(Stop::Gone),
+            },
+            _ = heartbeat.tick() => {
+                if subscription.lagged.swap(false, Ordering::AcqRel) {
+                    socket.catch_up().await
+                } else {
+                    socket.heartbeat(last_heard, every).await
+                }
+            }
+        };
+    }
+    if let Err(Stop::Close(reason)) = outcome {
+        let _ = socket.session.close(Some(reason)).await;
+    }
+}
+

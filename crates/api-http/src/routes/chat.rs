@@ -1,0 +1,260 @@
+//! Doctor-patient chat over REST, and the WebSocket that makes it live (issue 12). The rules
+//! are `domain::chat`'s; the socket protocol is [`crate::chat`]'s.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use domain::access::Permission;
+use domain::paging::Cursor;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::chat::frames::{ChatMessageDto, ReadReceiptDto};
+use crate::errors::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, LazyQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessageRequest {
+    /// Trimmed; 1 to 4,000 characters; line breaks allowed.
+    #[schema(min_length = 1, max_length = 4000, example = "Should I keep taking it with food?")]
+    pub message: String,
+    /// Your id for this send: a retry with the same one answers the first message (200)
+    /// instead of storing another.
+    #[serde(default)]
+    pub client_message_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarkReadRequest {
+    /// Marks read every message sent to me up to this number.
+    #[schema(minimum = 1)]
+    pub up_to_seq: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Messages per page, 50 by default.
+    #[param(minimum = 1, maximum = 200)]
+    pub per_page: Option<u32>,
+    /// Read the older page after this position: the `nextCursor` of the page before.
+    #[param(
+        max_length = 994,
+        pattern = r"^[tnsur][0-9a-f-]{0,960}\.[0-9a-f-]{1,36}$"
+    )]
+    pub cursor: Option<String>,
+}
+
+/// A page of a conversation, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessagePage {
+    pub items: Vec<ChatMessageDto>,
+    /// Pass as `cursor` for the older messages; null on the oldest page. Messages sent
+    /// meanwhile never shift a page: they are newer than every cursor.
+    #[schema(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationUnreadDto {
+    pub appointment_id: Uuid,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatUnreadDto {
+    pub total: u64,
+    /// Conversations with unread messages, by appointment id.
+    pub conversations: Vec<ConversationUnreadDto>,
+}
+
+/// Send a message in an appointment's conversation (its patient or its doctor).
+///
+/// Open from booking, until `CHAT_WRITE_WINDOW_DAYS` (14) after a completed visit's end;
+/// read-only once cancelled. The other participant's sockets get it at once.
+#[utoipa::path(operation_id = "sendChatMessage", tag = "chat", security(("bearer" = [])),
+    request_body = SendMessageRequest, params(("id" = Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 201, description = "Stored and delivered", body = ChatMessageDto),
+        (status = 200, description = "A retry: the message the first try stored", body = ChatMessageDto),
+        (status = 404, description = "No such conversation, or not one of yours (admins and the desk included)", body = ErrorBody),
+        (status = 409, description = "CHAT_CLOSED: cancelled, or past the window after the visit", body = ErrorBody),
+        (status = 422, description = "Empty or too long `message`; `clientMessageId` used in another conversation", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable; retry after Retry-After", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/messages")]
+pub async fn send(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<SendMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.parse()?;
+    let sent = state
+        .chat
+        .send(
+            &user.0,
+            id.into_inner(),
+            &body.message,
+            body.client_message_id,
+        )
+        .await?;
+    let dto = ChatMessageDto::from(sent.message);
+    Ok(if sent.replayed {
+        HttpResponse::Ok().json(dto)
+    } else {
+        HttpResponse::Created().json(dto)
+    })
+}
+
+/// The conversation, newest first, by cursor (its patient or its doctor, whatever its state).
+#[utoipa::path(operation_id = "listChatMessages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id"), HistoryQuery),
+    responses(
+        (status = 200, description = "A page, newest first", body = ChatMessagePage),
+        (status = 404, description = "No such conversation, or not one of yours", body = ErrorBody),
+        (status = 422, description = "A bad `cursor` or `perPage`", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable", body = ErrorBody),
+    ))]
+#[get("/appointments/{id}/messages")]
+pub async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    query: LazyQuery<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.parse()?;
+    let per_page = match q.per_page {
+        None => 50,
+        Some(n @ 1..=200) => n as usize,
+        Some(_) => return Err(ApiError::validation("perPage", "must be 1 to 200")),
+    };
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(raw) => Some(Cursor::parse(raw)?.seq()?.1),
+    };
+    let (items, more) = state
+        .chat
+        .history(&user.0, id.into_inner(), before, per_page)
+        .await?;
+    let next_cursor = items
+        .last()
+        .filter(|_| more)
+        .map(|m| Cursor::Seq(m.sent_at, m.seq).encode());
+    Ok(HttpResponse::Ok().json(ChatMessagePage {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+/// Mark read the messages sent to me up to `upToSeq` (a read receipt for the sender).
+#[utoipa::path(operation_id = "markChatRead", tag = "chat", security(("bearer" = [])),
+    request_body = MarkReadRequest, params(("id" = Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 200, description = "Marked; `marked` says how many were unread", body = ReadReceiptDto),
+        (status = 404, description = "No such conversation, or not one of yours", body = ErrorBody),
+        (status = 422, description = "`upToSeq` below 1", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/messages/read")]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<MarkReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.parse()?;
+    let receipt = state
+        .chat
+        .mark_read(&user.0, id.into_inner(), body.up_to_seq)
+        .await?;
+    Ok(HttpResponse::Ok().json(ReadReceiptDto::from(receipt)))
+}
+
+/// My unread messages, in total and per conversation (patients and doctors).
+#[utoipa::path(operation_id = "getChatUnread", tag = "chat", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Unread counts", body = ChatUnreadDto),
+        (status = 403, description = "Only patients and doctors chat", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable", body = ErrorBody),
+    ))]
+#[get("/chat/unread")]
+pub async fn unread(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    user.0.require(Permission::Chat)?;
+    let unread = state.chat.unread(&user.0).await?;
+    Ok(HttpResponse::Ok().json(ChatUnreadDto {
+        total: unread.iter().map(|u| u.count).sum(),
+        conversations: unread
+            .into_iter()
+            .map(|u| ConversationUnreadDto {
+                appointment_id: u.appointment_id,
+                count: u.count,
+            })
+            .collect(),
+    }))
+}
+
+/// The chat WebSocket: my conversations, live.
+///
+/// Open with a live ticket (`POST /notifications/stream-ticket`; single use, 30 s) as
+/// `?ticket=`, or with the `Authorization` header from a non-browser client; never put the
+/// access token in the URL. At most `CHAT_MAX_SOCKETS_PER_USER` (5) per user and process.
+///
+/// Frames are JSON text, each with a `type` (schemas `ChatClientFrame` and `ChatServerFrame`):
+/// - the server first sends `ready` (my unread total), then `message` and `read` events of all
+///   my conversations as they commit, on any `serve` process;
+/// - the client sends `send`, `resume` and `read`; `send` is answered by `sent` (the message
+///   itself then arrives as a `message` event) or `error` (the REST error model, with the
+///   frame's `clientMessageId` as `ref`);
+/// - after a reconnect, `resume` with the last `seq` seen in a conversation: the server sends
+///   what was missed, oldest first, then `resumed`; nothing is lost and nothing comes twice;
+/// - pings every `LIVE_KEEPALIVE_SECS` (15 s); a client silent for three intervals is closed;
+/// - frames beyond `CHAT_SOCKET_RATE_PER_SEC` (burst `CHAT_SOCKET_BURST`) are answered
+///   `RATE_LIMITED`; a socket that keeps flooding is closed with 1008;
+/// - when my session ends the server sends `end` and closes with 4001; when the chat store is
+///   down, frames are answered `SERVICE_UNAVAILABLE` with `retryAfter`, and the socket stays.
+#[utoipa::path(operation_id = "openChatSocket", tag = "chat", security(("bearer" = []), ()),
+    params(("ticket" = Option<String>, Query, pattern = r"^[0-9a-f]{64}$", description = "A live ticket, instead of the Authorization header (browsers)")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket handshake", body = ErrorBody),
+        (status = 401, description = "No valid session or ticket", body = ErrorBody),
+        (status = 403, description = "Only patients and doctors chat", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_SOCKETS", body = ErrorBody),
+    ))]
+#[get("/chat/socket")]
+pub async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = crate::routes::notifications::stream_actor(&req, &state).await?;
+    actor.require(Permission::Chat)?;
+    // Subscribe before counting, so nothing committed in between is missed.
+    let subscription = state.chat_hub.subscribe(actor.user_id)?;
+    let unread_total = state
+        .chat
+        .unread(&actor)
+        .await
+        .map(|u| u.iter().map(|c| c.count).sum())
+        .unwrap_or(0);
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::bad_request("NOT_A_WEBSOCKET", format!("a WebSocket handshake is required: {e}"))
+    })?;
+    actix_web::rt::spawn(crate::chat::socket::run(
+        state.clone(),
+        actor,
+        session,
+        stream,
+        subscription,
+        unread_total,
+    ));
+    Ok(response)
+}
