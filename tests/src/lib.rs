@@ -8,6 +8,7 @@
 //! `make test` from `.stack/env`), with the same local defaults as the service.
 
 pub mod api;
+pub mod chat;
 pub mod clinic;
 pub mod db;
 pub mod proxy;
@@ -31,6 +32,8 @@ pub struct TestApp {
     pub app: actix_web::web::Data<api_http::state::AppState>,
     db: Option<TestDatabase>,
     server: Option<actix_web::dev::ServerHandle>,
+    /// Whether dropping this app removes its stores (false for a [`TestApp::sibling`]).
+    owns_stores: bool,
 }
 
 /// A fresh id for naming per-test resources.
@@ -117,6 +120,33 @@ impl TestApp {
             app,
             db: Some(db),
             server: Some(handle),
+            owns_stores: true,
+        }
+    }
+
+    /// A second `serve` process on the same stores (same database, MongoDB database and Redis
+    /// prefix), with its own state, listeners and background jobs: what it shares with `self`
+    /// goes through the stores only. Dropping it leaves the stores to `self`.
+    pub async fn sibling(&self) -> Self {
+        let mut config = self.config.clone();
+        config.http_addr = "127.0.0.1:0".into();
+        let application = Application::builder(config.clone())
+            .build()
+            .await
+            .expect("the sibling builds");
+        let port = application.port();
+        let app = application.state();
+        let (server, handle) = application.into_parts();
+        tokio::spawn(server);
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: self.client.clone(),
+            config,
+            app,
+            db: None,
+            server: Some(handle),
+            owns_stores: false,
         }
     }
 
@@ -154,6 +184,9 @@ impl Drop for TestApp {
         // so it is not awaited. Workers run on their own threads and wind down by themselves.
         if let Some(server) = self.server.take() {
             drop(server.stop(false));
+        }
+        if !self.owns_stores {
+            return;
         }
         let db = self.db.take();
         let config = self.config.clone();

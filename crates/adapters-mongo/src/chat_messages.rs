@@ -287,10 +287,7 @@ impl ChatRepository for MongoChatRepository {
         };
         let at = mongodb::bson::DateTime::from_chrono(at);
         self.collection
-            .update_many(
-                filter,
-                doc! { "$set": { "isRead": true, "readAt": at } },
-            )
+            .update_many(filter, doc! { "$set": { "isRead": true, "readAt": at } })
             .await
             .map(|r| r.modified_count)
             .map_err(|e| unavailable(&e))

@@ -35,7 +35,11 @@ const MAX_PAYLOAD: usize = 7_900;
 
 /// An announcement as it travels in NOTIFY's payload.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 enum Wire {
     Message {
         id: Uuid,

@@ -16,6 +16,7 @@ mod audit_outbox;
 mod authorization;
 mod bad_input;
 mod booking;
+mod chat;
 mod clinical_access;
 mod directory;
 mod file_stores;

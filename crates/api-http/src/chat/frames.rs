@@ -81,7 +81,12 @@ impl From<ReadReceipt> for ReadReceiptDto {
 
 /// What a client sends on the chat socket.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum ChatClientFrame {
     /// Send a message (answered by `sent` or `error`; the message itself then arrives as a
     /// `message` event on both participants' sockets, this one included).
@@ -96,14 +101,24 @@ pub enum ChatClientFrame {
     /// After a (re)connect: every message of the conversation after `afterSeq` (0 for all),
     /// oldest first, then `resumed`. From then on, this socket never delivers a message of the
     /// conversation twice or out of order.
-    Resume { appointment_id: Uuid, after_seq: i64 },
+    Resume {
+        appointment_id: Uuid,
+        after_seq: i64,
+    },
     /// Mark read the messages sent to me up to `upToSeq` (answered by a `read` event).
-    Read { appointment_id: Uuid, up_to_seq: i64 },
+    Read {
+        appointment_id: Uuid,
+        up_to_seq: i64,
+    },
 }
 
 /// What the server sends on the chat socket.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ChatServerFrame {
     /// First frame: the socket is live; my unread messages in total.
     Ready { unread: u64 },

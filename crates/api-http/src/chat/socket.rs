@@ -119,21 +119,19 @@ impl Socket {
     /// Delivers an announced event, in order and once.
     async fn deliver(&mut self, event: &ChatEvent) -> Result<(), Stop> {
         match event {
-            ChatEvent::Message(m) => {
-                match self.delivered.get(&m.appointment_id).copied() {
-                    Some(last) if m.seq <= last => Ok(()),
-                    Some(last) if m.seq > last + 1 => {
-                        self.backfill(m.appointment_id, last).await.map(|_| ())
-                    }
-                    _ => {
-                        self.delivered.insert(m.appointment_id, m.seq);
-                        self.send(&ChatServerFrame::Message {
-                            message: m.clone().into(),
-                        })
-                        .await
-                    }
+            ChatEvent::Message(m) => match self.delivered.get(&m.appointment_id).copied() {
+                Some(last) if m.seq <= last => Ok(()),
+                Some(last) if m.seq > last + 1 => {
+                    self.backfill(m.appointment_id, last).await.map(|_| ())
                 }
-            }
+                _ => {
+                    self.delivered.insert(m.appointment_id, m.seq);
+                    self.send(&ChatServerFrame::Message {
+                        message: m.clone().into(),
+                    })
+                    .await
+                }
+            },
             ChatEvent::Read(r) => {
                 self.send(&ChatServerFrame::Read {
                     receipt: ReadReceiptDto::from(r.clone()),
@@ -225,10 +223,8 @@ impl Socket {
                 // Something was marked: the announcement brings the receipt to every socket.
                 Ok(r) if r.marked > 0 => Ok(()),
                 Ok(r) => {
-                    self.send(&ChatServerFrame::Read {
-                        receipt: r.into(),
-                    })
-                    .await
+                    self.send(&ChatServerFrame::Read { receipt: r.into() })
+                        .await
                 }
                 Err(e) => self.send_error(e, None).await,
             },
@@ -353,4 +349,3 @@ pub async fn run(
         let _ = socket.session.close(Some(reason)).await;
     }
 }
-

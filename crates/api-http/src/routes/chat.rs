@@ -18,7 +18,11 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessageRequest {
     /// Trimmed; 1 to 4,000 characters; line breaks allowed.
-    #[schema(min_length = 1, max_length = 4000, example = "Should I keep taking it with food?")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        example = "Should I keep taking it with food?"
+    )]
     pub message: String,
     /// Your id for this send: a retry with the same one answers the first message (200)
     /// instead of storing another.
@@ -246,7 +250,10 @@ pub async fn socket(
         .map(|u| u.iter().map(|c| c.count).sum())
         .unwrap_or(0);
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::bad_request("NOT_A_WEBSOCKET", format!("a WebSocket handshake is required: {e}"))
+        ApiError::bad_request(
+            "NOT_A_WEBSOCKET",
+            format!("a WebSocket handshake is required: {e}"),
+        )
     })?;
     actix_web::rt::spawn(crate::chat::socket::run(
         state.clone(),

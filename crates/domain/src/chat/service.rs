@@ -297,12 +297,9 @@ mod tests {
     /// A ledger that numbers every append 7 and stores it in `store`.
     fn numbering_ledger() -> MockChatLedger {
         let mut ledger = MockChatLedger::new();
-        ledger.expect_append().returning(|m, _, _| {
-            Ok(Some(ChatMessage {
-                seq: 7,
-                ..m
-            }))
-        });
+        ledger
+            .expect_append()
+            .returning(|m, _, _| Ok(Some(ChatMessage { seq: 7, ..m })));
         ledger
     }
 
@@ -521,7 +518,9 @@ mod tests {
         let appointment_id = a.id;
         chats
             .expect_newest()
-            .withf(move |id, before, limit| *id == appointment_id && *before == Some(10) && *limit == 4)
+            .withf(move |id, before, limit| {
+                *id == appointment_id && *before == Some(10) && *limit == 4
+            })
             .returning(|id, _, limit| {
                 Ok((0..limit as i64)
                     .map(|i| ChatMessage {
