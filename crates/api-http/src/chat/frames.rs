@@ -90,6 +90,7 @@ impl From<ReadReceipt> for ReadReceiptDto {
 pub enum ChatClientFrame {
     /// Send a message (answered by `sent` or `error`; the message itself then arrives as a
     /// `message` event on both participants' sockets, this one included).
+    #[serde(rename_all = "camelCase")]
     Send {
         appointment_id: Uuid,
         message: String,
@@ -101,11 +102,13 @@ pub enum ChatClientFrame {
     /// After a (re)connect: every message of the conversation after `afterSeq` (0 for all),
     /// oldest first, then `resumed`. From then on, this socket never delivers a message of the
     /// conversation twice or out of order.
+    #[serde(rename_all = "camelCase")]
     Resume {
         appointment_id: Uuid,
         after_seq: i64,
     },
     /// Mark read the messages sent to me up to `upToSeq` (answered by a `read` event).
+    #[serde(rename_all = "camelCase")]
     Read {
         appointment_id: Uuid,
         up_to_seq: i64,
@@ -125,8 +128,10 @@ pub enum ChatServerFrame {
     /// A message in one of my conversations (sent by me or to me).
     Message { message: ChatMessageDto },
     /// A read receipt in one of my conversations (I read, or the other side read mine).
+    #[serde(rename_all = "camelCase")]
     Read { receipt: ReadReceiptDto },
     /// My `send` was stored (`replayed`: by an earlier try with the same client message id).
+    #[serde(rename_all = "camelCase")]
     Sent {
         #[schema(nullable)]
         client_message_id: Option<Uuid>,
@@ -136,12 +141,14 @@ pub enum ChatServerFrame {
         replayed: bool,
     },
     /// My `resume` is complete: everything up to `lastSeq` has been sent.
+    #[serde(rename_all = "camelCase")]
     Resumed { appointment_id: Uuid, last_seq: i64 },
     /// Events were missed (this socket fell behind, or a store hiccuped); conversations I
     /// resumed have been backfilled, others should be re-read or resumed.
     Lagged {},
     /// A frame of mine failed: the error model of the REST API, plus the frame's client
     /// message id (`ref`) when it had one, and a retry hint for 429 and 503.
+    #[serde(rename_all = "camelCase")]
     Error {
         code: String,
         message: String,

@@ -118,6 +118,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/appointments/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The conversation, newest first, by cursor (its patient or its doctor, whatever its state). */
+        get: operations["listChatMessages"];
+        put?: never;
+        /**
+         * Send a message in an appointment's conversation (its patient or its doctor).
+         * @description Open from booking, until `CHAT_WRITE_WINDOW_DAYS` (14) after a completed visit's end;
+         *     read-only once cancelled. The other participant's sockets get it at once.
+         */
+        post: operations["sendChatMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/appointments/{id}/messages/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark read the messages sent to me up to `upToSeq` (a read receipt for the sender). */
+        post: operations["markChatRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/appointments/{id}/prescription": {
         parameters: {
             query?: never;
@@ -373,6 +412,59 @@ export interface paths {
         put?: never;
         /** Refund a PAID bill (admins only). */
         post: operations["refundBill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/chat/socket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chat WebSocket: my conversations, live.
+         * @description Open with a live ticket (`POST /notifications/stream-ticket`; single use, 30 s) as
+         *     `?ticket=`, or with the `Authorization` header from a non-browser client; never put the
+         *     access token in the URL. At most `CHAT_MAX_SOCKETS_PER_USER` (5) per user and process.
+         *
+         *     Frames are JSON text, each with a `type` (schemas `ChatClientFrame` and `ChatServerFrame`):
+         *     - the server first sends `ready` (my unread total), then `message` and `read` events of all
+         *       my conversations as they commit, on any `serve` process;
+         *     - the client sends `send`, `resume` and `read`; `send` is answered by `sent` (the message
+         *       itself then arrives as a `message` event) or `error` (the REST error model, with the
+         *       frame's `clientMessageId` as `ref`);
+         *     - after a reconnect, `resume` with the last `seq` seen in a conversation: the server sends
+         *       what was missed, oldest first, then `resumed`; nothing is lost and nothing comes twice;
+         *     - pings every `LIVE_KEEPALIVE_SECS` (15 s); a client silent for three intervals is closed;
+         *     - frames beyond `CHAT_SOCKET_RATE_PER_SEC` (burst `CHAT_SOCKET_BURST`) are answered
+         *       `RATE_LIMITED`; a socket that keeps flooding is closed with 1008;
+         *     - when my session ends the server sends `end` and closes with 4001; when the chat store is
+         *       down, frames are answered `SERVICE_UNAVAILABLE` with `retryAfter`, and the socket stays.
+         */
+        get: operations["openChatSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/chat/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My unread messages, in total and per conversation (patients and doctors). */
+        get: operations["getChatUnread"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1106,6 +1198,145 @@ export interface components {
             /** @description 10 to 128 characters with at least one letter and one digit. */
             newPassword: string;
         };
+        /** @description What a client sends on the chat socket. */
+        ChatClientFrame: {
+            /** Format: uuid */
+            appointment_id: string;
+            /**
+             * Format: uuid
+             * @description Makes the send idempotent: a retry with the same id stores nothing new.
+             */
+            client_message_id?: string | null;
+            message: string;
+            /** @enum {string} */
+            type: "send";
+        } | {
+            /** Format: int64 */
+            after_seq: number;
+            /** Format: uuid */
+            appointment_id: string;
+            /** @enum {string} */
+            type: "resume";
+        } | {
+            /** Format: uuid */
+            appointment_id: string;
+            /** @enum {string} */
+            type: "read";
+            /** Format: int64 */
+            up_to_seq: number;
+        };
+        /** @description One message of an appointment's conversation. */
+        ChatMessageDto: {
+            /** Format: uuid */
+            appointmentId: string;
+            /** @description Reserved for attachments; always empty for now. */
+            attachments: string[];
+            /**
+             * Format: uuid
+             * @description The id the sender's client gave the send, if any.
+             */
+            clientMessageId?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Whether the receiver has read it. */
+            isRead: boolean;
+            message: string;
+            /** Format: date-time */
+            readAt?: string | null;
+            /**
+             * Format: uuid
+             * @description The receiver's user id.
+             */
+            receiverId: string;
+            /**
+             * Format: uuid
+             * @description The sender's user id.
+             */
+            senderId: string;
+            /**
+             * Format: date-time
+             * @description When it was sent, to the millisecond.
+             */
+            sentAt: string;
+            /**
+             * Format: int64
+             * @description The message's place in its conversation (1, 2, 3, ...), in the order messages became
+             *     visible. Give the last one you saw to `resume` after a reconnect.
+             */
+            seq: number;
+        };
+        /** @description A page of a conversation, newest first. */
+        ChatMessagePage: {
+            items: components["schemas"]["ChatMessageDto"][];
+            /**
+             * @description Pass as `cursor` for the older messages; null on the oldest page. Messages sent
+             *     meanwhile never shift a page: they are newer than every cursor.
+             */
+            nextCursor?: string | null;
+        };
+        /** @description What the server sends on the chat socket. */
+        ChatServerFrame: {
+            /** @enum {string} */
+            type: "ready";
+            /** Format: int64 */
+            unread: number;
+        } | {
+            message: components["schemas"]["ChatMessageDto"];
+            /** @enum {string} */
+            type: "message";
+        } | {
+            receipt: components["schemas"]["ReadReceiptDto"];
+            /** @enum {string} */
+            type: "read";
+        } | {
+            /** Format: uuid */
+            appointment_id: string;
+            /** Format: uuid */
+            client_message_id?: string | null;
+            /** Format: uuid */
+            message_id: string;
+            replayed: boolean;
+            /** Format: int64 */
+            seq: number;
+            /** @enum {string} */
+            type: "sent";
+        } | {
+            /** Format: uuid */
+            appointment_id: string;
+            /** Format: int64 */
+            last_seq: number;
+            /** @enum {string} */
+            type: "resumed";
+        } | {
+            /** @enum {string} */
+            type: "lagged";
+        } | {
+            code: string;
+            field?: string | null;
+            message: string;
+            /** Format: uuid */
+            ref?: string | null;
+            /** Format: int64 */
+            retry_after?: number | null;
+            /** @enum {string} */
+            type: "error";
+        } | {
+            reason: string;
+            /** @enum {string} */
+            type: "end";
+        };
+        ChatUnreadDto: {
+            /** @description Conversations with unread messages, by appointment id. */
+            conversations: components["schemas"]["ConversationUnreadDto"][];
+            /** Format: int64 */
+            total: number;
+        };
+        ConversationUnreadDto: {
+            /** Format: uuid */
+            appointmentId: string;
+            /** Format: int64 */
+            count: number;
+        };
         CountDto: {
             /** Format: int64 */
             count: number;
@@ -1263,6 +1494,13 @@ export interface components {
             /** @example Bearer */
             tokenType: string;
             user: components["schemas"]["UserDto"];
+        };
+        MarkReadRequest: {
+            /**
+             * Format: int64
+             * @description Marks read every message sent to me up to this number.
+             */
+            upToSeq: number;
         };
         MedicalRecordDto: {
             /**
@@ -1447,6 +1685,22 @@ export interface components {
             /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
+        /** @description A read receipt: `readerId` has read the messages sent to them up to `upToSeq`. */
+        ReadReceiptDto: {
+            /** Format: uuid */
+            appointmentId: string;
+            /**
+             * Format: int64
+             * @description How many messages this marked read (0 when they already were).
+             */
+            marked: number;
+            /** Format: date-time */
+            readAt: string;
+            /** Format: uuid */
+            readerId: string;
+            /** Format: int64 */
+            upToSeq: number;
+        };
         /** @description Readiness: whether every store answers. */
         Readiness: {
             /**
@@ -1516,6 +1770,19 @@ export interface components {
              * @example 09:00
              */
             startTime: string;
+        };
+        SendMessageRequest: {
+            /**
+             * Format: uuid
+             * @description Your id for this send: a retry with the same one answers the first message (200)
+             *     instead of storing another.
+             */
+            clientMessageId?: string | null;
+            /**
+             * @description Trimmed; 1 to 4,000 characters; line breaks allowed.
+             * @example Should I keep taking it with food?
+             */
+            message: string;
         };
         /** @description One signed-in device of the current user. */
         SessionDto: {
@@ -2063,6 +2330,200 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listChatMessages: {
+        parameters: {
+            query?: {
+                /** @description Messages per page, 50 by default. */
+                perPage?: number;
+                /** @description Read the older page after this position: the `nextCursor` of the page before. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessagePage"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such conversation, or not one of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad `cursor` or `perPage` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sendChatMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description A retry: the message the first try stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessageDto"];
+                };
+            };
+            /** @description Stored and delivered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessageDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such conversation, or not one of yours (admins and the desk included) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CHAT_CLOSED: cancelled, or past the window after the visit */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Empty or too long `message`; `clientMessageId` used in another conversation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    markChatRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkReadRequest"];
+            };
+        };
+        responses: {
+            /** @description Marked; `marked` says how many were unread */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadReceiptDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such conversation, or not one of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `upToSeq` below 1 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getAppointmentPrescription: {
@@ -2807,6 +3268,105 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    openChatSocket: {
+        parameters: {
+            query?: {
+                /** @description A live ticket, instead of the Authorization header (browsers) */
+                ticket?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to the WebSocket protocol */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WebSocket handshake */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session or ticket */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Only patients and doctors chat */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            /** @description TOO_MANY_SOCKETS */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getChatUnread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unread counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatUnreadDto"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Only patients and doctors chat */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     listDepartments: {
