@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::chat::{ChatMessage, ChatRepository, Stored, Unread};
+use domain::chat::{ChatAttachment, ChatMessage, ChatRepository, Stored, Unread};
 use domain::error::DomainError;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
@@ -39,7 +39,7 @@ struct MessageDoc {
     sender_id: String,
     receiver_id: String,
     message: String,
-    attachments: Vec<String>,
+    attachments: Vec<AttachmentDoc>,
     is_read: bool,
     #[serde(
         default,
@@ -52,6 +52,16 @@ struct MessageDoc {
     client_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_key: Option<String>,
+}
+
+/// One attachment, as kept in its message.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentDoc {
+    id: String,
+    file_name: String,
+    content_type: String,
+    size_bytes: i64,
 }
 
 fn client_key(sender_id: Uuid, client_message_id: Uuid) -> String {
@@ -67,7 +77,16 @@ impl From<&ChatMessage> for MessageDoc {
             sender_id: m.sender_id.to_string(),
             receiver_id: m.receiver_id.to_string(),
             message: m.message.clone(),
-            attachments: m.attachments.clone(),
+            attachments: m
+                .attachments
+                .iter()
+                .map(|a| AttachmentDoc {
+                    id: a.id.to_string(),
+                    file_name: a.file_name.clone(),
+                    content_type: a.content_type.clone(),
+                    size_bytes: a.size_bytes,
+                })
+                .collect(),
             is_read: m.is_read,
             read_at: m.read_at,
             sent_at: m.sent_at,
@@ -95,7 +114,18 @@ impl TryFrom<MessageDoc> for ChatMessage {
             sender_id: uuid(&d.sender_id)?,
             receiver_id: uuid(&d.receiver_id)?,
             message: d.message,
-            attachments: d.attachments,
+            attachments: d
+                .attachments
+                .into_iter()
+                .map(|a| {
+                    Ok(ChatAttachment {
+                        id: uuid(&a.id)?,
+                        file_name: a.file_name,
+                        content_type: a.content_type,
+                        size_bytes: a.size_bytes,
+                    })
+                })
+                .collect::<Result<_, DomainError>>()?,
             is_read: d.is_read,
             read_at: d.read_at,
             sent_at: d.sent_at,
@@ -232,6 +262,12 @@ impl ChatRepository for MongoChatRepository {
             .await
             .map(|_| ())
             .map_err(|e| unavailable(&e))
+    }
+
+    async fn get(&self, message_id: Uuid) -> Result<Option<ChatMessage>, DomainError> {
+        self.find(doc! { "_id": message_id.to_string() }, doc! {}, 1)
+            .await
+            .map(|mut found| found.pop())
     }
 
     async fn by_client_id(

@@ -187,6 +187,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(chat::send)
         .service(chat::history)
         .service(chat::mark_read)
+        .service(chat::send_attachment)
+        .service(chat::download_attachment)
         .service(health::health)
         .service(health::ready)
         .service(auth::register)

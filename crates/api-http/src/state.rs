@@ -159,7 +159,7 @@ impl AppState {
         );
         let medical_records = domain::medical_records::MedicalRecordService::new(
             Arc::new(adapters_postgres::PgMedicalRecordRepository { pool: pg.clone() }),
-            files,
+            files.clone(),
             directory_repo.clone(),
             clock.clone(),
             config.upload_max_bytes,
@@ -170,6 +170,10 @@ impl AppState {
             directory_repo.clone(),
             Arc::new(adapters_mongo::MongoChatRepository::new(&mongo)),
             Arc::new(adapters_postgres::PgChatLedger { pool: pg.clone() }),
+            domain::chat::service::AttachmentStore {
+                files,
+                max_bytes: config.upload_max_bytes,
+            },
             clock.clone(),
             domain::chat::ChatPolicy {
                 write_window: chrono::Duration::days(config.chat_write_window_days),

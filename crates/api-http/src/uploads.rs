@@ -1,5 +1,6 @@
-//! The upload protocol of medical records: a streamed `multipart/form-data` form with the
-//! text fields (`type`, `title`, `description`, each at most once) and then `file`, last.
+//! The upload protocol of medical records and chat attachments: a streamed
+//! `multipart/form-data` form with the text fields (records: `type`, `title`, `description`;
+//! chat: `message`, `clientMessageId`; each at most once) and then `file`, last.
 //!
 //! The rules (who may upload what, which bytes are which type, what a name may be) are the
 //! domain's ([`domain::medical_records`]); this module moves bytes: it reads the text fields,
@@ -13,6 +14,7 @@ use std::time::Duration;
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpRequest;
+use domain::chat::service::{AttachmentUpload, PreparedAttachment, Sent};
 use domain::identity::Actor;
 use domain::medical_records::{
     FileKind, FileRejection, FileWriter, PreparedUpload, UploadForm, SNIFF_LEN,
@@ -91,15 +93,23 @@ async fn read_text(mut field: Field, name: &str, idle: Duration) -> Result<Strin
     String::from_utf8(buf).map_err(|_| ApiError::validation(name, "must be UTF-8 text"))
 }
 
-/// Streams the file part into the store; returns its kind and size, or discards it.
+/// Where an upload's file goes: how large it may be, how its first bytes are judged, and how
+/// its writer is opened (medical records and chat attachments each have their own rules).
+pub struct Destination<'a> {
+    pub max_bytes: u64,
+    pub judge: &'a (dyn Fn(&[u8]) -> Result<FileKind, FileRejection> + Sync),
+    pub open:
+        futures::future::BoxFuture<'a, Result<Box<dyn FileWriter>, domain::error::DomainError>>,
+}
+
+/// Streams the file part into its destination; returns its kind and size. Nothing is stored
+/// before the first bytes are judged, and a partial file is aborted on any failure.
 async fn store_file(
-    state: &AppState,
-    prepared: &PreparedUpload,
+    idle: Duration,
+    destination: Destination<'_>,
     mut field: Field,
-) -> Result<(domain::medical_records::FileKind, u64), ApiError> {
-    let service = &state.medical_records;
-    let idle = state.config.upload_idle_timeout();
-    let max = service.max_bytes();
+) -> Result<(FileKind, u64), ApiError> {
+    let max = destination.max_bytes;
     // The first bytes decide the type before anything is stored.
     let mut head = Vec::with_capacity(SNIFF_LEN);
     let mut ended = false;
@@ -116,8 +126,8 @@ async fn store_file(
     if size > max {
         return Err(rejection(FileRejection::TooLarge { max_bytes: max }));
     }
-    let kind = service.check_head(prepared, &head).map_err(rejection)?;
-    let mut writer: Box<dyn FileWriter> = service.open_file(prepared).await?;
+    let kind = (destination.judge)(&head).map_err(rejection)?;
+    let mut writer: Box<dyn FileWriter> = destination.open.await?;
     let streamed: Result<(), ApiError> = async {
         writer.write(&head).await?;
         if !ended {
@@ -142,6 +152,17 @@ async fn store_file(
             Err(e)
         }
     }
+}
+
+/// The file part's name and declared type, as its headers give them.
+fn file_part_headers(field: &Field) -> (String, Option<String>) {
+    let file_name = field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .unwrap_or("file")
+        .to_owned();
+    let declared = field.content_type().map(|m| m.essence_str().to_owned());
+    (file_name, declared)
 }
 
 /// Refuses a body whose declared length already exceeds the limit, before reading it.
@@ -203,12 +224,7 @@ pub async fn receive(
                          first; the file must be the last part of the form",
                     ));
                 }
-                let file_name = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .unwrap_or("file")
-                    .to_owned();
-                let declared = field.content_type().map(|m| m.essence_str().to_owned());
+                let (file_name, declared) = file_part_headers(&field);
                 let prepared = state
                     .medical_records
                     .prepare_upload(
@@ -219,7 +235,13 @@ pub async fn receive(
                         declared.as_deref(),
                     )
                     .await?;
-                let (kind, size) = store_file(state, &prepared, field).await?;
+                let service = &state.medical_records;
+                let destination = Destination {
+                    max_bytes: service.max_bytes(),
+                    judge: &|head| service.check_head(&prepared, head),
+                    open: Box::pin(service.open_file(&prepared)),
+                };
+                let (kind, size) = store_file(idle, destination, field).await?;
                 stored = Some((prepared, kind, size));
             }
             other => {
@@ -229,6 +251,89 @@ pub async fn receive(
                 ))
             }
         }
+    }
+    stored.ok_or_else(|| ApiError::validation("file", "required"))
+}
+
+/// What a chat attachment form gave: a send to make with the stored file, or the answer of an
+/// earlier try with the same client message id.
+pub enum ChatUpload {
+    Stored(PreparedAttachment, FileKind, u64),
+    Replayed(Sent),
+}
+
+/// Reads a chat attachment form (`message` and `clientMessageId`, each optional and at most
+/// once, then `file`, last) and stores its file. The caller sends it with
+/// `ChatService::send_attachment`, which removes the file if the send fails.
+pub async fn receive_chat_attachment(
+    state: &AppState,
+    actor: &Actor,
+    appointment_id: Uuid,
+    mut form: Multipart,
+) -> Result<ChatUpload, ApiError> {
+    let chat = &state.chat;
+    let idle = state.config.upload_idle_timeout();
+    let mut caption: Option<String> = None;
+    let mut client_id: Option<String> = None;
+    let mut stored: Option<ChatUpload> = None;
+    while let Some(field) = next(&mut form, idle).await? {
+        if let Some(ChatUpload::Stored(prepared, _, _)) = &stored {
+            chat.discard_attachment(prepared).await;
+            return Err(ApiError::validation(
+                "file",
+                "the file must be the last part of the form",
+            ));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let slot = match name.as_str() {
+            "message" => Some(&mut caption),
+            "clientMessageId" => Some(&mut client_id),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            if slot.is_some() {
+                return Err(ApiError::validation(name, "given more than once"));
+            }
+            *slot = Some(read_text(field, &name, idle).await?);
+            continue;
+        }
+        if name != "file" {
+            return Err(ApiError::validation(
+                name,
+                "unknown field; expected message, clientMessageId, file",
+            ));
+        }
+        let client_message_id = client_id
+            .as_deref()
+            .map(|raw| {
+                raw.trim()
+                    .parse::<Uuid>()
+                    .map_err(|_| ApiError::validation("clientMessageId", "must be a UUID"))
+            })
+            .transpose()?;
+        let (file_name, declared) = file_part_headers(&field);
+        let prepared = match chat
+            .prepare_attachment(
+                actor,
+                appointment_id,
+                caption.as_deref(),
+                client_message_id,
+                &file_name,
+                declared.as_deref(),
+            )
+            .await?
+        {
+            // The rest of the body is not needed: the first try stored it all.
+            AttachmentUpload::Replayed(sent) => return Ok(ChatUpload::Replayed(sent)),
+            AttachmentUpload::Ready(prepared) => prepared,
+        };
+        let destination = Destination {
+            max_bytes: chat.max_attachment_bytes(),
+            judge: &|head| chat.check_attachment_head(&prepared, head),
+            open: Box::pin(chat.open_attachment(&prepared)),
+        };
+        let (kind, size) = store_file(idle, destination, field).await?;
+        stored = Some(ChatUpload::Stored(prepared, kind, size));
     }
     stored.ok_or_else(|| ApiError::validation("file", "required"))
 }

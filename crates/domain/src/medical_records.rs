@@ -330,6 +330,45 @@ pub enum FileRejection {
     Empty,
 }
 
+/// Judges an uploaded file's first bytes against what its part declared: the bytes decide the
+/// kind, and the declared Content-Type (`declared`, `None` when it names no accepted kind) and
+/// the name's extension must agree with them. Shared by every upload (records, chat).
+pub fn judge_head(
+    head: &[u8],
+    declared: Option<FileKind>,
+    file_name: &str,
+) -> Result<FileKind, FileRejection> {
+    if head.is_empty() {
+        return Err(FileRejection::Empty);
+    }
+    let kind = sniff(head).ok_or_else(|| {
+        FileRejection::UnsupportedType(
+            "the file is not a PDF, PNG, JPEG, DICOM or plain text document".into(),
+        )
+    })?;
+    let Some(declared) = declared else {
+        return Err(FileRejection::UnsupportedType(
+            "the file's Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain".into(),
+        ));
+    };
+    if kind != declared {
+        return Err(FileRejection::UnsupportedType(format!(
+            "the file's content is {}, not the declared {}",
+            kind.content_type(),
+            declared.content_type()
+        )));
+    }
+    if let Some(ext) = extension(file_name) {
+        if !kind.extensions().contains(&ext.as_str()) {
+            return Err(FileRejection::UnsupportedType(format!(
+                "a .{ext} name does not fit {} content",
+                kind.content_type()
+            )));
+        }
+    }
+    Ok(kind)
+}
+
 ///
 /// The file store is private to the use case: it alone creates, keeps or discards a stored
 /// file, so the guarantee "a rejected upload leaves nothing behind" lives in one place.
@@ -485,42 +524,13 @@ impl MedicalRecordService {
         })
     }
 
-    /// Judges the first bytes of the file against what was declared: the bytes decide the
-    /// kind, and the declared Content-Type and the name's extension must agree with them.
+    /// Judges the first bytes of the file against what was declared (see [`judge_head`]).
     pub fn check_head(
         &self,
         upload: &PreparedUpload,
         head: &[u8],
     ) -> Result<FileKind, FileRejection> {
-        if head.is_empty() {
-            return Err(FileRejection::Empty);
-        }
-        let kind = sniff(head).ok_or_else(|| {
-            FileRejection::UnsupportedType(
-                "the file is not a PDF, PNG, JPEG, DICOM or plain text document".into(),
-            )
-        })?;
-        let Some(declared) = upload.declared else {
-            return Err(FileRejection::UnsupportedType(
-                "the file's Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain".into(),
-            ));
-        };
-        if kind != declared {
-            return Err(FileRejection::UnsupportedType(format!(
-                "the file's content is {}, not the declared {}",
-                kind.content_type(),
-                declared.content_type()
-            )));
-        }
-        if let Some(ext) = extension(&upload.file_name) {
-            if !kind.extensions().contains(&ext.as_str()) {
-                return Err(FileRejection::UnsupportedType(format!(
-                    "a .{ext} name does not fit {} content",
-                    kind.content_type()
-                )));
-            }
-        }
-        Ok(kind)
+        judge_head(head, upload.declared, &upload.file_name)
     }
 
     /// Records an upload whose bytes are already finished in the file store. If the record

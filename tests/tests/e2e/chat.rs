@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use e2e::api::Account;
 use e2e::chat::{ChatSocket, Ended};
-use e2e::clinic::Visit;
+use e2e::clinic::{multipart, pdf, Part, Visit};
 use e2e::servers::{Kind, ThrowawayServer};
 use e2e::TestApp;
 use reqwest::Method;
@@ -604,4 +604,166 @@ async fn with_mongodb_down_chat_answers_503_the_rest_works_and_all_recovers() {
     assert_eq!(seqs(&all), [2, 1]);
     let ids: HashSet<&str> = all.iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2);
+}
+
+/// Posts a chat attachment form as `who`.
+async fn attach(
+    app: &TestApp,
+    who: &Account,
+    appointment: &str,
+    parts: &[Part<'_>],
+) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let response = app
+        .client
+        .post(app.url(&format!("/appointments/{appointment}/messages/attachments")))
+        .header("Content-Type", content_type)
+        .bearer_auth(&who.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn attachments_are_sniffed_bounded_cleaned_up_and_only_for_the_two_participants() {
+    let app = TestApp::spawn_with(|c| c.upload_max_bytes = 64 * 1024).await;
+    let v = app.visit("40.00", false).await;
+    let a = v.appointment_id.as_str();
+    let mut doctor = app.chat_socket(&v.doctor.token).await.unwrap();
+    let report = pdf(20_000);
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let parts = [
+        Part::text("message", "My lab results"),
+        Part::text("clientMessageId", &client_id),
+        Part::file("results.pdf", "application/pdf", &report),
+    ];
+    let (status, sent) = attach(&app, &v.patient, a, &parts).await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["message"], "My lab results");
+    let attachment = sent["attachments"][0].clone();
+    assert_eq!(
+        (
+            attachment["fileName"].as_str(),
+            attachment["contentType"].as_str(),
+            attachment["sizeBytes"].as_i64()
+        ),
+        (Some("results.pdf"), Some("application/pdf"), Some(20_000))
+    );
+    let live = doctor.next_of("message").await;
+    assert_eq!(live["message"]["attachments"][0]["id"], attachment["id"]);
+    // A retry stores neither a second message nor a second file.
+    let (status, again) = attach(&app, &v.patient, a, &parts).await;
+    assert_eq!((status, again["id"].clone()), (200, sent["id"].clone()));
+    assert_eq!(app.stored_files().len(), 1);
+
+    let url = attachment["fileUrl"].as_str().unwrap();
+    for reader in [&v.patient, &v.doctor] {
+        let response = app.call(Method::GET, url, Some(&reader.token), None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/pdf");
+        assert!(response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"));
+        assert_eq!(response.bytes().await.unwrap().as_ref(), report.as_slice());
+    }
+    for outsider in [&v.other_patient, &v.other_doctor, &v.desk, &v.admin] {
+        let response = app
+            .call(Method::GET, url, Some(&outsider.token), None)
+            .await;
+        assert_eq!(response.status(), 404, "an outsider cannot download");
+    }
+    // Another message's id with this attachment's id: not found.
+    let text_seq = said(&app, &v.doctor, a, "Thanks, reading it").await;
+    assert_eq!(text_seq, 2);
+    let text_id = history(&app, &v.doctor, a, 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = format!(
+        "/appointments/{a}/messages/{text_id}/attachments/{}",
+        attachment["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.call(Method::GET, &wrong, Some(&v.patient.token), None)
+            .await
+            .status(),
+        404
+    );
+
+    // Abuse: every refusal leaves no file and no message behind.
+    let exe = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".repeat(64);
+    let too_big = pdf(70 * 1024);
+    let cases: Vec<(Vec<Part<'_>>, u16)> = vec![
+        (
+            vec![Part::file("invoice.pdf", "application/pdf", &exe)],
+            415,
+        ),
+        (vec![Part::file("scan.png", "image/png", &report)], 415),
+        (
+            vec![Part::file("report.exe", "application/pdf", &report)],
+            415,
+        ),
+        (
+            vec![Part::file("big.pdf", "application/pdf", &too_big)],
+            413,
+        ),
+        (vec![Part::file("empty.pdf", "application/pdf", b"")], 422),
+        (
+            vec![Part::file("../../etc/passwd", "text/plain", b"root:x:0:0")],
+            422,
+        ),
+        (
+            vec![
+                Part::file("a.pdf", "application/pdf", &report),
+                Part::text("message", "late"),
+            ],
+            422,
+        ),
+        (vec![Part::text("message", "no file")], 422),
+        (vec![Part::text("colour", "red")], 422),
+    ];
+    for (parts, expected) in cases {
+        let (status, body) = attach(&app, &v.patient, a, &parts).await;
+        assert_eq!(status, expected, "{body}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+    for outsider in [&v.other_patient, &v.desk] {
+        let (status, _) = attach(
+            &app,
+            outsider,
+            a,
+            &[Part::file("r.pdf", "application/pdf", &report)],
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+    assert_eq!(
+        app.stored_files().len(),
+        1,
+        "nothing stays behind a refused upload"
+    );
+    assert_eq!(seqs(&history(&app, &v.patient, a, 50).await), [2, 1]);
+    // A closed conversation takes no file either.
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/appointments/{a}/cancel"),
+            Some(&v.desk.token),
+            Some(json!({ "reason": "Doctor ill" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = attach(
+        &app,
+        &v.patient,
+        a,
+        &[Part::file("r.pdf", "application/pdf", &report)],
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("CHAT_CLOSED")));
+    assert_eq!(app.stored_files().len(), 1);
 }

@@ -24,8 +24,8 @@ pub struct ChatMessageDto {
     /// The receiver's user id.
     pub receiver_id: Uuid,
     pub message: String,
-    /// Reserved for attachments; always empty for now.
-    pub attachments: Vec<String>,
+    /// Files sent with the message (at most one).
+    pub attachments: Vec<ChatAttachmentDto>,
     /// Whether the receiver has read it.
     pub is_read: bool,
     #[schema(nullable)]
@@ -46,13 +46,41 @@ impl From<ChatMessage> for ChatMessageDto {
             sender_id: m.sender_id,
             receiver_id: m.receiver_id,
             message: m.message,
-            attachments: m.attachments,
+            attachments: m
+                .attachments
+                .into_iter()
+                .map(|a| ChatAttachmentDto {
+                    file_url: format!(
+                        "/appointments/{}/messages/{}/attachments/{}",
+                        m.appointment_id, m.id, a.id
+                    ),
+                    id: a.id,
+                    file_name: a.file_name,
+                    content_type: a.content_type,
+                    size_bytes: a.size_bytes,
+                })
+                .collect(),
             is_read: m.is_read,
             read_at: m.read_at,
             sent_at: m.sent_at,
             client_message_id: m.client_message_id,
         }
     }
+}
+
+/// A file sent with a message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatAttachmentDto {
+    pub id: Uuid,
+    /// Sanitised original name.
+    pub file_name: String,
+    /// Decided from the file's bytes.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// The authenticated download route (the two participants only).
+    pub file_url: String,
 }
 
 /// A read receipt: `readerId` has read the messages sent to them up to `upToSeq`.

@@ -12,7 +12,9 @@ use crate::auth::AuthUser;
 use crate::chat::frames::{ChatMessageDto, ReadReceiptDto};
 use crate::errors::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, LazyQuery};
+use crate::routes::medical_records::FileBytes;
 use crate::state::AppState;
+use crate::uploads::ChatUpload;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -116,6 +118,101 @@ pub async fn send(
     } else {
         HttpResponse::Created().json(dto)
     })
+}
+
+/// The multipart form of an attachment (documentation only; the handler streams it).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SendAttachmentForm {
+    /// The message's text; empty or left out: the file's name.
+    #[schema(value_type = String, required = false, max_length = 4000)]
+    message: Option<String>,
+    /// Makes the send idempotent, as for text messages.
+    #[schema(value_type = String, format = Uuid, required = false)]
+    client_message_id: Option<Uuid>,
+    /// The file, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with that
+    /// Content-Type and a file name. At most `UPLOAD_MAX_BYTES` (20 MiB by default; more is 413).
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+/// Send a file in the conversation (multipart; `file` last).
+///
+/// The same rules as a text message (participants, open conversation, idempotent by
+/// `clientMessageId`), and as a medical record's upload for the file: its bytes decide its
+/// type, the declared Content-Type and the name's extension must agree, nothing is kept from
+/// a refused upload.
+#[utoipa::path(operation_id = "sendChatAttachment", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    request_body(content((SendAttachmentForm = "multipart/form-data",
+        encoding(("file" = (content_type = "application/pdf, image/png, image/jpeg, application/dicom, text/plain")))))),
+    responses(
+        (status = 201, description = "Stored and delivered", body = ChatMessageDto),
+        (status = 200, description = "A retry: the message the first try stored", body = ChatMessageDto),
+        (status = 400, description = "UPLOAD_INTERRUPTED or MALFORMED_MULTIPART", body = ErrorBody),
+        (status = 404, description = "No such conversation, or not one of yours", body = ErrorBody),
+        (status = 408, description = "UPLOAD_STALLED", body = ErrorBody),
+        (status = 409, description = "CHAT_CLOSED", body = ErrorBody),
+        (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
+        (status = 415, description = "Not an accepted type, or not what it claims to be", body = ErrorBody),
+        (status = 422, description = "Missing or invalid field, empty file", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable", body = ErrorBody),
+    ))]
+#[post("/appointments/{id}/messages/attachments")]
+pub async fn send_attachment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    form: actix_multipart::Multipart,
+) -> Result<HttpResponse, ApiError> {
+    crate::uploads::check_declared_length(&req, state.chat.max_attachment_bytes())?;
+    let sent = match crate::uploads::receive_chat_attachment(&state, &user.0, id.into_inner(), form)
+        .await?
+    {
+        ChatUpload::Replayed(sent) => sent,
+        ChatUpload::Stored(prepared, kind, size) => {
+            state
+                .chat
+                .send_attachment(&user.0, prepared, kind, size)
+                .await?
+        }
+    };
+    let dto = ChatMessageDto::from(sent.message);
+    Ok(if sent.replayed {
+        HttpResponse::Ok().json(dto)
+    } else {
+        HttpResponse::Created().json(dto)
+    })
+}
+
+/// Download a message's attachment (the conversation's two participants only).
+#[utoipa::path(operation_id = "downloadChatAttachment", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id"),
+        ("messageId" = Uuid, Path, description = "Message id"),
+        ("attachmentId" = Uuid, Path, description = "Attachment id")),
+    responses((status = 200, description = "The bytes, with the type decided at upload", content(
+            (FileBytes = "application/pdf"), (FileBytes = "image/png"), (FileBytes = "image/jpeg"),
+            (FileBytes = "application/dicom"), (FileBytes = "text/plain"))),
+        (status = 404, description = "No such attachment in a conversation of yours", body = ErrorBody),
+        (status = 503, description = "The chat store is unavailable", body = ErrorBody)))]
+#[get("/appointments/{id}/messages/{messageId}/attachments/{attachmentId}")]
+pub async fn download_attachment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (appointment_id, message_id, attachment_id) = path.into_inner();
+    let (attachment, bytes) = state
+        .chat
+        .attachment(&user.0, appointment_id, message_id, attachment_id)
+        .await?;
+    Ok(crate::routes::medical_records::file_response(
+        &attachment.content_type,
+        &attachment.file_name,
+        attachment.size_bytes,
+        bytes,
+    ))
 }
 
 /// The conversation, newest first, by cursor (its patient or its doctor, whatever its state).

@@ -195,21 +195,37 @@ pub async fn download(
         .medical_records
         .download(&user.0, id.into_inner())
         .await?;
+    Ok(file_response(
+        &record.content_type,
+        &record.file_name,
+        record.size_bytes,
+        bytes,
+    ))
+}
+
+/// A stored file's download: streamed, as an attachment (never rendered inline), with its type
+/// and length, not sniffed by the browser, not cached, not compressed again.
+pub fn file_response(
+    content_type: &str,
+    file_name: &str,
+    size_bytes: i64,
+    bytes: domain::medical_records::ByteStream,
+) -> HttpResponse {
     let body = bytes.map(|chunk| {
         chunk.map(bytes::Bytes::from).map_err(|e| {
             tracing::warn!(error = %e, "download interrupted");
             actix_web::error::ErrorInternalServerError("download interrupted")
         })
     });
-    Ok(HttpResponse::Ok()
-        .content_type(record.content_type.as_str())
+    HttpResponse::Ok()
+        .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", record.file_name),
+            format!("attachment; filename=\"{file_name}\""),
         ))
-        .insert_header((header::CONTENT_LENGTH, record.size_bytes.to_string()))
+        .insert_header((header::CONTENT_LENGTH, size_bytes.to_string()))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .insert_header((header::CONTENT_ENCODING, "identity"))
-        .streaming(body))
+        .streaming(body)
 }

@@ -20,6 +20,10 @@
 //! A send carries an optional client message id: a retried send with the same one stores one
 //! message (the port answers the stored one), so a flaky network never doubles a message.
 //!
+//! A message may carry a file: the same byte sniffing, size limit and clean-up guarantees as
+//! medical records (see [`service::ChatService::prepare_attachment`]), downloadable only by
+//! the two participants.
+//!
 //! Messages are numbered per conversation (`seq`) in the order they become visible, which is
 //! what makes history pages stable and a reconnecting socket's backfill exact: see
 //! [`ChatLedger`].
@@ -175,13 +179,30 @@ pub struct ChatMessage {
     pub sender_id: Uuid,
     pub receiver_id: Uuid,
     pub message: String,
-    /// Where the attachments' bytes are (file store keys); empty until attachments are built.
-    pub attachments: Vec<String>,
+    /// Files sent with the message (at most one per message today).
+    pub attachments: Vec<ChatAttachment>,
     pub is_read: bool,
     pub read_at: Option<DateTime<Utc>>,
     pub sent_at: DateTime<Utc>,
     /// The sender's id for this send, unique per sender: a retry finds the first one.
     pub client_message_id: Option<Uuid>,
+}
+
+/// A file sent in a conversation. Its bytes are in the file store under [`attachment_key`],
+/// which never contains the client's file name; only the two participants can download it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatAttachment {
+    pub id: Uuid,
+    /// Sanitised original name.
+    pub file_name: String,
+    /// Decided from the file's bytes.
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+/// Where an attachment's bytes are kept.
+pub fn attachment_key(appointment_id: Uuid, attachment_id: Uuid) -> String {
+    format!("chat/{appointment_id}/{attachment_id}")
 }
 
 /// A read receipt: `reader_id` has read every message sent to them in the conversation up to
@@ -260,6 +281,8 @@ pub trait ChatRepository: Send + Sync {
     /// Removes a message the ledger could not commit after it was stored (best effort: a
     /// leftover is replaced by the next message given the same number).
     async fn withdraw(&self, message_id: Uuid) -> Result<(), DomainError>;
+    /// One message by id.
+    async fn get(&self, message_id: Uuid) -> Result<Option<ChatMessage>, DomainError>;
     /// The message `sender_id` sent with `client_message_id`, if any.
     async fn by_client_id(
         &self,

@@ -8,8 +8,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    ChatEvent, ChatLedger, ChatMessage, ChatPolicy, ChatRepository, MessageText, Participants,
-    ReadReceipt, Side, Unread,
+    attachment_key, ChatAttachment, ChatEvent, ChatLedger, ChatMessage, ChatPolicy, ChatRepository,
+    MessageText, Participants, ReadReceipt, Side, Unread,
 };
 use crate::appointments::{Appointment, AppointmentRepository};
 use crate::audit::{AuditAction, AuditEvent};
@@ -17,6 +17,9 @@ use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
 use crate::error::DomainError;
 use crate::identity::Actor;
+use crate::medical_records::{
+    check_file_name, judge_head, ByteStream, FileKind, FileRejection, FileStore, FileWriter,
+};
 
 /// A send's answer: the stored message, and whether it was stored by an earlier try.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +28,43 @@ pub struct Sent {
     pub replayed: bool,
 }
 
+/// An attachment the actor may send, decided before any byte of the file is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedAttachment {
+    pub appointment_id: Uuid,
+    pub attachment_id: Uuid,
+    /// The message's text: the caption, or the file's name when there is none.
+    pub text: String,
+    pub client_message_id: Option<Uuid>,
+    pub file_name: String,
+    /// The kind the file part's Content-Type names; `None` when it names none we accept.
+    pub declared: Option<FileKind>,
+    pub storage_key: String,
+    receiver_id: Uuid,
+}
+
+/// What [`ChatService::prepare_attachment`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachmentUpload {
+    /// Read the file and hand it over.
+    Ready(PreparedAttachment),
+    /// A retry of a send that was stored: nothing to read or store.
+    Replayed(Sent),
+}
+
+/// Where attachments' bytes go, and how large they may be.
+pub struct AttachmentStore {
+    pub files: Arc<dyn FileStore>,
+    pub max_bytes: u64,
+}
+
 /// Sends, reads and marks read the messages of appointments' conversations.
 pub struct ChatService {
     appointments: Arc<dyn AppointmentRepository>,
     directory: Arc<dyn DirectoryRepository>,
     chats: Arc<dyn ChatRepository>,
     ledger: Arc<dyn ChatLedger>,
+    attachments: AttachmentStore,
     clock: Arc<dyn Clock>,
     policy: ChatPolicy,
 }
@@ -45,6 +79,7 @@ impl ChatService {
         directory: Arc<dyn DirectoryRepository>,
         chats: Arc<dyn ChatRepository>,
         ledger: Arc<dyn ChatLedger>,
+        attachments: AttachmentStore,
         clock: Arc<dyn Clock>,
         policy: ChatPolicy,
     ) -> Self {
@@ -53,6 +88,7 @@ impl ChatService {
             directory,
             chats,
             ledger,
+            attachments,
             clock,
             policy,
         }
@@ -139,21 +175,43 @@ impl ChatService {
         {
             return Ok(sent);
         }
-        // Milliseconds: what MongoDB keeps, so the message answered is the message stored.
-        let now = self.clock.now().trunc_subsecs(3);
-        let participants = self.policy.may_send(actor, &appointment, now)?;
+        let participants = self
+            .policy
+            .may_send(actor, &appointment, self.clock.now())?;
         let receiver_id = self.other_user(participants).await?;
+        self.store(
+            actor,
+            appointment_id,
+            receiver_id,
+            text.as_str(),
+            vec![],
+            client_message_id,
+        )
+        .await
+    }
+
+    /// Numbers, stores, audits and announces a checked message.
+    async fn store(
+        &self,
+        actor: &Actor,
+        appointment_id: Uuid,
+        receiver_id: Uuid,
+        text: &str,
+        attachments: Vec<ChatAttachment>,
+        client_message_id: Option<Uuid>,
+    ) -> Result<Sent, DomainError> {
         let message = ChatMessage {
             id: Uuid::new_v4(),
             appointment_id,
             seq: 0,
             sender_id: actor.user_id,
             receiver_id,
-            message: text.as_str().to_owned(),
-            attachments: Vec::new(),
+            message: text.to_owned(),
+            attachments,
             is_read: false,
             read_at: None,
-            sent_at: now,
+            // Milliseconds: what MongoDB keeps, so the message answered is the message stored.
+            sent_at: self.clock.now().trunc_subsecs(3),
             client_message_id,
         };
         // What is audited names the message, never its clinical text.
@@ -164,7 +222,11 @@ impl ChatService {
             Some(message.id),
             &actor.meta,
         )
-        .after(json!({ "appointmentId": appointment_id, "receiverId": receiver_id }));
+        .after(json!({
+            "appointmentId": appointment_id,
+            "receiverId": receiver_id,
+            "attachments": message.attachments.len(),
+        }));
         match self.ledger.append(message, audit, &*self.chats).await? {
             Some(message) => Ok(Sent {
                 message,
@@ -176,6 +238,133 @@ impl ChatService {
                 .await?
                 .ok_or(DomainError::NotFound("conversation")),
         }
+    }
+
+    /// The largest attachment accepted, in bytes.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        self.attachments.max_bytes
+    }
+
+    /// Checks an attachment's send before any byte of the file is read: a participant of an
+    /// open conversation, a valid caption (or none: the file's name is the text) and file
+    /// name. A retry of a stored send is answered at once.
+    pub async fn prepare_attachment(
+        &self,
+        actor: &Actor,
+        appointment_id: Uuid,
+        caption: Option<&str>,
+        client_message_id: Option<Uuid>,
+        file_name: &str,
+        declared_type: Option<&str>,
+    ) -> Result<AttachmentUpload, DomainError> {
+        let file_name = check_file_name(file_name)?;
+        let text = match caption.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(caption) => MessageText::parse(caption)?,
+            None => MessageText::parse(&file_name)?,
+        };
+        let (appointment, _) = self.conversation(actor, appointment_id).await?;
+        if let Some(sent) = self
+            .earlier_send(actor, appointment_id, client_message_id)
+            .await?
+        {
+            return Ok(AttachmentUpload::Replayed(sent));
+        }
+        let participants = self
+            .policy
+            .may_send(actor, &appointment, self.clock.now())?;
+        let receiver_id = self.other_user(participants).await?;
+        let attachment_id = Uuid::new_v4();
+        Ok(AttachmentUpload::Ready(PreparedAttachment {
+            appointment_id,
+            attachment_id,
+            text: text.as_str().to_owned(),
+            client_message_id,
+            file_name,
+            declared: declared_type.and_then(FileKind::from_content_type),
+            storage_key: attachment_key(appointment_id, attachment_id),
+            receiver_id,
+        }))
+    }
+
+    /// Judges the file's first bytes, as for medical records.
+    pub fn check_attachment_head(
+        &self,
+        prepared: &PreparedAttachment,
+        head: &[u8],
+    ) -> Result<FileKind, FileRejection> {
+        judge_head(head, prepared.declared, &prepared.file_name)
+    }
+
+    /// Opens the writer of the attachment's bytes (after [`Self::check_attachment_head`]).
+    pub async fn open_attachment(
+        &self,
+        prepared: &PreparedAttachment,
+    ) -> Result<Box<dyn FileWriter>, DomainError> {
+        self.attachments.files.create(&prepared.storage_key).await
+    }
+
+    /// Removes a finished attachment whose send was refused after it was written.
+    pub async fn discard_attachment(&self, prepared: &PreparedAttachment) {
+        let _ = self.attachments.files.delete(&prepared.storage_key).await;
+    }
+
+    /// Sends the message of an attachment whose bytes are finished in the file store. When the
+    /// message is not stored (a failure, or a concurrent retry that won), the file is removed:
+    /// nothing stays behind.
+    pub async fn send_attachment(
+        &self,
+        actor: &Actor,
+        prepared: PreparedAttachment,
+        kind: FileKind,
+        size_bytes: u64,
+    ) -> Result<Sent, DomainError> {
+        let attachment = ChatAttachment {
+            id: prepared.attachment_id,
+            file_name: prepared.file_name.clone(),
+            content_type: kind.content_type().to_owned(),
+            size_bytes: i64::try_from(size_bytes)
+                .map_err(|_| DomainError::validation("file", "too large"))?,
+        };
+        let stored = self
+            .store(
+                actor,
+                prepared.appointment_id,
+                prepared.receiver_id,
+                &prepared.text,
+                vec![attachment],
+                prepared.client_message_id,
+            )
+            .await;
+        let kept = matches!(&stored, Ok(sent) if !sent.replayed);
+        if !kept {
+            self.discard_attachment(&prepared).await;
+        }
+        stored
+    }
+
+    /// An attachment and its bytes, for the two participants only (404 for anyone else, and
+    /// for a message or attachment that is not in this conversation).
+    pub async fn attachment(
+        &self,
+        actor: &Actor,
+        appointment_id: Uuid,
+        message_id: Uuid,
+        attachment_id: Uuid,
+    ) -> Result<(ChatAttachment, ByteStream), DomainError> {
+        self.conversation(actor, appointment_id).await?;
+        let attachment = self
+            .chats
+            .get(message_id)
+            .await?
+            .filter(|m| m.appointment_id == appointment_id)
+            .and_then(|m| m.attachments.into_iter().find(|a| a.id == attachment_id))
+            .ok_or(DomainError::NotFound("attachment"))?;
+        let bytes = self
+            .attachments
+            .files
+            .open(&attachment_key(appointment_id, attachment_id))
+            .await?;
+        Ok((attachment, bytes))
     }
 
     /// A page of the conversation, newest first: up to `limit` messages before `before_seq`,
@@ -309,6 +498,7 @@ mod tests {
         patient: Option<Actor>,
         chats: MockChatRepository,
         ledger: MockChatLedger,
+        files: Arc<dyn FileStore>,
     }
 
     impl World {
@@ -319,6 +509,7 @@ mod tests {
                 patient: None,
                 chats,
                 ledger: MockChatLedger::new(),
+                files: Arc::new(NoFiles),
             }
         }
 
@@ -342,11 +533,31 @@ mod tests {
                 Arc::new(directory),
                 Arc::new(self.chats),
                 Arc::new(self.ledger),
+                AttachmentStore {
+                    files: self.files,
+                    max_bytes: 1024,
+                },
                 Arc::new(FixedClock(
                     Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
                 )),
                 ChatPolicy::default(),
             )
+        }
+    }
+
+    /// A file store the text-only tests must never touch.
+    struct NoFiles;
+
+    #[async_trait::async_trait]
+    impl FileStore for NoFiles {
+        async fn create(&self, _: &str) -> Result<Box<dyn FileWriter>, DomainError> {
+            unreachable!("no file expected")
+        }
+        async fn open(&self, _: &str) -> Result<ByteStream, DomainError> {
+            unreachable!("no file expected")
+        }
+        async fn delete(&self, _: &str) -> Result<(), DomainError> {
+            unreachable!("no file expected")
         }
     }
 
@@ -617,5 +828,79 @@ mod tests {
             Some(ChatEvent::Message(m)) => assert_eq!((m.seq, m.message.as_str()), (4, "long")),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A file store that records which keys were deleted.
+    #[derive(Default)]
+    struct DeletedKeys(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl FileStore for DeletedKeys {
+        async fn create(&self, _: &str) -> Result<Box<dyn FileWriter>, DomainError> {
+            unreachable!("the test stores no bytes")
+        }
+        async fn open(&self, _: &str) -> Result<ByteStream, DomainError> {
+            unreachable!("the test reads no bytes")
+        }
+        async fn delete(&self, key: &str) -> Result<(), DomainError> {
+            self.0.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attachment_whose_message_is_not_stored_leaves_no_file() {
+        let patient = actor(Role::Patient);
+        let a = appointment(&patient, Uuid::new_v4(), AppointmentStatus::Confirmed);
+        let files = Arc::new(DeletedKeys::default());
+        let mut world = World::new(Some(a.clone()), no_earlier_send());
+        world.files = files.clone();
+        world
+            .ledger
+            .expect_append()
+            .returning(|_, _, _| Err(DomainError::Unavailable("chat")));
+        let svc = world.service();
+        let prepared = match svc
+            .prepare_attachment(
+                &patient,
+                a.id,
+                None,
+                None,
+                "scan.pdf",
+                Some("application/pdf"),
+            )
+            .await
+            .unwrap()
+        {
+            AttachmentUpload::Ready(p) => p,
+            other => panic!("{other:?}"),
+        };
+        // No caption: the file's name is the message.
+        assert_eq!(prepared.text, "scan.pdf");
+        assert_eq!(
+            svc.check_attachment_head(&prepared, b"MZ\x90\0"),
+            Err(FileRejection::UnsupportedType(
+                "the file is not a PDF, PNG, JPEG, DICOM or plain text document".into()
+            ))
+        );
+        let key = prepared.storage_key.clone();
+        assert!(matches!(
+            svc.send_attachment(&patient, prepared, FileKind::Pdf, 10)
+                .await,
+            Err(DomainError::Unavailable(_))
+        ));
+        assert_eq!(*files.0.lock().unwrap(), [key]);
+        // Outsiders are refused before any file is touched (NoFiles would panic).
+        let svc = World::new(Some(a.clone()), no_earlier_send()).service();
+        assert!(matches!(
+            svc.prepare_attachment(&actor(Role::Receptionist), a.id, None, None, "a.pdf", None)
+                .await,
+            Err(DomainError::NotFound("conversation"))
+        ));
+        assert!(matches!(
+            svc.attachment(&actor(Role::Patient), a.id, Uuid::new_v4(), Uuid::new_v4())
+                .await,
+            Err(DomainError::NotFound("conversation"))
+        ));
     }
 }

@@ -140,6 +140,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/appointments/{id}/messages/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a file in the conversation (multipart; `file` last).
+         * @description The same rules as a text message (participants, open conversation, idempotent by
+         *     `clientMessageId`), and as a medical record's upload for the file: its bytes decide its
+         *     type, the declared Content-Type and the name's extension must agree, nothing is kept from
+         *     a refused upload.
+         */
+        post: operations["sendChatAttachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/appointments/{id}/messages/read": {
         parameters: {
             query?: never;
@@ -151,6 +174,23 @@ export interface paths {
         put?: never;
         /** Mark read the messages sent to me up to `upToSeq` (a read receipt for the sender). */
         post: operations["markChatRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/appointments/{id}/messages/{messageId}/attachments/{attachmentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a message's attachment (the conversation's two participants only). */
+        get: operations["downloadChatAttachment"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1198,39 +1238,55 @@ export interface components {
             /** @description 10 to 128 characters with at least one letter and one digit. */
             newPassword: string;
         };
+        /** @description A file sent with a message. */
+        ChatAttachmentDto: {
+            /**
+             * @description Decided from the file's bytes.
+             * @example application/pdf
+             */
+            contentType: string;
+            /** @description Sanitised original name. */
+            fileName: string;
+            /** @description The authenticated download route (the two participants only). */
+            fileUrl: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            sizeBytes: number;
+        };
         /** @description What a client sends on the chat socket. */
         ChatClientFrame: {
             /** Format: uuid */
-            appointment_id: string;
+            appointmentId: string;
             /**
              * Format: uuid
              * @description Makes the send idempotent: a retry with the same id stores nothing new.
              */
-            client_message_id?: string | null;
+            clientMessageId?: string | null;
             message: string;
             /** @enum {string} */
             type: "send";
         } | {
             /** Format: int64 */
-            after_seq: number;
+            afterSeq: number;
             /** Format: uuid */
-            appointment_id: string;
+            appointmentId: string;
             /** @enum {string} */
             type: "resume";
         } | {
             /** Format: uuid */
-            appointment_id: string;
+            appointmentId: string;
             /** @enum {string} */
             type: "read";
             /** Format: int64 */
-            up_to_seq: number;
+            upToSeq: number;
         };
         /** @description One message of an appointment's conversation. */
         ChatMessageDto: {
             /** Format: uuid */
             appointmentId: string;
-            /** @description Reserved for attachments; always empty for now. */
-            attachments: string[];
+            /** @description Files sent with the message (at most one). */
+            attachments: components["schemas"]["ChatAttachmentDto"][];
             /**
              * Format: uuid
              * @description The id the sender's client gave the send, if any.
@@ -1290,11 +1346,11 @@ export interface components {
             type: "read";
         } | {
             /** Format: uuid */
-            appointment_id: string;
+            appointmentId: string;
             /** Format: uuid */
-            client_message_id?: string | null;
+            clientMessageId?: string | null;
             /** Format: uuid */
-            message_id: string;
+            messageId: string;
             replayed: boolean;
             /** Format: int64 */
             seq: number;
@@ -1302,9 +1358,9 @@ export interface components {
             type: "sent";
         } | {
             /** Format: uuid */
-            appointment_id: string;
+            appointmentId: string;
             /** Format: int64 */
-            last_seq: number;
+            lastSeq: number;
             /** @enum {string} */
             type: "resumed";
         } | {
@@ -1317,7 +1373,7 @@ export interface components {
             /** Format: uuid */
             ref?: string | null;
             /** Format: int64 */
-            retry_after?: number | null;
+            retryAfter?: number | null;
             /** @enum {string} */
             type: "error";
         } | {
@@ -1770,6 +1826,22 @@ export interface components {
              * @example 09:00
              */
             startTime: string;
+        };
+        /** @description The multipart form of an attachment (documentation only; the handler streams it). */
+        SendAttachmentForm: {
+            /**
+             * Format: uuid
+             * @description Makes the send idempotent, as for text messages.
+             */
+            client_message_id?: string;
+            /**
+             * Format: binary
+             * @description The file, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with that
+             *     Content-Type and a file name. At most `UPLOAD_MAX_BYTES` (20 MiB by default; more is 413).
+             */
+            file: Blob;
+            /** @description The message's text; empty or left out: the file's name. */
+            message?: string;
         };
         SendMessageRequest: {
             /**
@@ -2467,6 +2539,116 @@ export interface operations {
             };
         };
     };
+    sendChatAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["SendAttachmentForm"];
+            };
+        };
+        responses: {
+            /** @description A retry: the message the first try stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessageDto"];
+                };
+            };
+            /** @description Stored and delivered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessageDto"];
+                };
+            };
+            /** @description UPLOAD_INTERRUPTED or MALFORMED_MULTIPART */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such conversation, or not one of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UPLOAD_STALLED */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CHAT_CLOSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Larger than UPLOAD_MAX_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an accepted type, or not what it claims to be */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid field, empty file */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     markChatRead: {
         parameters: {
             query?: never;
@@ -2514,6 +2696,59 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            /** @description The chat store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    downloadChatAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+                /** @description Message id */
+                messageId: string;
+                /** @description Attachment id */
+                attachmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes, with the type decided at upload */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["FileBytes"];
+                    "image/png": components["schemas"]["FileBytes"];
+                    "image/jpeg": components["schemas"]["FileBytes"];
+                    "application/dicom": components["schemas"]["FileBytes"];
+                    "text/plain": components["schemas"]["FileBytes"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such attachment in a conversation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             /** @description The chat store is unavailable */
             503: {
