@@ -104,6 +104,8 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+
     chat_conversations (appointment_id) {
         appointment_id -> Uuid,
         last_seq -> Int8,
@@ -319,8 +321,8 @@ diesel::joinable!(appointments -> doctors (doctor_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointments -> time_slots (time_slot_id));
 diesel::joinable!(billings -> appointments (appointment_id));
-diesel::joinable!(chat_conversations -> appointments (appointment_id));
 diesel::joinable!(billings -> patients (patient_id));
+diesel::joinable!(chat_conversations -> appointments (appointment_id));
 diesel::joinable!(doctor_departments -> departments (department_id));
 diesel::joinable!(doctor_departments -> doctors (doctor_id));
 diesel::joinable!(doctors -> users (user_id));
