@@ -11,8 +11,8 @@
 //! - [`billing`]: the bill of a completed visit, payment, OVERDUE, refund.
 //! - [`prescriptions`], [`medical_records`]: clinical content and the files behind it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
-//! - [`chat`]: who takes part in an appointment's conversation, when it is open, what a message
-//!   may hold (the storage and delivery of issue 12 are still to come).
+//! - [`chat`]: doctor-patient conversations: who takes part, when one is open, what a message
+//!   may hold, how messages are numbered for exact reconnects, attachments.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
 //! - [`health`]: the probe port `/ready` uses to check each store; [`breaker`]: the circuit
 //!   breaker that stops calls waiting on a store known to be failing.

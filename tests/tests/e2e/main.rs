@@ -7,7 +7,8 @@
 //! (the S3 store), `notifications` (live streams), `booking` (no double booking under races,
 //! reminders on a manual clock), `audit` (outbox exactly once across a MongoDB outage and a
 //! re-created PostgreSQL database), `audit_outbox` (retention), `authorization`, `bad_input`,
-//! `pages` (cursor walks of every deep list, capped totals), `operations` (readiness and
+//! `pages` (cursor walks of every deep list, capped totals), `chat` (conversations over real
+//! WebSockets: outsiders, reconnects, two processes, attachments, a MongoDB outage), `operations` (readiness and
 //! outages), `redis_use` (one connection, cached bytes, the circuit breaker on a hung Redis),
 //! `stores`, `migrations` (every down.sql reverses its up.sql).
 
