@@ -300,6 +300,19 @@ impl ChatLedger for PgChatLedger {
         }
     }
 
+    async fn count(&self, appointment_id: Uuid) -> Result<u64, DomainError> {
+        use chat_conversations::dsl as c;
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let last: Option<i64> = c::chat_conversations
+            .find(appointment_id)
+            .select(c::last_seq)
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(map_diesel)?;
+        Ok(last.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
     async fn announce_read(
         &self,
         receipt: &ReadReceipt,

@@ -396,6 +396,24 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
         get("/notifications", token(&v.patient)),
     );
     bases.insert("listPrescriptions", get("/prescriptions", token(&v.doctor)));
+    let messages = format!("/appointments/{}/messages", v.appointment_id);
+    bases.insert(
+        "sendChatMessage",
+        post(
+            &messages,
+            token(&v.patient),
+            json!({ "message": "Is it serious?" }),
+        ),
+    );
+    bases.insert("listChatMessages", get(&messages, token(&v.patient)));
+    bases.insert(
+        "markChatRead",
+        post(
+            &format!("{messages}/read"),
+            token(&v.doctor),
+            json!({ "upToSeq": 1 }),
+        ),
+    );
     bases.insert(
         "listMedicalRecords",
         get(

@@ -36,7 +36,7 @@ pub struct SendMessageRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MarkReadRequest {
     /// Marks read every message sent to me up to this number.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub up_to_seq: i64,
 }
 
@@ -60,6 +60,11 @@ pub struct HistoryQuery {
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessagePage {
     pub items: Vec<ChatMessageDto>,
+    /// How many messages the conversation holds.
+    pub total: u64,
+    /// Always true: a conversation's count is known exactly.
+    pub total_is_exact: bool,
+    pub per_page: u32,
     /// Pass as `cursor` for the older messages; null on the oldest page. Messages sent
     /// meanwhile never shift a page: they are newer than every cursor.
     #[schema(nullable)]
@@ -241,16 +246,20 @@ pub async fn history(
         None => None,
         Some(raw) => Some(Cursor::parse(raw)?.seq()?.1),
     };
-    let (items, more) = state
+    let page = state
         .chat
         .history(&user.0, id.into_inner(), before, per_page)
         .await?;
-    let next_cursor = items
+    let next_cursor = page
+        .items
         .last()
-        .filter(|_| more)
+        .filter(|_| page.more)
         .map(|m| Cursor::Seq(m.sent_at, m.seq).encode());
     Ok(HttpResponse::Ok().json(ChatMessagePage {
-        items: items.into_iter().map(Into::into).collect(),
+        items: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        total_is_exact: true,
+        per_page: per_page as u32,
         next_cursor,
     }))
 }

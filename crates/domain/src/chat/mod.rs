@@ -337,6 +337,8 @@ pub trait ChatLedger: Send + Sync {
         audit: AuditEvent,
         store: &(dyn ChatRepository + 'static),
     ) -> Result<Option<ChatMessage>, DomainError>;
+    /// How many messages the conversation holds (its last number: numbers have no gaps).
+    async fn count(&self, appointment_id: Uuid) -> Result<u64, DomainError>;
     /// Announces a read receipt, with its audit event.
     async fn announce_read(
         &self,

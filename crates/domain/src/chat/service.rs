@@ -69,6 +69,19 @@ pub struct ChatService {
     policy: ChatPolicy,
 }
 
+/// A page of a conversation, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub items: Vec<ChatMessage>,
+    /// Whether older messages remain.
+    pub more: bool,
+    /// How many messages the conversation holds.
+    pub total: u64,
+}
+
+/// The highest message number a client may name (far beyond any conversation).
+pub const MAX_SEQ: i64 = 1_000_000_000;
+
 /// The longest page of history or backfill one call returns.
 pub const MAX_PAGE: usize = 200;
 
@@ -368,23 +381,30 @@ impl ChatService {
     }
 
     /// A page of the conversation, newest first: up to `limit` messages before `before_seq`,
-    /// and whether older ones remain. Participants may read whatever the conversation's state.
+    /// whether older ones remain, and how many the conversation holds. Participants may read
+    /// whatever the conversation's state.
     pub async fn history(
         &self,
         actor: &Actor,
         appointment_id: Uuid,
         before_seq: Option<i64>,
         limit: usize,
-    ) -> Result<(Vec<ChatMessage>, bool), DomainError> {
+    ) -> Result<HistoryPage, DomainError> {
         self.conversation(actor, appointment_id).await?;
         let limit = limit.clamp(1, MAX_PAGE);
-        let mut page = self
+        let mut items = self
             .chats
             .newest(appointment_id, before_seq, limit + 1)
             .await?;
-        let more = page.len() > limit;
-        page.truncate(limit);
-        Ok((page, more))
+        let more = items.len() > limit;
+        items.truncate(limit);
+        // The first page's newest number is the count; other pages ask the ledger.
+        let total = match (before_seq, items.first()) {
+            (None, Some(newest)) => u64::try_from(newest.seq).unwrap_or(0),
+            (None, None) => 0,
+            (Some(_), _) => self.ledger.count(appointment_id).await?,
+        };
+        Ok(HistoryPage { items, more, total })
     }
 
     /// What a reconnecting client missed: up to `limit` messages after `after_seq`, oldest
@@ -409,8 +429,11 @@ impl ChatService {
         appointment_id: Uuid,
         up_to_seq: i64,
     ) -> Result<ReadReceipt, DomainError> {
-        if up_to_seq < 1 {
-            return Err(DomainError::validation("upToSeq", "must be at least 1"));
+        if !(1..=MAX_SEQ).contains(&up_to_seq) {
+            return Err(DomainError::validation(
+                "upToSeq",
+                format!("must be 1 to {MAX_SEQ}"),
+            ));
         }
         let (_, participants) = self.conversation(actor, appointment_id).await?;
         let sender_id = self.other_user(participants).await?;
@@ -749,15 +772,20 @@ mod tests {
                     })
                     .collect())
             });
-        let world = World::new(Some(a.clone()), chats);
+        let mut world = World::new(Some(a.clone()), chats);
+        world.ledger.expect_count().returning(|_| Ok(9));
         // A cancelled visit's conversation stays readable.
-        let (page, more) = world
+        let page = world
             .service()
             .history(&patient, a.id, Some(10), 3)
             .await
             .unwrap();
-        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [9, 8, 7]);
-        assert!(more);
+        assert_eq!(
+            page.items.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [9, 8, 7]
+        );
+        assert!(page.more);
+        assert_eq!(page.total, 9);
     }
 
     #[tokio::test]

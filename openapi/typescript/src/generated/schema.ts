@@ -1329,6 +1329,15 @@ export interface components {
              *     meanwhile never shift a page: they are newer than every cursor.
              */
             nextCursor?: string | null;
+            /** Format: int32 */
+            perPage: number;
+            /**
+             * Format: int64
+             * @description How many messages the conversation holds.
+             */
+            total: number;
+            /** @description Always true: a conversation's count is known exactly. */
+            totalIsExact: boolean;
         };
         /** @description What the server sends on the chat socket. */
         ChatServerFrame: {
