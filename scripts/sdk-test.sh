@@ -51,4 +51,4 @@ export HS_PAGE_PORT="$page_port" HS_OTHER_PORT="$other_port"
 tests=("${@:-dist/test/*.test.js}")
 # shellcheck disable=SC2068
 CORS_ALLOWED_ORIGINS="http://127.0.0.1:$page_port" LIVE_KEEPALIVE_SECS=1 \
-  "$ROOT/scripts/with-server.sh" node --test --test-reporter=spec --test-timeout=180000 --test-force-exit ${tests[@]}
+  "$ROOT/scripts/with-server.sh" node --experimental-websocket --test --test-reporter=spec --test-timeout=180000 --test-force-exit ${tests[@]}

@@ -6,7 +6,8 @@
  * - Helpers: bearer token ({@link TokenStore}, {@link bearerAuth}, {@link login}), booking
  *   with an Idempotency-Key ({@link bookAppointment}), typed multipart upload
  *   ({@link uploadMedicalRecord}), file download ({@link downloadMedicalRecordFile}) and the
- *   live notification stream from a browser ({@link openNotificationStream}).
+ *   live notification stream from a browser ({@link openNotificationStream}), and the chat
+ *   socket with reconnects that lose nothing ({@link openChatSocket}).
  *
  * @packageDocumentation
  */
@@ -43,3 +44,13 @@ export {
   type StreamEvent,
 } from "./stream.js";
 export { SseParser, type RawSseEvent } from "./sse.js";
+export {
+  decodeChatFrame,
+  openChatSocket,
+  type ChatClientFrame,
+  type ChatMessage,
+  type ChatServerFrame,
+  type ChatSocket,
+  type ChatSocketOptions,
+  type WebSocketConstructor,
+} from "./chat.js";

@@ -279,6 +279,27 @@ async fn a_reconnecting_socket_gets_what_it_missed_once_and_in_order() {
         "nothing more"
     );
 
+    // Live messages that reached a socket before its `resume` are not sent again by it; only
+    // what the client lacks is.
+    patient.close().await;
+    let mut patient = app.chat_socket(&v.patient.token).await.unwrap();
+    said(&app, &v.doctor, a, "live before the resume").await;
+    assert_eq!(messages_until(&mut patient, 27).await, [27]);
+    patient.send(json!({ "type": "resume", "appointmentId": a, "afterSeq": 20 })).await;
+    let mut backfilled = Vec::new();
+    loop {
+        let frame = patient.next().await;
+        match frame["type"].as_str() {
+            Some("message") => backfilled.push(frame["message"]["seq"].as_i64().unwrap()),
+            Some("resumed") => {
+                assert_eq!(frame["lastSeq"], 27);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(backfilled, (21..=26).collect::<Vec<_>>());
+
     // History pages stay stable while messages arrive: a page walk sees each message once.
     let first = app
         .json(
@@ -304,10 +325,12 @@ async fn a_reconnecting_socket_gets_what_it_missed_once_and_in_order() {
         .into_iter()
         .chain(seqs(second["items"].as_array().unwrap()))
         .collect();
-    assert_eq!(walked, (7..=26).rev().collect::<Vec<_>>());
+    assert_eq!(walked, (8..=27).rev().collect::<Vec<_>>());
+    assert_eq!(first["total"], 27);
+    assert_eq!(second["total"], 28, "counted when read");
     assert_eq!(
         seqs(&history(&app, &v.doctor, a, 7).await),
-        (1..=27).rev().collect::<Vec<_>>()
+        (1..=28).rev().collect::<Vec<_>>()
     );
     for bad in ["garbage", "t1.x"] {
         let (status, body) = app

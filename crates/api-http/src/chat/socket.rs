@@ -9,8 +9,10 @@
 //!   burst `CHAT_SOCKET_BURST`); a frame without one is answered `RATE_LIMITED`, and a socket
 //!   that keeps flooding past another burst's worth of refusals is closed (1008).
 //! - Ordering: for each conversation the socket has resumed or delivered a message of, it
-//!   remembers the last number sent; a message at or below it is not sent again, and a gap
-//!   (a missed announcement) is filled from MongoDB before the message that revealed it.
+//!   remembers which numbers its client has; a message it has is not sent again, a gap (a
+//!   missed announcement) is filled from MongoDB before the message that revealed it, and a
+//!   `resume` sends exactly what the client lacks, even when live messages of the
+//!   conversation reached the socket before the `resume` did.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -63,6 +65,15 @@ impl Bucket {
     }
 }
 
+/// The messages of one conversation a socket's client has: every one from `first` to `last`
+/// (sent on this socket; live announcements arrive in commit order, and gaps are filled), and,
+/// once the client has resumed the conversation, every one before too (`first` is then 1).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    first: i64,
+    last: i64,
+}
+
 /// Why the loop stopped, and how to close.
 enum Stop {
     Gone,
@@ -73,8 +84,8 @@ struct Socket {
     state: web::Data<AppState>,
     actor: Actor,
     session: Session,
-    /// Per conversation, the last message number this socket sent.
-    delivered: HashMap<Uuid, i64>,
+    /// Per conversation, what this socket sent of it.
+    delivered: HashMap<Uuid, Span>,
     bucket: Bucket,
     refusals: u32,
 }
@@ -92,8 +103,14 @@ impl Socket {
         self.send(&ChatServerFrame::error(&e, reference)).await
     }
 
-    /// Sends every message of the conversation after `after_seq`, oldest first.
-    async fn backfill(&mut self, appointment_id: Uuid, after_seq: i64) -> Result<i64, Stop> {
+    /// Sends the conversation's messages after `after_seq` and before `until` (to the end when
+    /// `None`), oldest first; answers the last number sent (`after_seq` when none was).
+    async fn backfill(
+        &mut self,
+        appointment_id: Uuid,
+        after_seq: i64,
+        until: Option<i64>,
+    ) -> Result<i64, Stop> {
         let mut last = after_seq;
         loop {
             let page = match self.state.chat.missed(appointment_id, last, 200).await {
@@ -105,11 +122,13 @@ impl Socket {
             };
             let full = page.len() == 200;
             for m in page {
+                if until.is_some_and(|u| m.seq >= u) {
+                    return Ok(last);
+                }
                 last = m.seq;
                 self.send(&ChatServerFrame::Message { message: m.into() })
                     .await?;
             }
-            self.delivered.insert(appointment_id, last);
             if !full {
                 return Ok(last);
             }
@@ -119,19 +138,27 @@ impl Socket {
     /// Delivers an announced event, in order and once.
     async fn deliver(&mut self, event: &ChatEvent) -> Result<(), Stop> {
         match event {
-            ChatEvent::Message(m) => match self.delivered.get(&m.appointment_id).copied() {
-                Some(last) if m.seq <= last => Ok(()),
-                Some(last) if m.seq > last + 1 => {
-                    self.backfill(m.appointment_id, last).await.map(|_| ())
+            ChatEvent::Message(m) => {
+                let appointment_id = m.appointment_id;
+                match self.delivered.get(&appointment_id).copied() {
+                    Some(span) if m.seq <= span.last => Ok(()),
+                    // A gap: fill it from the store, this message included.
+                    Some(span) if m.seq > span.last + 1 => {
+                        let last = self.backfill(appointment_id, span.last, None).await?;
+                        self.delivered.insert(appointment_id, Span { last, ..span });
+                        Ok(())
+                    }
+                    known => {
+                        let first = known.map_or(m.seq, |span| span.first);
+                        self.delivered
+                            .insert(appointment_id, Span { first, last: m.seq });
+                        self.send(&ChatServerFrame::Message {
+                            message: m.clone().into(),
+                        })
+                        .await
+                    }
                 }
-                _ => {
-                    self.delivered.insert(m.appointment_id, m.seq);
-                    self.send(&ChatServerFrame::Message {
-                        message: m.clone().into(),
-                    })
-                    .await
-                }
-            },
+            }
             ChatEvent::Read(r) => {
                 self.send(&ChatServerFrame::Read {
                     receipt: ReadReceiptDto::from(r.clone()),
@@ -143,11 +170,32 @@ impl Socket {
         }
     }
 
+    /// A `resume`: the client has every message up to `after_seq`; it gets the rest once. What
+    /// this socket already sent it live (before the resume) is not sent again.
+    async fn resume(&mut self, appointment_id: Uuid, after_seq: i64) -> Result<i64, Stop> {
+        let after = after_seq.max(0);
+        let last = match self.delivered.get(&appointment_id).copied() {
+            None => self.backfill(appointment_id, after, None).await?,
+            Some(span) => {
+                if after + 1 < span.first {
+                    self.backfill(appointment_id, after, Some(span.first))
+                        .await?;
+                }
+                let from = after.max(span.last);
+                self.backfill(appointment_id, from, None).await?
+            }
+        };
+        self.delivered
+            .insert(appointment_id, Span { first: 1, last });
+        Ok(last)
+    }
+
     /// After missed events: backfills every conversation this socket follows, then says so.
     async fn catch_up(&mut self) -> Result<(), Stop> {
-        let followed: Vec<(Uuid, i64)> = self.delivered.iter().map(|(k, v)| (*k, *v)).collect();
-        for (appointment_id, last) in followed {
-            self.backfill(appointment_id, last).await?;
+        let followed: Vec<(Uuid, Span)> = self.delivered.iter().map(|(k, v)| (*k, *v)).collect();
+        for (appointment_id, span) in followed {
+            let last = self.backfill(appointment_id, span.last, None).await?;
+            self.delivered.insert(appointment_id, Span { last, ..span });
         }
         self.send(&ChatServerFrame::Lagged {}).await
     }
@@ -209,7 +257,7 @@ impl Socket {
                 if let Err(e) = chat.join(&self.actor, appointment_id).await {
                     return self.send_error(e, None).await;
                 }
-                let last = self.backfill(appointment_id, after_seq.max(0)).await?;
+                let last = self.resume(appointment_id, after_seq).await?;
                 self.send(&ChatServerFrame::Resumed {
                     appointment_id,
                     last_seq: last,
