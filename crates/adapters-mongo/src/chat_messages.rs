@@ -285,12 +285,14 @@ impl ChatRepository for MongoChatRepository {
         &self,
         appointment_id: Uuid,
         before_seq: Option<i64>,
+        up_to: i64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, DomainError> {
-        let mut filter = doc! { "appointmentId": appointment_id.to_string() };
-        if let Some(before) = before_seq {
-            filter.insert("seq", doc! { "$lt": before });
-        }
+        let below = before_seq.map_or(up_to, |before| (before - 1).min(up_to));
+        let filter = doc! {
+            "appointmentId": appointment_id.to_string(),
+            "seq": { "$lte": below },
+        };
         self.find(filter, doc! { "seq": -1 }, limit).await
     }
 
@@ -298,11 +300,12 @@ impl ChatRepository for MongoChatRepository {
         &self,
         appointment_id: Uuid,
         after_seq: i64,
+        up_to: i64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, DomainError> {
         let filter = doc! {
             "appointmentId": appointment_id.to_string(),
-            "seq": { "$gt": after_seq },
+            "seq": { "$gt": after_seq, "$lte": up_to },
         };
         self.find(filter, doc! { "seq": 1 }, limit).await
     }

@@ -189,7 +189,18 @@ pub async fn receive(
     let mut fields = UploadForm::default();
     let mut stored: Option<(PreparedUpload, domain::medical_records::FileKind, u64)> = None;
     let idle = state.config.upload_idle_timeout();
-    while let Some(field) = next(&mut form, idle).await? {
+    loop {
+        let field = match next(&mut form, idle).await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            // The form broke (or stalled) after its file was stored: nothing stays behind.
+            Err(e) => {
+                if let Some((prepared, _, _)) = &stored {
+                    state.medical_records.discard(prepared).await;
+                }
+                return Err(e);
+            }
+        };
         if let Some((prepared, _, _)) = &stored {
             // Nothing may follow the file: discard it rather than guess.
             state.medical_records.discard(prepared).await;
@@ -276,7 +287,18 @@ pub async fn receive_chat_attachment(
     let mut caption: Option<String> = None;
     let mut client_id: Option<String> = None;
     let mut stored: Option<ChatUpload> = None;
-    while let Some(field) = next(&mut form, idle).await? {
+    loop {
+        let field = match next(&mut form, idle).await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            // The form broke (or stalled) after its file was stored: nothing stays behind.
+            Err(e) => {
+                if let Some(ChatUpload::Stored(prepared, _, _)) = &stored {
+                    chat.discard_attachment(prepared).await;
+                }
+                return Err(e);
+            }
+        };
         if let Some(ChatUpload::Stored(prepared, _, _)) = &stored {
             chat.discard_attachment(prepared).await;
             return Err(ApiError::validation(

@@ -112,6 +112,9 @@ export function openChatSocket(client: HealthSyncClient, options: ChatSocketOpti
         if (seq <= last) return;
         followed.set(appointmentId, seq);
       }
+    } else if (frame.type === "resumed" && !frame.complete) {
+      // One resume sends at most 500 messages: ask for the rest.
+      transmit({ type: "resume", appointmentId: frame.appointmentId, afterSeq: frame.lastSeq });
     } else if (frame.type === "sent" && frame.clientMessageId) {
       unacknowledged.delete(frame.clientMessageId);
     } else if (frame.type === "error" && frame.ref && frame.code !== "SERVICE_UNAVAILABLE") {

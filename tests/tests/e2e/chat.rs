@@ -285,7 +285,9 @@ async fn a_reconnecting_socket_gets_what_it_missed_once_and_in_order() {
     let mut patient = app.chat_socket(&v.patient.token).await.unwrap();
     said(&app, &v.doctor, a, "live before the resume").await;
     assert_eq!(messages_until(&mut patient, 27).await, [27]);
-    patient.send(json!({ "type": "resume", "appointmentId": a, "afterSeq": 20 })).await;
+    patient
+        .send(json!({ "type": "resume", "appointmentId": a, "afterSeq": 20 }))
+        .await;
     let mut backfilled = Vec::new();
     loop {
         let frame = patient.next().await;
@@ -299,6 +301,24 @@ async fn a_reconnecting_socket_gets_what_it_missed_once_and_in_order() {
         }
     }
     assert_eq!(backfilled, (21..=26).collect::<Vec<_>>());
+
+    // A number past the conversation's end names nothing: the socket still gets what follows.
+    patient
+        .send(json!({ "type": "resume", "appointmentId": a, "afterSeq": 900_000 }))
+        .await;
+    let resumed = patient.next_of("resumed").await;
+    assert_eq!(
+        (resumed["lastSeq"].as_i64(), resumed["complete"].as_bool()),
+        (Some(27), Some(true))
+    );
+    patient
+        .send(json!({ "type": "resume", "appointmentId": a, "afterSeq": 2_000_000_000_i64 }))
+        .await;
+    let refused = patient.next_of("error").await;
+    assert_eq!(
+        (refused["field"].as_str(), refused["appointmentId"].as_str()),
+        (Some("afterSeq"), Some(a))
+    );
 
     // History pages stay stable while messages arrive: a page walk sees each message once.
     let first = app
@@ -508,6 +528,27 @@ async fn the_socket_closes_when_the_session_ends_and_sockets_are_capped() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut third = third.expect("a place after a close");
+    // A plain GET with a ticket does not spend it.
+    let (_, issued) = app
+        .json(
+            Method::POST,
+            "/notifications/stream-ticket",
+            Some(&v.doctor.token),
+            None,
+        )
+        .await;
+    let ticket = issued["ticket"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/chat/socket?ticket={ticket}"))
+            .await
+            .status(),
+        400
+    );
+    let request = format!("ws://127.0.0.1:{}/chat/socket?ticket={ticket}", app.port);
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_ok(),
+        "the ticket still opens"
+    );
     let (status, _) = app
         .json(Method::POST, "/auth/logout", Some(&v.patient.token), None)
         .await;
@@ -519,6 +560,37 @@ async fn the_socket_closes_when_the_session_ends_and_sockets_are_capped() {
             Ended::Closed(4001)
         );
     }
+}
+
+#[tokio::test]
+async fn a_frame_after_logout_closes_the_socket_at_once_and_stores_nothing() {
+    // Heartbeats far apart: only the per-frame check can close the socket in time.
+    let app = TestApp::spawn_with(|c| c.live_keepalive_secs = 300).await;
+    let v = app.visit("40.00", false).await;
+    let mut socket = app.chat_socket(&v.patient.token).await.unwrap();
+    let (status, _) = app
+        .json(Method::POST, "/auth/logout", Some(&v.patient.token), None)
+        .await;
+    assert_eq!(status, 204);
+    socket
+        .send(
+            json!({ "type": "send", "appointmentId": v.appointment_id, "message": "after logout" }),
+        )
+        .await;
+    assert_eq!(socket.next_of("end").await["reason"], "session ended");
+    assert_eq!(
+        socket.ended(Duration::from_secs(3)).await,
+        Ended::Closed(4001)
+    );
+    let (_, page) = app
+        .json(
+            Method::GET,
+            &format!("/appointments/{}/messages", v.appointment_id),
+            Some(&v.doctor.token),
+            None,
+        )
+        .await;
+    assert_eq!(page["total"], 0, "nothing was sent after the logout");
 }
 
 #[tokio::test]
@@ -754,6 +826,27 @@ async fn attachments_are_sniffed_bounded_cleaned_up_and_only_for_the_two_partici
         assert_eq!(status, expected, "{body}");
         assert!(body["code"].is_string(), "{body}");
     }
+    // The form breaks after its file was stored: the file goes too.
+    let (content_type, mut body) = multipart(&[Part::file("r.pdf", "application/pdf", &report)]);
+    let end = format!("--{}--\r\n", e2e::clinic::BOUNDARY);
+    body.truncate(body.len() - end.len());
+    body.extend_from_slice(
+        format!(
+            "--{}\r\nContent-Disposition: form-da",
+            e2e::clinic::BOUNDARY
+        )
+        .as_bytes(),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!("/appointments/{a}/messages/attachments")))
+        .header("Content-Type", content_type)
+        .bearer_auth(&v.patient.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
     for outsider in [&v.other_patient, &v.desk] {
         let (status, _) = attach(
             &app,

@@ -28,12 +28,12 @@ pub struct ChatMessageDto {
     pub attachments: Vec<ChatAttachmentDto>,
     /// Whether the receiver has read it.
     pub is_read: bool,
-    #[schema(nullable)]
+    #[schema(nullable, required = true)]
     pub read_at: Option<DateTime<Utc>>,
     /// When it was sent, to the millisecond.
     pub sent_at: DateTime<Utc>,
     /// The id the sender's client gave the send, if any.
-    #[schema(nullable)]
+    #[schema(nullable, required = true)]
     pub client_message_id: Option<Uuid>,
 }
 
@@ -121,6 +121,8 @@ pub enum ChatClientFrame {
     #[serde(rename_all = "camelCase")]
     Send {
         appointment_id: Uuid,
+        /// As for `POST /appointments/{id}/messages`.
+        #[schema(min_length = 1, max_length = 4000)]
         message: String,
         /// Makes the send idempotent: a retry with the same id stores nothing new.
         #[schema(nullable)]
@@ -128,17 +130,19 @@ pub enum ChatClientFrame {
         client_message_id: Option<Uuid>,
     },
     /// After a (re)connect: every message of the conversation after `afterSeq` (0 for all),
-    /// oldest first, then `resumed`. From then on, this socket never delivers a message of the
+    /// oldest first (at most 500 per `resume`), then `resumed`. From then on, this socket never delivers a message of the
     /// conversation twice or out of order.
     #[serde(rename_all = "camelCase")]
     Resume {
         appointment_id: Uuid,
+        #[schema(minimum = 0, maximum = 1_000_000_000)]
         after_seq: i64,
     },
     /// Mark read the messages sent to me up to `upToSeq` (answered by a `read` event).
     #[serde(rename_all = "camelCase")]
     Read {
         appointment_id: Uuid,
+        #[schema(minimum = 1, maximum = 1_000_000_000)]
         up_to_seq: i64,
     },
 }
@@ -161,16 +165,22 @@ pub enum ChatServerFrame {
     /// My `send` was stored (`replayed`: by an earlier try with the same client message id).
     #[serde(rename_all = "camelCase")]
     Sent {
-        #[schema(nullable)]
+        #[schema(nullable, required = true)]
         client_message_id: Option<Uuid>,
         message_id: Uuid,
         appointment_id: Uuid,
         seq: i64,
         replayed: bool,
     },
-    /// My `resume` is complete: everything up to `lastSeq` has been sent.
+    /// My `resume` is done: everything up to `lastSeq` has been sent.
     #[serde(rename_all = "camelCase")]
-    Resumed { appointment_id: Uuid, last_seq: i64 },
+    Resumed {
+        appointment_id: Uuid,
+        last_seq: i64,
+        /// False when the conversation had more than one `resume` sends at once
+        /// (`RESUME_MAX`, 500): `resume` again from `lastSeq` for the rest.
+        complete: bool,
+    },
     /// Events were missed (this socket fell behind, or a store hiccuped); conversations I
     /// resumed have been backfilled, others should be re-read or resumed.
     Lagged {},
@@ -180,12 +190,16 @@ pub enum ChatServerFrame {
     Error {
         code: String,
         message: String,
-        #[schema(nullable)]
+        #[schema(nullable, required = true)]
         field: Option<String>,
-        #[schema(nullable)]
+        /// The conversation the failed frame named, when it named one.
+        #[schema(nullable, required = true)]
+        appointment_id: Option<Uuid>,
+        /// The failed frame's `clientMessageId`, when it had one.
+        #[schema(nullable, required = true)]
         #[serde(rename = "ref")]
         reference: Option<Uuid>,
-        #[schema(nullable)]
+        #[schema(nullable, required = true)]
         retry_after: Option<u64>,
     },
     /// The session ended (logout, password change, deactivation); the socket closes (4001).
@@ -193,11 +207,13 @@ pub enum ChatServerFrame {
 }
 
 impl ChatServerFrame {
-    pub fn error(e: &ApiError, reference: Option<Uuid>) -> Self {
+    /// An `error` frame about the frame that named `appointment_id` and `reference`.
+    pub fn error(e: &ApiError, appointment_id: Option<Uuid>, reference: Option<Uuid>) -> Self {
         Self::Error {
             code: e.body.code.clone(),
             message: e.body.message.clone(),
             field: e.body.field.clone(),
+            appointment_id,
             reference,
             retry_after: e.retry_after_secs,
         }

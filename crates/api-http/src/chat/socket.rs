@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use domain::chat::service::MAX_SEQ;
 use domain::chat::ChatEvent;
 use domain::error::DomainError;
 use domain::identity::Actor;
@@ -29,6 +30,13 @@ use super::frames::{ChatClientFrame, ChatServerFrame, ReadReceiptDto};
 use super::ChatSubscription;
 use crate::errors::ApiError;
 use crate::state::AppState;
+
+/// The budget of a gap fill: a gap is as long as the announcements missed.
+const UNLIMITED: usize = usize::MAX;
+
+/// The most messages one `resume` sends; the client resumes again from `lastSeq` for more,
+/// so one frame cannot make the socket replay a whole long conversation.
+pub const RESUME_MAX: usize = 500;
 
 /// The largest frame a client may send (a 4,000-character message is at most 16 KB).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -98,33 +106,46 @@ impl Socket {
             .map_err(|_| Stop::Gone)
     }
 
-    async fn send_error(&mut self, e: DomainError, reference: Option<Uuid>) -> Result<(), Stop> {
-        let e = ApiError::from(e);
-        self.send(&ChatServerFrame::error(&e, reference)).await
+    /// An `error` frame about the frame that named `appointment_id` and `reference`.
+    async fn send_error(
+        &mut self,
+        e: impl Into<ApiError>,
+        appointment_id: Option<Uuid>,
+        reference: Option<Uuid>,
+    ) -> Result<(), Stop> {
+        let e = e.into();
+        self.send(&ChatServerFrame::error(&e, appointment_id, reference))
+            .await
     }
 
     /// Sends the conversation's messages after `after_seq` and before `until` (to the end when
-    /// `None`), oldest first; answers the last number sent (`after_seq` when none was).
+    /// `None`), oldest first, at most `budget` of them (taken from it); answers the last number
+    /// sent (`after_seq` when none was).
     async fn backfill(
         &mut self,
         appointment_id: Uuid,
         after_seq: i64,
         until: Option<i64>,
+        budget: &mut usize,
     ) -> Result<i64, Stop> {
         let mut last = after_seq;
         loop {
+            if *budget == 0 {
+                return Ok(last);
+            }
             let page = match self.state.chat.missed(appointment_id, last, 200).await {
                 Ok(page) => page,
                 Err(e) => {
-                    self.send_error(e, None).await?;
+                    self.send_error(e, Some(appointment_id), None).await?;
                     return Ok(last);
                 }
             };
             let full = page.len() == 200;
             for m in page {
-                if until.is_some_and(|u| m.seq >= u) {
+                if until.is_some_and(|u| m.seq >= u) || *budget == 0 {
                     return Ok(last);
                 }
+                *budget -= 1;
                 last = m.seq;
                 self.send(&ChatServerFrame::Message { message: m.into() })
                     .await?;
@@ -144,7 +165,9 @@ impl Socket {
                     Some(span) if m.seq <= span.last => Ok(()),
                     // A gap: fill it from the store, this message included.
                     Some(span) if m.seq > span.last + 1 => {
-                        let last = self.backfill(appointment_id, span.last, None).await?;
+                        let last = self
+                            .backfill(appointment_id, span.last, None, &mut UNLIMITED.clone())
+                            .await?;
                         self.delivered.insert(appointment_id, Span { last, ..span });
                         Ok(())
                     }
@@ -170,36 +193,62 @@ impl Socket {
         }
     }
 
-    /// A `resume`: the client has every message up to `after_seq`; it gets the rest once. What
-    /// this socket already sent it live (before the resume) is not sent again.
-    async fn resume(&mut self, appointment_id: Uuid, after_seq: i64) -> Result<i64, Stop> {
-        let after = after_seq.max(0);
+    /// A `resume`: the client has every message up to `after_seq`; it gets the rest once, at
+    /// most [`RESUME_MAX`] per `resume` (answers the last number it has, and whether that is
+    /// the conversation's last). What this socket already sent it live (before the `resume`)
+    /// is not sent again.
+    async fn resume(
+        &mut self,
+        appointment_id: Uuid,
+        after_seq: i64,
+        count: i64,
+    ) -> Result<(i64, bool), Stop> {
+        // A number past the conversation's end names nothing the client could have seen.
+        let after = after_seq.clamp(0, count);
+        let mut budget = RESUME_MAX;
         let last = match self.delivered.get(&appointment_id).copied() {
-            None => self.backfill(appointment_id, after, None).await?,
+            None => {
+                self.backfill(appointment_id, after, None, &mut budget)
+                    .await?
+            }
             Some(span) => {
+                let mut last = after.max(span.last);
                 if after + 1 < span.first {
-                    self.backfill(appointment_id, after, Some(span.first))
+                    let before_span = self
+                        .backfill(appointment_id, after, Some(span.first), &mut budget)
+                        .await?;
+                    if before_span + 1 < span.first {
+                        // The budget ran out below the span: the client has up to here.
+                        last = before_span;
+                    }
+                }
+                if last >= span.last {
+                    last = self
+                        .backfill(appointment_id, last, None, &mut budget)
                         .await?;
                 }
-                let from = after.max(span.last);
-                self.backfill(appointment_id, from, None).await?
+                last
             }
         };
         self.delivered
             .insert(appointment_id, Span { first: 1, last });
-        Ok(last)
+        Ok((last, last >= count))
     }
 
     /// After missed events: backfills every conversation this socket follows, then says so.
     async fn catch_up(&mut self) -> Result<(), Stop> {
         let followed: Vec<(Uuid, Span)> = self.delivered.iter().map(|(k, v)| (*k, *v)).collect();
         for (appointment_id, span) in followed {
-            let last = self.backfill(appointment_id, span.last, None).await?;
+            let last = self
+                .backfill(appointment_id, span.last, None, &mut UNLIMITED.clone())
+                .await?;
             self.delivered.insert(appointment_id, Span { last, ..span });
         }
         self.send(&ChatServerFrame::Lagged {}).await
     }
 
+    /// A client frame: throttled, then only while the session lives (a logged-out user's
+    /// socket cannot write in the seconds before the next heartbeat), then handled.
     async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
         if let Err(wait) = self.bucket.take() {
             self.refusals += 1;
@@ -215,17 +264,23 @@ impl Socket {
                 "too many frames on this socket; slow down",
             )
             .retry_after(wait.as_secs().max(1));
-            return self.send(&ChatServerFrame::error(&e, None)).await;
+            return self.send_error(e, None, None).await;
         }
         self.refusals = 0;
+        self.check_session().await?;
         let frame: ChatClientFrame = match serde_json::from_str(text) {
             Ok(frame) => frame,
             Err(e) => {
+                // Name what the frame named, when it is readable at all.
+                let raw: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+                let id = |key: &str| raw.get(key).and_then(|v| v.as_str()?.parse().ok());
                 let e = ApiError::bad_request(
                     "MALFORMED_FRAME",
                     format!("not a chat frame ({e}); see the ChatClientFrame schema"),
                 );
-                return self.send(&ChatServerFrame::error(&e, None)).await;
+                return self
+                    .send_error(e, id("appointmentId"), id("clientMessageId"))
+                    .await;
             }
         };
         let chat = &self.state.chat;
@@ -248,19 +303,28 @@ impl Socket {
                     })
                     .await
                 }
-                Err(e) => self.send_error(e, client_message_id).await,
+                Err(e) => {
+                    self.send_error(e, Some(appointment_id), client_message_id)
+                        .await
+                }
             },
             ChatClientFrame::Resume {
                 appointment_id,
                 after_seq,
             } => {
-                if let Err(e) = chat.join(&self.actor, appointment_id).await {
-                    return self.send_error(e, None).await;
+                if !(0..=MAX_SEQ).contains(&after_seq) {
+                    let e = ApiError::validation("afterSeq", format!("must be 0 to {MAX_SEQ}"));
+                    return self.send_error(e, Some(appointment_id), None).await;
                 }
-                let last = self.resume(appointment_id, after_seq).await?;
+                let count = match chat.join(&self.actor, appointment_id).await {
+                    Ok(count) => count,
+                    Err(e) => return self.send_error(e, Some(appointment_id), None).await,
+                };
+                let (last, complete) = self.resume(appointment_id, after_seq, count).await?;
                 self.send(&ChatServerFrame::Resumed {
                     appointment_id,
                     last_seq: last,
+                    complete,
                 })
                 .await
             }
@@ -274,19 +338,13 @@ impl Socket {
                     self.send(&ChatServerFrame::Read { receipt: r.into() })
                         .await
                 }
-                Err(e) => self.send_error(e, None).await,
+                Err(e) => self.send_error(e, Some(appointment_id), None).await,
             },
         }
     }
 
-    /// The heartbeat: `Stop` when the client went silent or the session ended.
-    async fn heartbeat(&mut self, last_heard: Instant, every: Duration) -> Result<(), Stop> {
-        if last_heard.elapsed() > every * 3 {
-            return Err(Stop::Close(CloseReason {
-                code: CloseCode::Away,
-                description: Some("no answer to pings".into()),
-            }));
-        }
+    /// `Stop` (after an `end` frame) when the socket's session has ended.
+    async fn check_session(&mut self) -> Result<(), Stop> {
         let session = self
             .state
             .identity
@@ -306,6 +364,18 @@ impl Socket {
                 description: Some("session ended".into()),
             }));
         }
+        Ok(())
+    }
+
+    /// The heartbeat: `Stop` when the client went silent or the session ended.
+    async fn heartbeat(&mut self, last_heard: Instant, every: Duration) -> Result<(), Stop> {
+        if last_heard.elapsed() > every * 3 {
+            return Err(Stop::Close(CloseReason {
+                code: CloseCode::Away,
+                description: Some("no answer to pings".into()),
+            }));
+        }
+        self.check_session().await?;
         self.session.ping(b"").await.map_err(|_| Stop::Gone)
     }
 }
@@ -357,7 +427,7 @@ pub async fn run(
                         AggregatedMessage::Text(text) => socket.on_text(&text).await,
                         AggregatedMessage::Binary(_) => {
                             let e = ApiError::bad_request("MALFORMED_FRAME", "text frames only");
-                            socket.send(&ChatServerFrame::error(&e, None)).await
+                            socket.send_error(e, None, None).await
                         }
                         AggregatedMessage::Ping(bytes) => {
                             socket.session.pong(&bytes).await.map_err(|_| Stop::Gone)

@@ -64,6 +64,7 @@ pub struct ChatMessagePage {
     pub total: u64,
     /// Always true: a conversation's count is known exactly.
     pub total_is_exact: bool,
+    #[schema(minimum = 1, maximum = 200)]
     pub per_page: u32,
     /// Pass as `cursor` for the older messages; null on the oldest page. Messages sent
     /// meanwhile never shift a page: they are newer than every cursor.
@@ -133,7 +134,7 @@ pub struct SendAttachmentForm {
     #[schema(value_type = String, required = false, max_length = 4000)]
     message: Option<String>,
     /// Makes the send idempotent, as for text messages.
-    #[schema(value_type = String, format = Uuid, required = false)]
+    #[schema(value_type = String, format = Uuid, required = false, rename = "clientMessageId")]
     client_message_id: Option<Uuid>,
     /// The file, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with that
     /// Content-Type and a file name. At most `UPLOAD_MAX_BYTES` (20 MiB by default; more is 413).
@@ -345,6 +346,17 @@ pub async fn socket(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Before the ticket is spent: a plain GET must not use it up.
+    let upgrade = req
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok());
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(ApiError::bad_request(
+            "NOT_A_WEBSOCKET",
+            "a WebSocket handshake is required (Upgrade: websocket)",
+        ));
+    }
     let actor = crate::routes::notifications::stream_actor(&req, &state).await?;
     actor.require(Permission::Chat)?;
     // Subscribe before counting, so nothing committed in between is missed.

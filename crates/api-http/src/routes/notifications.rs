@@ -231,17 +231,19 @@ struct StreamQuery {
     ticket: Option<String>,
 }
 
-/// A single-use ticket for opening the live stream.
+/// A single-use ticket for opening the live notification stream or the chat socket.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamTicketDto {
-    /// Pass as `?ticket=` to `GET /notifications/stream`, once, before `expiresAt`.
+    /// Pass as `?ticket=` to `GET /notifications/stream` or `GET /chat/socket`, once, before
+    /// `expiresAt`.
     pub ticket: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Get a single-use ticket (valid 30 s) that opens `GET /notifications/stream?ticket=...` from a
-/// browser, whose `EventSource` cannot send the `Authorization` header.
+/// Get a single-use ticket (valid 30 s) that opens `GET /notifications/stream?ticket=...` or
+/// `GET /chat/socket?ticket=...` from a browser, whose `EventSource` and `WebSocket` cannot
+/// send the `Authorization` header.
 #[utoipa::path(operation_id = "createStreamTicket", tag = "notifications", security(("bearer" = [])),
     responses((status = 201, description = "A ticket", body = StreamTicketDto)))]
 #[post("/notifications/stream-ticket")]

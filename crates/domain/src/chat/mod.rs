@@ -153,6 +153,18 @@ impl MessageText {
             ));
         }
         check_text(text, "message", Lines::Multi)?;
+        if text.chars().any(is_bidi_control) {
+            return Err(DomainError::validation(
+                "message",
+                "must not contain bidirectional override characters",
+            ));
+        }
+        if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+            return Err(DomainError::validation(
+                "message",
+                "must not be empty or only invisible characters",
+            ));
+        }
         if text.chars().count() > Self::MAX_CHARS {
             return Err(DomainError::validation(
                 "message",
@@ -165,6 +177,18 @@ impl MessageText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that reorder the text around them when displayed (U+202A-U+202E,
+/// U+2066-U+2069): in clinical text they can make "do not take" read otherwise.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that display as nothing (zero-width spaces and joiners, the word joiner, the
+/// byte-order mark): a message of only these would show as empty.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// A stored message (the seed's `chat_messages` document, plus what ordering, idempotent sends
@@ -289,19 +313,22 @@ pub trait ChatRepository: Send + Sync {
         sender_id: Uuid,
         client_message_id: Uuid,
     ) -> Result<Option<ChatMessage>, DomainError>;
-    /// Up to `limit` messages of the conversation, newest first, those before `before_seq`
-    /// when given.
+    /// Up to `limit` messages of the conversation numbered at most `up_to` (and below
+    /// `before_seq` when given), newest first.
     async fn newest(
         &self,
         appointment_id: Uuid,
         before_seq: Option<i64>,
+        up_to: i64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, DomainError>;
-    /// Up to `limit` messages of the conversation after `after_seq`, oldest first.
+    /// Up to `limit` messages of the conversation numbered after `after_seq` and at most
+    /// `up_to`, oldest first.
     async fn after(
         &self,
         appointment_id: Uuid,
         after_seq: i64,
+        up_to: i64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, DomainError>;
     /// Marks read the messages to `receiver_id` up to `up_to_seq`; answers how many were unread.
@@ -337,7 +364,9 @@ pub trait ChatLedger: Send + Sync {
         audit: AuditEvent,
         store: &(dyn ChatRepository + 'static),
     ) -> Result<Option<ChatMessage>, DomainError>;
-    /// How many messages the conversation holds (its last number: numbers have no gaps).
+    /// How many messages the conversation holds: its last *committed* number (numbers have
+    /// no gaps). Reads never go past it, so a message whose number is still being committed
+    /// (and could yet be withdrawn) is never shown.
     async fn count(&self, appointment_id: Uuid) -> Result<u64, DomainError>;
     /// Announces a read receipt, with its audit event.
     async fn announce_read(
@@ -456,7 +485,15 @@ mod tests {
             MessageText::parse("  Is it\nserious?  ").unwrap().as_str(),
             "Is it\nserious?"
         );
-        for bad in ["", "   \n\t ", "bell\u{7}", "nul\0"] {
+        for bad in [
+            "",
+            "   \n\t ",
+            "bell\u{7}",
+            "nul\0",
+            "\u{200B}\u{200B}",
+            "take \u{202E}2 daily",
+            "\u{2067}x",
+        ] {
             assert!(
                 matches!(
                     MessageText::parse(bad),
@@ -465,6 +502,8 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Invisible characters inside visible text are fine (emoji sequences use joiners).
+        assert!(MessageText::parse("👩\u{200D}⚕️ ok").is_ok());
         let longest = "é".repeat(MessageText::MAX_CHARS);
         assert!(MessageText::parse(&longest).is_ok());
         assert!(MessageText::parse(&format!("{longest}é")).is_err());

@@ -123,9 +123,17 @@ impl ChatService {
         Ok((appointment, participants))
     }
 
-    /// Checks that `actor` takes part in the conversation (for a socket's resume).
-    pub async fn join(&self, actor: &Actor, appointment_id: Uuid) -> Result<(), DomainError> {
-        self.conversation(actor, appointment_id).await.map(|_| ())
+    /// Checks that `actor` takes part in the conversation (for a socket's resume); answers
+    /// how many messages it holds.
+    pub async fn join(&self, actor: &Actor, appointment_id: Uuid) -> Result<i64, DomainError> {
+        self.conversation(actor, appointment_id).await?;
+        self.committed(appointment_id).await
+    }
+
+    /// The conversation's last committed number: no read goes past it.
+    async fn committed(&self, appointment_id: Uuid) -> Result<i64, DomainError> {
+        let count = self.ledger.count(appointment_id).await?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 
     /// The user on the other side of the conversation.
@@ -392,19 +400,18 @@ impl ChatService {
     ) -> Result<HistoryPage, DomainError> {
         self.conversation(actor, appointment_id).await?;
         let limit = limit.clamp(1, MAX_PAGE);
+        let committed = self.committed(appointment_id).await?;
         let mut items = self
             .chats
-            .newest(appointment_id, before_seq, limit + 1)
+            .newest(appointment_id, before_seq, committed, limit + 1)
             .await?;
         let more = items.len() > limit;
         items.truncate(limit);
-        // The first page's newest number is the count; other pages ask the ledger.
-        let total = match (before_seq, items.first()) {
-            (None, Some(newest)) => u64::try_from(newest.seq).unwrap_or(0),
-            (None, None) => 0,
-            (Some(_), _) => self.ledger.count(appointment_id).await?,
-        };
-        Ok(HistoryPage { items, more, total })
+        Ok(HistoryPage {
+            items,
+            more,
+            total: u64::try_from(committed).unwrap_or(0),
+        })
     }
 
     /// What a reconnecting client missed: up to `limit` messages after `after_seq`, oldest
@@ -415,8 +422,14 @@ impl ChatService {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, DomainError> {
+        let committed = self.committed(appointment_id).await?;
         self.chats
-            .after(appointment_id, after_seq, limit.clamp(1, MAX_PAGE))
+            .after(
+                appointment_id,
+                after_seq,
+                committed,
+                limit.clamp(1, MAX_PAGE),
+            )
             .await
     }
 
@@ -479,7 +492,7 @@ impl ChatService {
                 ..
             } => Ok(self
                 .chats
-                .after(appointment_id, seq - 1, 1)
+                .after(appointment_id, seq - 1, seq, 1)
                 .await?
                 .into_iter()
                 .find(|m| m.seq == seq)
@@ -752,10 +765,10 @@ mod tests {
         let appointment_id = a.id;
         chats
             .expect_newest()
-            .withf(move |id, before, limit| {
-                *id == appointment_id && *before == Some(10) && *limit == 4
+            .withf(move |id, before, up_to, limit| {
+                *id == appointment_id && *before == Some(10) && *up_to == 9 && *limit == 4
             })
-            .returning(|id, _, limit| {
+            .returning(|id, _, _, limit| {
                 Ok((0..limit as i64)
                     .map(|i| ChatMessage {
                         id: Uuid::new_v4(),
@@ -828,7 +841,7 @@ mod tests {
     #[tokio::test]
     async fn an_announcement_without_its_text_is_completed_from_the_store() {
         let mut chats = MockChatRepository::new();
-        chats.expect_after().returning(|id, after, _| {
+        chats.expect_after().returning(|id, after, _, _| {
             Ok(vec![ChatMessage {
                 id: Uuid::new_v4(),
                 appointment_id: id,

@@ -817,8 +817,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Get a single-use ticket (valid 30 s) that opens `GET /notifications/stream?ticket=...` from a
-         *     browser, whose `EventSource` cannot send the `Authorization` header.
+         * Get a single-use ticket (valid 30 s) that opens `GET /notifications/stream?ticket=...` or
+         *     `GET /chat/socket?ticket=...` from a browser, whose `EventSource` and `WebSocket` cannot
+         *     send the `Authorization` header.
          */
         post: operations["createStreamTicket"];
         delete?: never;
@@ -1263,6 +1264,7 @@ export interface components {
              * @description Makes the send idempotent: a retry with the same id stores nothing new.
              */
             clientMessageId?: string | null;
+            /** @description As for `POST /appointments/{id}/messages`. */
             message: string;
             /** @enum {string} */
             type: "send";
@@ -1291,14 +1293,14 @@ export interface components {
              * Format: uuid
              * @description The id the sender's client gave the send, if any.
              */
-            clientMessageId?: string | null;
+            clientMessageId: string | null;
             /** Format: uuid */
             id: string;
             /** @description Whether the receiver has read it. */
             isRead: boolean;
             message: string;
             /** Format: date-time */
-            readAt?: string | null;
+            readAt: string | null;
             /**
              * Format: uuid
              * @description The receiver's user id.
@@ -1357,7 +1359,7 @@ export interface components {
             /** Format: uuid */
             appointmentId: string;
             /** Format: uuid */
-            clientMessageId?: string | null;
+            clientMessageId: string | null;
             /** Format: uuid */
             messageId: string;
             replayed: boolean;
@@ -1368,6 +1370,11 @@ export interface components {
         } | {
             /** Format: uuid */
             appointmentId: string;
+            /**
+             * @description False when the conversation had more than one `resume` sends at once
+             *     (`RESUME_MAX`, 500): `resume` again from `lastSeq` for the rest.
+             */
+            complete: boolean;
             /** Format: int64 */
             lastSeq: number;
             /** @enum {string} */
@@ -1376,13 +1383,21 @@ export interface components {
             /** @enum {string} */
             type: "lagged";
         } | {
+            /**
+             * Format: uuid
+             * @description The conversation the failed frame named, when it named one.
+             */
+            appointmentId: string | null;
             code: string;
-            field?: string | null;
+            field: string | null;
             message: string;
-            /** Format: uuid */
-            ref?: string | null;
+            /**
+             * Format: uuid
+             * @description The failed frame's `clientMessageId`, when it had one.
+             */
+            ref: string | null;
             /** Format: int64 */
-            retryAfter?: number | null;
+            retryAfter: number | null;
             /** @enum {string} */
             type: "error";
         } | {
@@ -1842,7 +1857,7 @@ export interface components {
              * Format: uuid
              * @description Makes the send idempotent, as for text messages.
              */
-            client_message_id?: string;
+            clientMessageId?: string;
             /**
              * Format: binary
              * @description The file, after the other fields: PDF, PNG, JPEG, DICOM or plain text, sent with that
@@ -1925,11 +1940,14 @@ export interface components {
             /** @example up */
             status: string;
         };
-        /** @description A single-use ticket for opening the live stream. */
+        /** @description A single-use ticket for opening the live notification stream or the chat socket. */
         StreamTicketDto: {
             /** Format: date-time */
             expiresAt: string;
-            /** @description Pass as `?ticket=` to `GET /notifications/stream`, once, before `expiresAt`. */
+            /**
+             * @description Pass as `?ticket=` to `GET /notifications/stream` or `GET /chat/socket`, once, before
+             *     `expiresAt`.
+             */
             ticket: string;
         };
         /** @description The multipart form (documentation only; the handler streams it). */
