@@ -14,8 +14,9 @@ export type WebSocketConstructor = new (url: string) => WebSocket;
 /** Options of {@link openChatSocket}. */
 export interface ChatSocketOptions {
   /**
-   * Each frame, in order. `message` frames come at most once per conversation followed with
-   * {@link ChatSocket.follow}, in `seq` order, across reconnects.
+   * Each frame, in order. `message` frames of a conversation followed with
+   * {@link ChatSocket.follow} come exactly once each and in `seq` order, across reconnects
+   * (a live message that overtakes the backfill of a `resume` is held until the gap fills).
    */
   onFrame: (frame: ChatServerFrame) => void;
   /** A connection dropped or could not be made; a new ticket and connection follow. */
@@ -102,15 +103,35 @@ export function openChatSocket(client: HealthSyncClient, options: ChatSocketOpti
     }
     for (const frame of unacknowledged.values()) transmit(frame);
   };
+  /** Messages of followed conversations that arrived ahead of a gap, by conversation and seq. */
+  const ahead = new Map<string, Map<number, ChatServerFrame>>();
+  /** Hands on a followed conversation's message in `seq` order: once, and never past a gap. */
+  const deliverInOrder = (frame: ChatServerFrame, appointmentId: string, seq: number, last: number): void => {
+    if (seq <= last) return; // already delivered (the seam between two connections)
+    const held = ahead.get(appointmentId) ?? new Map<number, ChatServerFrame>();
+    ahead.set(appointmentId, held);
+    if (seq > last + 1) {
+      // A live message ahead of the backfill a `resume` is bringing: hold it until the gap fills.
+      held.set(seq, frame);
+      return;
+    }
+    let next = seq;
+    let current: ChatServerFrame | undefined = frame;
+    while (current) {
+      followed.set(appointmentId, next);
+      options.onFrame(current);
+      held.delete(next);
+      next += 1;
+      current = held.get(next);
+    }
+  };
   const onFrame = (frame: ChatServerFrame): void => {
     if (frame.type === "message") {
       const { appointmentId, seq } = frame.message;
       const last = followed.get(appointmentId);
       if (last !== undefined) {
-        // The server never repeats a followed conversation's message on one connection; this
-        // guards the seam between two connections.
-        if (seq <= last) return;
-        followed.set(appointmentId, seq);
+        deliverInOrder(frame, appointmentId, seq, last);
+        return;
       }
     } else if (frame.type === "resumed" && !frame.complete) {
       // One resume sends at most 500 messages: ask for the rest.

@@ -478,7 +478,9 @@ export interface paths {
          *       itself then arrives as a `message` event) or `error` (the REST error model, with the
          *       frame's `clientMessageId` as `ref`);
          *     - after a reconnect, `resume` with the last `seq` seen in a conversation: the server sends
-         *       what was missed, oldest first, then `resumed`; nothing is lost and nothing comes twice;
+         *       what was missed, oldest first (500 at most; `resumed.complete` false: resume again from
+         *       `lastSeq`), then `resumed`; nothing is lost and nothing comes twice. A live message that
+         *       overtook the `resume` comes before the backfill: order by `seq`;
          *     - pings every `LIVE_KEEPALIVE_SECS` (15 s); a client silent for three intervals is closed;
          *     - frames beyond `CHAT_SOCKET_RATE_PER_SEC` (burst `CHAT_SOCKET_BURST`) are answered
          *       `RATE_LIMITED`; a socket that keeps flooding is closed with 1008;
