@@ -11,6 +11,8 @@
 //! - [`billing`]: the bill of a completed visit, payment, OVERDUE, refund.
 //! - [`prescriptions`], [`medical_records`]: clinical content and the files behind it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
+//! - [`analytics`]: the clinic's dashboard: periods in the clinic's zone, what each figure
+//!   counts, who sees which scope, the cache.
 //! - [`chat`]: doctor-patient conversations: who takes part, when one is open, what a message
 //!   may hold, how messages are numbered for exact reconnects, attachments.
 //! - [`clock`]: the time source every rule asks instead of calling `Utc::now()`.
@@ -25,6 +27,7 @@
 //! `cargo tree`. Mocks of every port come from `mockall` under the `mocks` feature.
 
 pub mod access;
+pub mod analytics;
 pub mod appointments;
 pub mod audit;
 pub mod billing;
