@@ -5,6 +5,7 @@
 //! parameters; no SQL is built from strings of user input. Each repository method that must
 //! be atomic runs in one transaction, which also writes its audit events to the outbox.
 
+pub mod analytics;
 pub mod appointments;
 pub mod audit_outbox;
 pub mod billing;
@@ -25,6 +26,7 @@ pub mod scheduling;
 pub mod schema;
 pub mod seed;
 
+pub use analytics::PgAnalyticsRepository;
 pub use appointments::PgAppointmentRepository;
 pub use audit_outbox::PgAuditOutbox;
 pub use billing::PgBillingRepository;

@@ -5,11 +5,13 @@
 //! written under a configurable prefix (`REDIS_KEY_PREFIX`), so tests and several deployments
 //! can share one server without seeing each other's keys.
 
+pub mod analytics_cache;
 pub mod connection;
 pub mod rate_limit;
 pub mod sessions;
 pub mod slot_cache;
 
+pub use analytics_cache::RedisAnalyticsCache;
 pub use connection::{RedisConfig, RedisError, RedisProbe, RedisStore};
 pub use rate_limit::{RateDecision, RedisRateLimiter};
 pub use sessions::{RedisSessionStore, RedisTicketStore};

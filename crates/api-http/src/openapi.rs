@@ -25,6 +25,7 @@ shape with a stable `code`.",
     // and the chat socket's frames, which no HTTP body carries.
     components(schemas(
         domain::appointments::ListOrder,
+        crate::routes::analytics::RangePreset,
         crate::chat::frames::ChatClientFrame,
         crate::chat::frames::ChatServerFrame
     )),
@@ -44,6 +45,7 @@ shape with a stable `code`.",
         (name = "billing", description = "Bills of completed visits: payment, refund"),
         (name = "chat", description = "Doctor-patient conversations, one per appointment: REST and a WebSocket"),
         (name = "audit", description = "The audit log (admins)"),
+        (name = "analytics", description = "The clinic's dashboard (admins; a doctor its own)"),
     ),
 )]
 pub struct ApiDoc;

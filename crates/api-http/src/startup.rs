@@ -179,10 +179,12 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        appointments, audit, auth, billing, chat, departments, doctors, health, medical_records,
-        notifications, patients, prescriptions, schedules, users,
+        analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
+        medical_records, notifications, patients, prescriptions, schedules, users,
     };
-    cfg.service(chat::unread)
+    cfg.service(analytics::dashboard)
+        .service(analytics::dashboard_csv)
+        .service(chat::unread)
         .service(chat::socket)
         .service(chat::send)
         .service(chat::history)

@@ -63,6 +63,8 @@ pub struct AppState {
     /// Committed notifications, announced by PostgreSQL, fanned out to the live streams.
     pub live: crate::live::LiveHub,
     pub chat: domain::chat::service::ChatService,
+    /// The dashboard, cached in Redis at `analytics:{scope}:{range}`.
+    pub analytics: domain::analytics::service::AnalyticsService,
     /// Announced chat events, routed to this process's chat sockets.
     pub chat_hub: crate::chat::ChatHub,
 }
@@ -180,6 +182,14 @@ impl AppState {
             },
         );
         let chat_hub = crate::chat::ChatHub::new(config.chat_max_sockets_per_user);
+        let analytics = domain::analytics::service::AnalyticsService::new(
+            Arc::new(adapters_postgres::PgAnalyticsRepository { pool: pg.clone() }),
+            Arc::new(adapters_redis::RedisAnalyticsCache {
+                store: redis.clone(),
+            }),
+            clock.clone(),
+            config.timezone()?,
+        );
         let appointments = AppointmentService::new(
             appointment_repo,
             directory_repo,
@@ -233,6 +243,7 @@ impl AppState {
             live,
             chat,
             chat_hub,
+            analytics,
         })
     }
 }

@@ -47,6 +47,8 @@ pub enum Permission {
     /// Hold a chat socket and count unread messages: patients and doctors, the only people a
     /// conversation can have (each conversation is still checked: see `domain::chat`).
     Chat,
+    /// Read the dashboard: admins the clinic's, a doctor its own (`domain::analytics`).
+    Analytics,
 }
 
 impl Permission {
@@ -67,6 +69,7 @@ impl Permission {
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
             Self::WritePrescriptions => &[Doctor],
             Self::Chat => &[Doctor, Patient],
+            Self::Analytics => &[Admin, Doctor],
         }
     }
 
@@ -93,7 +96,7 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 17] = [
+        let cases: [(Permission, &[Role]); 18] = [
             (Permission::ListPatients, &[A, R, D]),
             (Permission::ListBills, &[A, R, P]),
             (Permission::ReadPrescriptions, &[A, D, P]),
@@ -111,6 +114,7 @@ mod tests {
             (Permission::Refund, &[A]),
             (Permission::Broadcast, &[A]),
             (Permission::Chat, &[D, P]),
+            (Permission::Analytics, &[A, D]),
         ];
         for (permission, allowed) in cases {
             for role in [A, D, R, P] {

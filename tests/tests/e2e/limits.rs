@@ -406,6 +406,11 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
         ),
     );
     bases.insert("listChatMessages", get(&messages, token(&v.patient)));
+    bases.insert("getDashboard", get("/analytics/dashboard", token(&v.admin)));
+    bases.insert(
+        "exportDashboardCsv",
+        get("/analytics/dashboard.csv", token(&v.admin)),
+    );
     bases.insert(
         "markChatRead",
         post(

@@ -12,6 +12,7 @@
 //! outages), `redis_use` (one connection, cached bytes, the circuit breaker on a hung Redis),
 //! `stores`, `migrations` (every down.sql reverses its up.sql).
 
+mod analytics;
 mod audit;
 mod audit_outbox;
 mod authorization;

@@ -1,5 +1,6 @@
 //! One module per resource; handlers stay thin: parse, call one use case, map the result.
 
+pub mod analytics;
 pub mod appointments;
 pub mod audit;
 pub mod auth;

@@ -199,7 +199,8 @@ pub struct Amount(pub BigDecimal);
 
 impl std::fmt::Display for Amount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.with_scale(2))
+        // `{:.2}`, not `with_scale(2)`: the latter prints a zero as "0".
+        write!(f, "{:.2}", self.0)
     }
 }
 
@@ -393,5 +394,13 @@ mod tests {
         assert_eq!(ratio(5, 5), "1.0000");
         assert_eq!(ratio(1, 80_000), "0.0000");
         assert_eq!(ratio(1, 20_000), "0.0001");
+    }
+
+    #[test]
+    fn amounts_print_two_places_zero_included() {
+        let amount = |s: &str| Amount(BigDecimal::from_str(s).unwrap()).to_string();
+        assert_eq!(amount("0"), "0.00");
+        assert_eq!(amount("80.5"), "80.50");
+        assert_eq!(amount("870000000.25"), "870000000.25");
     }
 }

@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/analytics/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dashboard of a period (admins: the clinic; a doctor: itself). */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/dashboard.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same figures as CSV (`section,key,value`), for spreadsheets. */
+        get: operations["exportDashboardCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/appointments": {
         parameters: {
             query?: never;
@@ -1236,6 +1270,15 @@ export interface components {
         CancelRequest: {
             reason: string;
         };
+        /**
+         * @description A headline figure now and in the previous period. Counts are integers; rates and money are
+         *     exact decimal strings (`change` signed, e.g. `"-0.0500"`, `"+12.50"`).
+         */
+        ChangeDto: {
+            change: string;
+            current: string;
+            previous: string;
+        };
         ChangePasswordRequest: {
             currentPassword: string;
             /** @description 10 to 128 characters with at least one letter and one digit. */
@@ -1423,6 +1466,48 @@ export interface components {
             /** Format: int64 */
             count: number;
         };
+        /** @description The dashboard of a period. */
+        DashboardDto: {
+            /** Format: int64 */
+            appointments: number;
+            /** @description Every day of the period, zeros included. */
+            byDay: components["schemas"]["DayCountDto"][];
+            byDepartment: components["schemas"]["NamedCountDto"][];
+            byDoctor: components["schemas"]["NamedCountDto"][];
+            /** @description Every status, zeros included. */
+            byStatus: components["schemas"]["StatusCountDto"][];
+            cancellationRate: string;
+            /**
+             * Format: date-time
+             * @description When these figures were computed (they are cached for 15 minutes).
+             */
+            computedAt: string;
+            /** Format: uuid */
+            doctorId: string | null;
+            /** @description Each headline figure against the previous period of the same length. */
+            headline: components["schemas"]["HeadlineDto"];
+            /** Format: int64 */
+            medianLeadTimeMinutes: number | null;
+            /** Format: int64 */
+            newPatients: number;
+            period: components["schemas"]["PeriodDto"];
+            previousPeriod: components["schemas"]["PeriodDto"];
+            revenue: components["schemas"]["RevenueDto"];
+            /** @description `clinic` (admins) or `doctor` (a doctor's own figures). */
+            scope: string;
+            slotUtilisation: string;
+            /** Format: int64 */
+            slotsBooked: number;
+            /** Format: int64 */
+            slotsGenerated: number;
+            timeZone: string;
+        };
+        DayCountDto: {
+            /** Format: int64 */
+            count: number;
+            /** Format: date */
+            date: string;
+        };
         /** @enum {string} */
         DayOfWeek: "MON" | "TUE" | "WED" | "THU" | "FRI" | "SAT" | "SUN";
         DepartmentDto: {
@@ -1553,6 +1638,16 @@ export interface components {
         FileBytes: Blob;
         /** @enum {string} */
         Gender: "MALE" | "FEMALE" | "OTHER";
+        HeadlineDto: {
+            appointments: components["schemas"]["ChangeDto"];
+            cancellationRate: components["schemas"]["ChangeDto"];
+            /** @description Empty strings when a period has no appointments. */
+            medianLeadTimeMinutes: components["schemas"]["ChangeDto"];
+            newPatients: components["schemas"]["ChangeDto"];
+            revenueOutstanding: components["schemas"]["ChangeDto"];
+            revenuePaid: components["schemas"]["ChangeDto"];
+            slotUtilisation: components["schemas"]["ChangeDto"];
+        };
         /** @description Liveness: the process is up and serving HTTP. */
         Health: {
             /** @example ok */
@@ -1629,6 +1724,13 @@ export interface components {
             total: number;
             /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
+        };
+        NamedCountDto: {
+            /** Format: int64 */
+            count: number;
+            /** Format: uuid */
+            id: string;
+            name: string;
         };
         NotificationDto: {
             /** Format: uuid */
@@ -1717,6 +1819,14 @@ export interface components {
          * @enum {string}
          */
         PaymentMethod: "CASH" | "CARD" | "INSURANCE" | "BANK_TRANSFER" | "ONLINE";
+        PeriodDto: {
+            /** Format: int64 */
+            days: number;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+        };
         PrescriptionDto: {
             /** Format: uuid */
             appointmentId: string;
@@ -1767,6 +1877,11 @@ export interface components {
             /** @description False when the count stopped at 1,000: there are more than `total`. */
             totalIsExact: boolean;
         };
+        /**
+         * @description A period ending today in the clinic's zone.
+         * @enum {string}
+         */
+        RangePreset: "today" | "7d" | "30d" | "mtd" | "ytd";
         /** @description A read receipt: `readerId` has read the messages sent to them up to `upToSeq`. */
         ReadReceiptDto: {
             /** Format: uuid */
@@ -1813,6 +1928,14 @@ export interface components {
              * @description A free future slot of the same doctor.
              */
             timeSlotId: string;
+        };
+        RevenueDto: {
+            /** @description PENDING and OVERDUE bills. */
+            outstanding: string;
+            overdue: string;
+            /** @description PAID bills of the period's appointments. */
+            paid: string;
+            refunded: string;
         };
         /**
          * @description A user's role; decides which routes and resources it may reach.
@@ -1926,6 +2049,11 @@ export interface components {
             phone?: string | null;
             /** @description ADMIN, DOCTOR or RECEPTIONIST. */
             role: components["schemas"]["Role"];
+        };
+        StatusCountDto: {
+            /** Format: int64 */
+            count: number;
+            status: components["schemas"]["AppointmentStatus"];
         };
         StatusRequest: {
             isActive: boolean;
@@ -2066,6 +2194,108 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getDashboard: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A preset ending today in the clinic's zone (`30d` when nothing is given); or give
+                 *     `from` and `to` instead.
+                 */
+                range?: components["schemas"]["RangePreset"];
+                /** @description First day (local), with `to`; at most 366 days in all. */
+                from?: string;
+                /** @description Last day (local, included), with `from`. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures, cached for 15 minutes (see computedAt) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardDto"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients and the desk have no dashboard */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unknown range, a missing from/to, more than 366 days */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportDashboardCsv: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A preset ending today in the clinic's zone (`30d` when nothing is given); or give
+                 *     `from` and `to` instead.
+                 */
+                range?: components["schemas"]["RangePreset"];
+                /** @description First day (local), with `to`; at most 366 days in all. */
+                from?: string;
+                /** @description Last day (local, included), with `from`. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV, UTF-8 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients and the desk have no dashboard */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unknown range, a missing from/to, more than 366 days */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listAppointments: {
         parameters: {
             query?: {
