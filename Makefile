@@ -8,7 +8,7 @@ ENV := set -a; . .stack/env; set +a; export MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMA
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
-        tools stack-up stack-down stack-status build migrate bench bench-scale clean-stack \
+        tools stack-up stack-down stack-status build migrate bench bench-chat bench-scale clean-stack \
         sdk sdk-deps sdk-check sdk-test demo contract
 
 run: stack-up build secret
@@ -104,9 +104,19 @@ clean-stack: stack-down
 	rm -rf .stack
 
 # Throughput and p50/p99 of availability (warm / cache off) and contended booking, beside the
-# pgbench ceiling of the booking transaction, all in one run (release build).
+# pgbench ceiling of the booking transaction, all in one run (release build); then bench-chat.
 bench: stack-up
 	$(ENV) RUST_LOG=error cargo run --release -p e2e --bin bench
+	$(MAKE) --no-print-directory bench-chat
+
+# The chat (issue 12) under load: the release server as a process of its own on the seeded
+# clinic healthsync_bench_1000000 (seeded on first use, shared with bench-scale); REST sends
+# alone, then with BENCH_SOCKETS (1000) sockets open, REST and socket sends (send-to-delivery
+# p50/p99, lost and duplicated deliveries), memory per socket, MongoDB's raw insert rate and
+# history reads; appended to bench/results/chat.json. See the README's "Chat benchmark".
+bench-chat: stack-up
+	cargo build --release -p api-http --bin healthsync
+	$(ENV) cargo run --release -p e2e --bin chat_bench
 
 # The release server under wrk at several sizes of history (BENCH_SIZES, default 10 thousand,
 # 1 million and 10 million appointments; each size a database healthsync_bench_<N> seeded once

@@ -114,6 +114,21 @@ impl ThrowawayServer {
         }
     }
 
+    /// Stops the server as an operator would: SIGTERM, so it closes its files cleanly (SIGKILL
+    /// after 30 s); [`ThrowawayServer::restart`] then brings it back with its data.
+    pub fn stop_gracefully(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.stop();
+    }
+
     /// Kills the server and waits until its port is closed.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
