@@ -180,7 +180,12 @@ impl ChatService {
     /// Sends `text` from `actor` to the other participant. The text is checked before anything
     /// is read (422 `message`), then the appointment (404 for a non-participant, as for a
     /// missing one), then whether the conversation is open (409 `CHAT_CLOSED`). A retry with
-    /// the same client message id answers the first send's message.
+    /// the same client message id answers the first send's message, even once the
+    /// conversation has closed.
+    ///
+    /// The happy path does not look for an earlier try: the store's unique client key finds a
+    /// retry when it inserts (one MongoDB operation instead of two; the benchmark measured the
+    /// lookup at a fifth to a third of the send's cost). Only a refused send looks.
     pub async fn send(
         &self,
         actor: &Actor,
@@ -190,15 +195,18 @@ impl ChatService {
     ) -> Result<Sent, DomainError> {
         let text = MessageText::parse(text)?;
         let (appointment, _) = self.conversation(actor, appointment_id).await?;
-        if let Some(sent) = self
-            .earlier_send(actor, appointment_id, client_message_id)
-            .await?
-        {
-            return Ok(sent);
-        }
-        let participants = self
-            .policy
-            .may_send(actor, &appointment, self.clock.now())?;
+        let participants = match self.policy.may_send(actor, &appointment, self.clock.now()) {
+            Ok(participants) => participants,
+            Err(refused) => {
+                return match self
+                    .earlier_send(actor, appointment_id, client_message_id)
+                    .await?
+                {
+                    Some(sent) => Ok(sent),
+                    None => Err(refused),
+                }
+            }
+        };
         let receiver_id = self.other_user(participants).await?;
         self.store(
             actor,
@@ -698,14 +706,36 @@ mod tests {
         chats
             .expect_by_client_id()
             .returning(move |_, _| Ok(Some(stored.clone())));
-        // The ledger (no expectations) panics if the retry reaches it.
-        let svc = World::new(Some(a.clone()), chats).service();
-        let sent = svc
+        // The store finds the client id taken when it inserts: nothing is stored or announced.
+        let mut world = World::new(Some(a.clone()), chats);
+        world
+            .ledger
+            .expect_append()
+            .times(1)
+            .returning(|_, _, _| Ok(None));
+        let sent = world
+            .service()
             .send(&patient, a.id, "first, again", Some(client_id))
             .await
             .unwrap();
         assert!(sent.replayed);
         assert_eq!(sent.message, first);
+        // A retry that comes after the conversation closed still gets its message.
+        let closed = Appointment {
+            status: AppointmentStatus::Cancelled,
+            ..a.clone()
+        };
+        let mut chats = MockChatRepository::new();
+        let stored = first.clone();
+        chats
+            .expect_by_client_id()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let svc = World::new(Some(closed), chats).service();
+        let late = svc
+            .send(&patient, a.id, "first, again", Some(client_id))
+            .await
+            .unwrap();
+        assert!(late.replayed);
         // The same client id for another conversation is refused, not answered.
         let other = appointment(&patient, Uuid::new_v4(), AppointmentStatus::Confirmed);
         let mut chats = MockChatRepository::new();
@@ -713,7 +743,9 @@ mod tests {
         chats
             .expect_by_client_id()
             .returning(move |_, _| Ok(Some(stored.clone())));
-        let svc = World::new(Some(other.clone()), chats).service();
+        let mut world = World::new(Some(other.clone()), chats);
+        world.ledger.expect_append().returning(|_, _, _| Ok(None));
+        let svc = world.service();
         assert!(matches!(
             svc.send(&patient, other.id, "hi", Some(client_id)).await,
             Err(DomainError::Validation { ref field, .. }) if field == "clientMessageId"
@@ -731,8 +763,8 @@ mod tests {
         let sender = patient.user_id;
         chats.expect_by_client_id().returning(move |_, id| {
             calls += 1;
-            // Not there when checked first; there once the ledger found it taken.
-            Ok((calls > 1).then(|| ChatMessage {
+            // Looked up only once the ledger found the client id taken.
+            Ok((calls >= 1).then(|| ChatMessage {
                 id: Uuid::new_v4(),
                 appointment_id,
                 seq: 9,
