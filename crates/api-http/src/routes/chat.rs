@@ -348,7 +348,11 @@ pub async fn socket(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Before the ticket is spent: a plain GET must not use it up.
+    // The query first (a malformed ticket is 422, as everywhere), then the handshake, before
+    // the ticket is spent: a plain GET must not use it up.
+    crate::extract::ApiQuery::<crate::routes::notifications::StreamQuery>::parse(
+        req.query_string(),
+    )?;
     let upgrade = req
         .headers()
         .get(actix_web::http::header::UPGRADE)

@@ -227,8 +227,8 @@ pub(crate) async fn stream_actor(req: &HttpRequest, state: &AppState) -> Result<
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StreamQuery {
-    ticket: Option<String>,
+pub(crate) struct StreamQuery {
+    pub(crate) ticket: Option<String>,
 }
 
 /// A single-use ticket for opening the live notification stream or the chat socket.
