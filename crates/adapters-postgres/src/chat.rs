@@ -35,16 +35,6 @@ pub const CHANNEL: &str = "chat";
 /// NOTIFY refuses payloads of 8,000 bytes or more; leave room.
 const MAX_PAYLOAD: usize = 7_900;
 
-/// An attachment as it travels in an announcement.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireAttachment {
-    id: Uuid,
-    file_name: String,
-    content_type: String,
-    size_bytes: i64,
-}
-
 /// An announcement as it travels in NOTIFY's payload.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(
@@ -60,7 +50,7 @@ enum Wire {
         sender_id: Uuid,
         receiver_id: Uuid,
         message: String,
-        attachments: Vec<WireAttachment>,
+        attachments: Vec<ChatAttachment>,
         sent_at: DateTime<Utc>,
         client_message_id: Option<Uuid>,
     },
@@ -90,16 +80,7 @@ impl From<&ChatEvent> for Wire {
                 sender_id: m.sender_id,
                 receiver_id: m.receiver_id,
                 message: m.message,
-                attachments: m
-                    .attachments
-                    .into_iter()
-                    .map(|a| WireAttachment {
-                        id: a.id,
-                        file_name: a.file_name,
-                        content_type: a.content_type,
-                        size_bytes: a.size_bytes,
-                    })
-                    .collect(),
+                attachments: m.attachments,
                 sent_at: m.sent_at,
                 client_message_id: m.client_message_id,
             },
@@ -146,15 +127,7 @@ impl From<Wire> for ChatEvent {
                 sender_id,
                 receiver_id,
                 message,
-                attachments: attachments
-                    .into_iter()
-                    .map(|a| ChatAttachment {
-                        id: a.id,
-                        file_name: a.file_name,
-                        content_type: a.content_type,
-                        size_bytes: a.size_bytes,
-                    })
-                    .collect(),
+                attachments,
                 is_read: false,
                 read_at: None,
                 sent_at,

@@ -214,7 +214,8 @@ pub struct ChatMessage {
 
 /// A file sent in a conversation. Its bytes are in the file store under [`attachment_key`],
 /// which never contains the client's file name; only the two participants can download it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChatAttachment {
     pub id: Uuid,
     /// Sanitised original name.
