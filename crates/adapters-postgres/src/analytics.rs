@@ -57,7 +57,10 @@ SELECT json_build_object(
                                    FILTER (WHERE b.status IN ('PENDING', 'OVERDUE')), 0)::text,
                     'overdue', coalesce(sum(b.amount) FILTER (WHERE b.status = 'OVERDUE'), 0)::text,
                     'refunded', coalesce(sum(b.amount) FILTER (WHERE b.status = 'REFUNDED'), 0)::text)
-                FROM billings b JOIN a ON a.id = b.appointment_id),
+                -- One index lookup per appointment (at most one bill each; LIMIT keeps the
+                -- planner from turning it into a join that hashes every bill there is).
+                FROM a CROSS JOIN LATERAL (SELECT amount, status FROM billings
+                                           WHERE appointment_id = a.id LIMIT 1) b),
     'newPatients', CASE WHEN $3::uuid IS NULL
         THEN (SELECT count(*) FROM users u
               WHERE u.role = 'PATIENT' AND u.created_at >= $1 AND u.created_at < $2)
