@@ -2,7 +2,7 @@
 # `bench/dashboard_sql.sh healthsync_bench_<N>`: times the dashboard's statement (crates/adapters-postgres/src/analytics.rs) at one size, for
 # a 30-day and a year-to-date period and the previous period of each (what one uncached
 # dashboard runs), three times each.
-cd /work/main
+cd "$(dirname "$0")/.."
 set -a; . .stack/env; set +a
 DB=$1
 B=$(python3 -c "import os,urllib.parse as u;p=u.urlparse(os.environ['DATABASE_URL']);print(p._replace(path='/$DB').geturl())")
