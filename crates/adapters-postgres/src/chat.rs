@@ -306,6 +306,12 @@ impl ChatLedger for PgChatLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    /// A fixed instant: payloads must round-trip whatever the time.
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 9, 30, 15).unwrap()
+    }
 
     fn message(text: &str) -> ChatMessage {
         ChatMessage {
@@ -318,7 +324,7 @@ mod tests {
             attachments: vec![],
             is_read: false,
             read_at: None,
-            sent_at: Utc::now(),
+            sent_at: at(),
             client_message_id: Some(Uuid::new_v4()),
         }
     }
@@ -333,7 +339,7 @@ mod tests {
             reader_id: m.receiver_id,
             sender_id: m.sender_id,
             up_to_seq: 12,
-            read_at: Utc::now(),
+            read_at: at(),
             marked: 3,
         });
         assert_eq!(parse(&payload(&receipt)), Some(receipt));

@@ -1,5 +1,5 @@
 import type { HealthSyncClient, Schemas } from "./client.js";
-import type { StreamClosed } from "./stream.js";
+import { delay, type StreamClosed } from "./stream.js";
 
 /** A frame the server sends on the chat socket (the document's `ChatServerFrame`). */
 export type ChatServerFrame = Schemas["ChatServerFrame"];
@@ -277,16 +277,4 @@ function socketUrl(base: string, ticket: string): string {
   url.search = `?ticket=${encodeURIComponent(ticket)}`;
   url.hash = "";
   return url.toString();
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }
