@@ -8,7 +8,7 @@ ENV := set -a; . .stack/env; set +a; export MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMA
 BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
-        tools stack-up stack-down stack-status build migrate bench bench-chat bench-scale clean-stack \
+        tools stack-up stack-down stack-status build migrate bench bench-chat bench-scale bench-analytics clean-stack \
         sdk sdk-deps sdk-check sdk-test demo contract
 
 run: stack-up build secret
@@ -108,6 +108,7 @@ clean-stack: stack-down
 bench: stack-up
 	$(ENV) RUST_LOG=error cargo run --release -p e2e --bin bench
 	$(MAKE) --no-print-directory bench-chat
+	$(MAKE) --no-print-directory bench-analytics
 
 # The chat (issue 12) under load: the release server as a process of its own on the seeded
 # clinic healthsync_bench_1000000 (seeded on first use, shared with bench-scale); REST sends
@@ -124,6 +125,13 @@ bench-chat: stack-up
 # memory; appended to bench/results/scale.json, plotted to docs/bench-scale.png. See the README.
 bench-scale: stack-up
 	$(ENV) python3 bench/scale.py
+
+# The dashboard (issue 13) on the seeded clinics of bench-scale (BENCH_ANALYTICS_SIZES, default
+# 1 and 10 million appointments): cached and uncached p50/p99 beside GET /health and the
+# pre-roll-up SQL in the same run; appended to bench/results/analytics.json. See the README's
+# "Analytics".
+bench-analytics: stack-up
+	$(ENV) python3 bench/analytics.py
 
 # The TypeScript SDK (openapi/typescript, `@healthsync/sdk`). `make sdk` regenerates its types
 # from openapi/openapi.json (after `make openapi`); `sdk-check` (in `make lint`) fails when the

@@ -1,5 +1,8 @@
 //! The dashboard's figures (see `domain::analytics` for what each one counts), read in one
-//! statement: the period's appointments once, every figure from them, as one JSON document.
+//! statement from the daily roll-up (migration 000016): a year of the clinic is some tens of
+//! thousands of roll-up rows instead of millions of appointments. The roll-up is kept by
+//! triggers in the transactions that change appointments, bills and slots, and counted in the
+//! clinic's zone, which [`PgAnalyticsRepository::prepare`] sets at start-up.
 
 use std::str::FromStr;
 
@@ -8,7 +11,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::sql_types::{Date, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::QueryableByName;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::analytics::{Amount, AnalyticsRepository, Figures, NamedCount, Period, Revenue, Scope};
 use domain::appointments::AppointmentStatus;
 use domain::error::DomainError;
@@ -19,48 +22,71 @@ use uuid::Uuid;
 use crate::errors::{map_diesel, map_pool};
 use crate::pool::PgPool;
 
-/// `$1`, `$2`: the period's instants; `$3`: the doctor, or NULL for the clinic; `$4`: the
-/// clinic's zone; `$5`, `$6`: the period's first and last local day.
+/// `$1`, `$2`: the period's instants; `$3`: the doctor, or NULL for the clinic; `$4`, `$5`:
+/// the period's first and last local day. Folded rows and changes not folded yet are read
+/// together, so the figures are exact whenever the fold last ran.
 const FIGURES: &str = r#"
-WITH a AS (
-    SELECT id, status, doctor_id, patient_id, starts_at, created_at
-    FROM appointments
-    WHERE starts_at >= $1 AND starts_at < $2 AND ($3::uuid IS NULL OR doctor_id = $3)
+WITH d AS (
+    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled,
+           slots, slots_taken, paid, pending, overdue, refunded
+    FROM analytics_daily
+    WHERE day BETWEEN $4 AND $5 AND ($3::uuid IS NULL OR doctor_id = $3)
+    UNION ALL
+    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled,
+           slots, slots_taken, paid, pending, overdue, refunded
+    FROM analytics_daily_changes
+    WHERE day BETWEEN $4 AND $5 AND ($3::uuid IS NULL OR doctor_id = $3)
+), total AS (
+    SELECT coalesce(sum(scheduled), 0) AS scheduled, coalesce(sum(confirmed), 0) AS confirmed,
+           coalesce(sum(in_progress), 0) AS in_progress, coalesce(sum(completed), 0) AS completed,
+           coalesce(sum(cancelled), 0) AS cancelled, coalesce(sum(slots), 0) AS slots,
+           coalesce(sum(slots_taken), 0) AS slots_taken, coalesce(sum(paid), 0) AS paid,
+           coalesce(sum(pending), 0) AS pending, coalesce(sum(overdue), 0) AS overdue,
+           coalesce(sum(refunded), 0) AS refunded
+    FROM d
+), per_day AS (
+    SELECT day, sum(scheduled + confirmed + in_progress + completed + cancelled) AS n
+    FROM d GROUP BY day
+), per_doctor AS (
+    SELECT doctor_id, sum(scheduled + confirmed + in_progress + completed + cancelled) AS n
+    FROM d GROUP BY doctor_id
+    HAVING sum(scheduled + confirmed + in_progress + completed + cancelled) > 0
+), lead AS (
+    -- The clinic's lead times by whole hours (a doctor's are counted from its appointments).
+    SELECT hours, sum(appointments) AS n
+    FROM (SELECT hours, appointments FROM analytics_lead_hours WHERE day BETWEEN $4 AND $5
+          UNION ALL
+          SELECT hours, appointments FROM analytics_lead_hours_changes
+          WHERE day BETWEEN $4 AND $5) l
+    WHERE $3::uuid IS NULL
+    GROUP BY hours
+    HAVING sum(appointments) <> 0
 )
 SELECT json_build_object(
-    'byStatus', (SELECT coalesce(json_object_agg(status, n), '{}')
-                 FROM (SELECT status::text AS status, count(*) AS n FROM a GROUP BY 1) s),
-    'byDay', (SELECT coalesce(json_object_agg(day, n), '{}')
-              FROM (SELECT to_char((starts_at AT TIME ZONE $4)::date, 'YYYY-MM-DD') AS day,
-                           count(*) AS n
-                    FROM a GROUP BY 1) d),
+    'zone', (SELECT zone FROM analytics_settings),
+    'byStatus', (SELECT json_build_object('SCHEDULED', scheduled, 'CONFIRMED', confirmed,
+                                          'IN_PROGRESS', in_progress, 'COMPLETED', completed,
+                                          'CANCELLED', cancelled) FROM total),
+    'byDay', (SELECT coalesce(json_object_agg(to_char(day, 'YYYY-MM-DD'), n), '{}')
+              FROM per_day WHERE n <> 0),
     'byDepartment', (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'count', n)
                                               ORDER BY n DESC, name, id), '[]')
-                     FROM (SELECT dep.id, dep.name, count(*) AS n
-                           FROM a
-                           JOIN doctor_departments dd ON dd.doctor_id = a.doctor_id
+                     FROM (SELECT dep.id, dep.name, sum(p.n) AS n
+                           FROM per_doctor p
+                           JOIN doctor_departments dd ON dd.doctor_id = p.doctor_id
                            JOIN departments dep ON dep.id = dd.department_id
                            GROUP BY dep.id, dep.name) x),
     'byDoctor', (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'count', n)
                                           ORDER BY n DESC, name, id), '[]')
-                 FROM (SELECT d.id, u.name, count(*) AS n
-                       FROM a JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
-                       GROUP BY d.id, u.name) x),
-    'slotsGenerated', (SELECT count(*) FROM time_slots t
-                       WHERE t.date BETWEEN $5 AND $6 AND ($3::uuid IS NULL OR t.doctor_id = $3)),
-    'slotsBooked', (SELECT count(*) FROM time_slots t
-                    WHERE t.date BETWEEN $5 AND $6 AND ($3::uuid IS NULL OR t.doctor_id = $3)
-                      AND NOT t.is_available),
-    'revenue', (SELECT json_build_object(
-                    'paid', coalesce(sum(b.amount) FILTER (WHERE b.status = 'PAID'), 0)::text,
-                    'outstanding', coalesce(sum(b.amount)
-                                   FILTER (WHERE b.status IN ('PENDING', 'OVERDUE')), 0)::text,
-                    'overdue', coalesce(sum(b.amount) FILTER (WHERE b.status = 'OVERDUE'), 0)::text,
-                    'refunded', coalesce(sum(b.amount) FILTER (WHERE b.status = 'REFUNDED'), 0)::text)
-                -- One index lookup per appointment (at most one bill each; LIMIT keeps the
-                -- planner from turning it into a join that hashes every bill there is).
-                FROM a CROSS JOIN LATERAL (SELECT amount, status FROM billings
-                                           WHERE appointment_id = a.id LIMIT 1) b),
+                 FROM (SELECT d.id, u.name, p.n
+                       FROM per_doctor p JOIN doctors d ON d.id = p.doctor_id
+                       JOIN users u ON u.id = d.user_id) x),
+    'slotsGenerated', (SELECT slots FROM total),
+    'slotsBooked', (SELECT slots_taken FROM total),
+    'revenue', (SELECT json_build_object('paid', paid::text,
+                                         'outstanding', (pending + overdue)::text,
+                                         'overdue', overdue::text,
+                                         'refunded', refunded::text) FROM total),
     'newPatients', CASE WHEN $3::uuid IS NULL
         THEN (SELECT count(*) FROM users u
               WHERE u.role = 'PATIENT' AND u.created_at >= $1 AND u.created_at < $2)
@@ -68,9 +94,16 @@ SELECT json_build_object(
                                     GROUP BY patient_id
                                     HAVING min(starts_at) >= $1 AND min(starts_at) < $2) f)
         END,
-    'medianLeadSeconds', (SELECT percentile_cont(0.5) WITHIN GROUP
-                              (ORDER BY extract(epoch FROM starts_at - created_at))
-                          FROM a)
+    -- The lower median: the least lead time that half of the appointments do not exceed.
+    'medianLeadHours', CASE WHEN $3::uuid IS NULL
+        THEN (SELECT min(hours)
+              FROM (SELECT hours, sum(n) OVER (ORDER BY hours) AS upto, sum(n) OVER () AS total
+                    FROM lead) c
+              WHERE 2 * upto >= total)
+        ELSE (SELECT percentile_disc(0.5) WITHIN GROUP
+                  (ORDER BY floor(extract(epoch FROM starts_at - created_at) / 3600)::integer)
+              FROM appointments WHERE doctor_id = $3 AND starts_at >= $1 AND starts_at < $2)
+        END
 )::text AS doc
 "#;
 
@@ -83,6 +116,7 @@ struct Doc {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Counted {
+    zone: String,
     by_status: HashMap<String, u64>,
     by_day: HashMap<NaiveDate, u64>,
     by_department: Vec<Named>,
@@ -91,7 +125,7 @@ struct Counted {
     slots_booked: u64,
     revenue: HashMap<String, String>,
     new_patients: u64,
-    median_lead_seconds: Option<f64>,
+    median_lead_hours: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +161,6 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             .bind::<Timestamptz, _>(bounds.0)
             .bind::<Timestamptz, _>(bounds.1)
             .bind::<Nullable<SqlUuid>, _>(scope.doctor())
-            .bind::<Text, _>(zone)
             .bind::<Date, _>(period.from)
             .bind::<Date, _>(period.to)
             .get_result(&mut conn)
@@ -137,6 +170,16 @@ impl AnalyticsRepository for PgAnalyticsRepository {
             tracing::error!(error = %e, "the dashboard's document did not parse");
             DomainError::Unavailable("database")
         })?;
+        if counted.zone != zone {
+            // Another process rebuilt the roll-up in its own CLINIC_TIMEZONE: its days are not
+            // this server's days, and figures counted in them would be wrong without a sign.
+            tracing::error!(
+                rollup = %counted.zone,
+                configured = %zone,
+                "the analytics roll-up is counted in another time zone; restart with one CLINIC_TIMEZONE"
+            );
+            return Err(DomainError::Unavailable("database"));
+        }
         let named = |list: Vec<Named>| {
             list.into_iter()
                 .map(|n| NamedCount {
@@ -166,10 +209,48 @@ impl AnalyticsRepository for PgAnalyticsRepository {
                 refunded: amount(&counted.revenue, "refunded")?,
             },
             new_patients: counted.new_patients,
-            // To the nearest minute (the median of an even count is the mean of the middle two).
-            median_lead_time_minutes: counted
-                .median_lead_seconds
-                .map(|s| (s / 60.0).round() as i64),
+            median_lead_time_hours: counted.median_lead_hours,
         })
+    }
+}
+
+impl PgAnalyticsRepository {
+    /// Makes the roll-up count days in `zone` (the server's CLINIC_TIMEZONE): when it was
+    /// counted in another zone, counts everything again (writers wait meanwhile; seconds at
+    /// millions of appointments). Returns whether it rebuilt.
+    pub async fn prepare(&self, zone: &str) -> Result<bool, DomainError> {
+        #[derive(QueryableByName)]
+        struct Zone {
+            #[diesel(sql_type = Text)]
+            zone: String,
+        }
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let zone = zone.to_owned();
+        conn.transaction::<bool, diesel::result::Error, _>(async |conn| {
+            // Two servers starting at once: the second waits and finds the work done.
+            let current: Zone = diesel::sql_query("SELECT zone FROM analytics_settings FOR UPDATE")
+                .get_result(conn)
+                .await?;
+            if current.zone == zone {
+                return Ok(false);
+            }
+            diesel::sql_query("SELECT analytics_rebuild($1)")
+                .bind::<Text, _>(&zone)
+                .execute(conn)
+                .await?;
+            Ok(true)
+        })
+        .await
+        .map_err(map_diesel)
+    }
+
+    /// Moves the roll-up's changes into its daily rows (the analytics fold job's step).
+    pub async fn fold(&self) -> Result<(), DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        diesel::sql_query("SELECT analytics_fold()")
+            .execute(&mut conn)
+            .await
+            .map_err(map_diesel)?;
+        Ok(())
     }
 }

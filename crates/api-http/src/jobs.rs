@@ -164,6 +164,28 @@ pub fn spawn_overdue_bills(state: web::Data<AppState>) -> tokio::task::JoinHandl
     })
 }
 
+/// The analytics fold's step: moves the roll-up's pending changes into its daily rows. The
+/// dashboard reads both, so this only keeps the changes table short.
+pub async fn fold_analytics_once(state: &AppState) -> Result<(), DomainError> {
+    state.analytics_rollup.fold().await
+}
+
+/// How often the roll-up's changes are folded.
+const ANALYTICS_FOLD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Folds the analytics roll-up's changes every minute (several processes may: each change is
+/// folded once).
+pub fn spawn_analytics_fold(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(ANALYTICS_FOLD_INTERVAL).await;
+            if let Err(e) = fold_analytics_once(&state).await {
+                tracing::warn!(error = %crate::errors::cause_chain(&e), "analytics fold failed; retrying");
+            }
+        }
+    })
+}
+
 /// Listens for committed notifications and chat events and fans them out to the live streams
 /// and chat sockets.
 pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {

@@ -50,11 +50,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
-    _relay: AbortOnDrop,
-    _slots: AbortOnDrop,
-    _reminders: AbortOnDrop,
-    _overdue: AbortOnDrop,
-    _live: AbortOnDrop,
+    /// The background jobs (`jobs`), stopped with the application.
+    jobs: Vec<AbortOnDrop>,
 }
 
 /// Stops a background job when the application that started it goes away.
@@ -112,20 +109,19 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::build_with(config, ports).await?);
         let server = serve(listener, state.clone())?;
-        let relay = crate::jobs::spawn_audit_relay(state.clone());
-        let slots = crate::jobs::spawn_slot_generation(state.clone());
-        let reminders = crate::jobs::spawn_reminders(state.clone());
-        let overdue = crate::jobs::spawn_overdue_bills(state.clone());
-        let live = crate::jobs::spawn_live_notifications(state.clone());
+        let jobs = vec![
+            AbortOnDrop(crate::jobs::spawn_audit_relay(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_slot_generation(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_reminders(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_overdue_bills(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_live_notifications(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_analytics_fold(state.clone())),
+        ];
         Ok(Self {
             port,
             server,
             state,
-            _relay: AbortOnDrop(relay),
-            _slots: AbortOnDrop(slots),
-            _reminders: AbortOnDrop(reminders),
-            _overdue: AbortOnDrop(overdue),
-            _live: AbortOnDrop(live),
+            jobs,
         })
     }
 
@@ -145,13 +141,7 @@ impl Application {
         actix_web::dev::ServerHandle,
     ) {
         let handle = self.server.handle();
-        let jobs = (
-            self._relay,
-            self._slots,
-            self._reminders,
-            self._overdue,
-            self._live,
-        );
+        let jobs = self.jobs;
         let server = self.server;
         (
             async move {
@@ -164,13 +154,7 @@ impl Application {
 
     /// Runs until the server is stopped (SIGINT/SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let _jobs = (
-            self._relay,
-            self._slots,
-            self._reminders,
-            self._overdue,
-            self._live,
-        );
+        let _jobs = self.jobs;
         self.server.await
     }
 }

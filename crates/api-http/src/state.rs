@@ -65,6 +65,8 @@ pub struct AppState {
     pub chat: domain::chat::service::ChatService,
     /// The dashboard, cached in Redis at `analytics:{scope}:{range}`.
     pub analytics: domain::analytics::service::AnalyticsService,
+    /// The dashboard's daily roll-up in PostgreSQL (folded by a job; see `jobs`).
+    pub analytics_rollup: adapters_postgres::PgAnalyticsRepository,
     /// Announced chat events, routed to this process's chat sockets.
     pub chat_hub: crate::chat::ChatHub,
 }
@@ -182,8 +184,18 @@ impl AppState {
             },
         );
         let chat_hub = crate::chat::ChatHub::new(config.chat_max_sockets_per_user);
+        let analytics_rollup = adapters_postgres::PgAnalyticsRepository { pool: pg.clone() };
+        // Days are counted in the clinic's zone: a roll-up counted in another is counted again
+        // before the first request (seconds at millions of appointments, logged).
+        if analytics_rollup
+            .prepare(config.timezone()?.name())
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing the analytics roll-up: {e}"))?
+        {
+            tracing::info!(zone = %config.clinic_timezone, "analytics roll-up rebuilt in the clinic's time zone");
+        }
         let analytics = domain::analytics::service::AnalyticsService::new(
-            Arc::new(adapters_postgres::PgAnalyticsRepository { pool: pg.clone() }),
+            Arc::new(analytics_rollup.clone()),
             Arc::new(adapters_redis::RedisAnalyticsCache {
                 store: redis.clone(),
             }),
@@ -244,6 +256,7 @@ impl AppState {
             chat,
             chat_hub,
             analytics,
+            analytics_rollup,
         })
     }
 }

@@ -131,7 +131,7 @@ pub struct HeadlineDto {
     pub revenue_outstanding: ChangeDto,
     pub new_patients: ChangeDto,
     /// Empty strings when a period has no appointments.
-    pub median_lead_time_minutes: ChangeDto,
+    pub median_lead_time_hours: ChangeDto,
 }
 
 /// The dashboard of a period.
@@ -160,8 +160,10 @@ pub struct DashboardDto {
     pub slot_utilisation: String,
     pub revenue: RevenueDto,
     pub new_patients: u64,
+    /// Lower median of the appointments' booking lead times (start - booked, whole hours
+    /// rounded down); null without appointments.
     #[schema(nullable, required = true)]
-    pub median_lead_time_minutes: Option<i64>,
+    pub median_lead_time_hours: Option<i64>,
     /// Each headline figure against the previous period of the same length.
     pub headline: HeadlineDto,
 }
@@ -203,8 +205,8 @@ fn named(list: &[NamedCount]) -> Vec<NamedCountDto> {
         .collect()
 }
 
-fn minutes(f: &Figures) -> String {
-    f.median_lead_time_minutes
+fn lead_hours(f: &Figures) -> String {
+    f.median_lead_time_hours
         .map(|m| m.to_string())
         .unwrap_or_default()
 }
@@ -222,7 +224,7 @@ impl DashboardDto {
                 p.revenue.outstanding.to_string(),
             ),
             new_patients: change(c.new_patients.to_string(), p.new_patients.to_string()),
-            median_lead_time_minutes: change(minutes(c), minutes(p)),
+            median_lead_time_hours: change(lead_hours(c), lead_hours(p)),
         };
         Self {
             scope: match d.scope {
@@ -264,7 +266,7 @@ impl DashboardDto {
                 refunded: c.revenue.refunded.to_string(),
             },
             new_patients: c.new_patients,
-            median_lead_time_minutes: c.median_lead_time_minutes,
+            median_lead_time_hours: c.median_lead_time_hours,
             headline,
         }
     }
@@ -312,8 +314,8 @@ impl DashboardDto {
             ),
             (
                 "total".into(),
-                "medianLeadTimeMinutes".into(),
-                self.median_lead_time_minutes
+                "medianLeadTimeHours".into(),
+                self.median_lead_time_hours
                     .map(|m| m.to_string())
                     .unwrap_or_default(),
             ),

@@ -14,8 +14,11 @@
 //! - revenue: the bills of the period's appointments by status: paid (PAID), outstanding
 //!   (PENDING and OVERDUE), overdue (OVERDUE), refunded (REFUNDED); exact decimals;
 //! - new patients: patient accounts created during the period;
-//! - median booking lead time: the median of (start - booking time) over the period's
-//!   appointments, in minutes (none without appointments).
+//! - median booking lead time: each appointment's lead is (start - booking time) in whole
+//!   hours, rounded down; the figure is the lower median of the period's leads (the least
+//!   lead that at least half of them do not exceed; none without appointments). Whole hours
+//!   because a roll-up by the hour stays small while counting exactly (see
+//!   `adapters-postgres`'s analytics module).
 //!
 //! Admins see the clinic; a doctor sees the same dashboard restricted to itself; patients and
 //! the desk are refused (403).
@@ -243,7 +246,8 @@ pub struct Figures {
     pub slots_booked: u64,
     pub revenue: Revenue,
     pub new_patients: u64,
-    pub median_lead_time_minutes: Option<i64>,
+    /// Lower median of the leads in whole hours (see the module's definitions).
+    pub median_lead_time_hours: Option<i64>,
 }
 
 impl Figures {
@@ -305,13 +309,32 @@ pub trait AnalyticsRepository: Send + Sync {
     ) -> Result<Figures, DomainError>;
 }
 
-/// Where computed dashboards are kept for a while (Redis `analytics:{scope}:{range}`).
-/// Failures are the cache's to log: a miss, never an error.
+/// The answer to "may this process compute the dashboard of a key?" across processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This process computes it; the token releases the claim.
+    Won(String),
+    /// Another process is computing it: wait for its result.
+    Taken,
+    /// The cache cannot say (Redis down): compute it.
+    Unavailable,
+}
+
+/// Where computed dashboards are kept for a while (Redis `analytics:{scope}:{range}`), and
+/// where processes agree on which of them computes a missing one. Failures are the cache's
+/// to log: a miss, never an error.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AnalyticsCache: Send + Sync {
     async fn get(&self, key: &str) -> Option<Dashboard>;
     async fn put(&self, key: &str, dashboard: &Dashboard);
+    /// Claims the computation of `key` for a while (longer than a computation takes).
+    async fn claim(&self, key: &str) -> Claim;
+    /// Gives up a claim won with `token` (once the result is `put`, or on failure).
+    async fn release(&self, key: &str, token: &str);
+    /// Waits for another process's result under `key`: `None` when it gave up its claim
+    /// without one, or after `patience`.
+    async fn wait(&self, key: &str, patience: std::time::Duration) -> Option<Dashboard>;
 }
 
 #[cfg(test)]

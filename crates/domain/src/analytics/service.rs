@@ -1,5 +1,6 @@
 //! The dashboard use case: who sees which scope, the cache, and one computation per key at a
-//! time.
+//! time: concurrent misses in one process share one computation, and processes claim a key in
+//! the cache so that only one of them computes it while the others wait for its result.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,12 +9,16 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use super::{AnalyticsCache, AnalyticsRepository, Dashboard, Period, Scope};
+use super::{AnalyticsCache, AnalyticsRepository, Claim, Dashboard, Period, Scope};
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::identity::{Actor, Role};
 
 type Computation = Shared<BoxFuture<'static, Result<Dashboard, DomainError>>>;
+
+/// How long a process waits for another's computation of the same dashboard before computing
+/// it itself (a year of a large clinic takes well under a second; see the README).
+const CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Builds dashboards, from the cache when it has them.
 pub struct AnalyticsService {
@@ -90,6 +95,23 @@ impl AnalyticsService {
         let clock = self.clock.clone();
         let zone = self.zone;
         async move {
+            let claim = cache.claim(&key).await;
+            match &claim {
+                Claim::Taken => {
+                    if let Some(theirs) = cache.wait(&key, CLAIM_PATIENCE).await {
+                        return Ok(theirs);
+                    }
+                    // The other process failed or is slow: count it here.
+                }
+                Claim::Won(token) => {
+                    // A computation may have finished between the miss and the claim.
+                    if let Some(done) = cache.get(&key).await {
+                        cache.release(&key, token).await;
+                        return Ok(done);
+                    }
+                }
+                Claim::Unavailable => {}
+            }
             let previous_period = period.previous();
             // Both periods at once (two connections): the dashboard takes as long as one.
             let (current, previous) = futures::join!(
@@ -101,17 +123,23 @@ impl AnalyticsService {
                     zone.name().to_owned(),
                 )
             );
-            let (current, previous) = (current?, previous?);
-            let dashboard = Dashboard {
-                scope,
-                period,
-                previous_period,
-                current,
-                previous,
-                computed_at: clock.now(),
-            };
-            cache.put(&key, &dashboard).await;
-            Ok(dashboard)
+            let result = current.and_then(|current| {
+                Ok(Dashboard {
+                    scope,
+                    period,
+                    previous_period,
+                    current,
+                    previous: previous?,
+                    computed_at: clock.now(),
+                })
+            });
+            if let Ok(dashboard) = &result {
+                cache.put(&key, dashboard).await;
+            }
+            if let Claim::Won(token) = &claim {
+                cache.release(&key, token).await;
+            }
+            result
         }
         .boxed()
         .shared()
@@ -122,6 +150,14 @@ impl AnalyticsService {
 mod tests {
     use super::*;
     use crate::analytics::{Figures, MockAnalyticsCache, MockAnalyticsRepository, Revenue};
+
+    /// A cache that wins every claim and expects it released.
+    fn claims_won(cache: &mut MockAnalyticsCache) {
+        cache
+            .expect_claim()
+            .returning(|_| Claim::Won("token".into()));
+        cache.expect_release().return_const(());
+    }
     use crate::clock::FixedClock;
     use crate::testing::actor;
     use chrono::{TimeZone, Utc};
@@ -136,7 +172,7 @@ mod tests {
             slots_booked: 0,
             revenue: Revenue::default(),
             new_patients: 0,
-            median_lead_time_minutes: None,
+            median_lead_time_hours: None,
         }
     }
 
@@ -158,6 +194,7 @@ mod tests {
             .returning(|_, period, _, _| Ok(empty(period)));
         let mut cache = MockAnalyticsCache::new();
         cache.expect_get().returning(|_| None);
+        claims_won(&mut cache);
         let mut keys = Vec::new();
         let (tx, rx) = std::sync::mpsc::channel();
         cache
@@ -221,6 +258,15 @@ mod tests {
         let mut cache = MockAnalyticsCache::new();
         cache.expect_get().returning(|_| None);
         cache.expect_put().times(1).return_const(());
+        cache
+            .expect_claim()
+            .times(1)
+            .returning(|_| Claim::Won("token".into()));
+        cache
+            .expect_release()
+            .withf(|_, token| token == "token")
+            .times(1)
+            .return_const(());
         let svc = AnalyticsService::new(
             repo.clone(),
             Arc::new(cache),
@@ -247,6 +293,54 @@ mod tests {
         // A store that panics if read: a hit computes nothing.
         let svc = service(MockAnalyticsRepository::new(), cache);
         assert_eq!(svc.dashboard(&admin, period).await.unwrap().period, period);
+    }
+
+    #[tokio::test]
+    async fn a_key_another_process_computes_is_awaited_and_computed_here_if_it_gives_up() {
+        let period = Period {
+            from: "2026-03-01".parse().unwrap(),
+            to: "2026-03-29".parse().unwrap(),
+        };
+        let admin = actor(Role::Admin);
+        // Theirs arrives: nothing is read from the store (the mock has no expectation), nothing
+        // is put, no claim released.
+        let mut cache = MockAnalyticsCache::new();
+        cache.expect_get().returning(|_| None);
+        cache.expect_claim().returning(|_| Claim::Taken);
+        let theirs = svc_dashboard_fixture(period);
+        let answer = theirs.clone();
+        cache
+            .expect_wait()
+            .returning(move |_, _| Some(answer.clone()));
+        let svc = service(MockAnalyticsRepository::new(), cache);
+        assert_eq!(svc.dashboard(&admin, period).await.unwrap(), theirs);
+
+        // They give up (or Redis cannot say): counted here, put, and no claim to release.
+        for claim in [Claim::Taken, Claim::Unavailable] {
+            let mut repo = MockAnalyticsRepository::new();
+            repo.expect_figures()
+                .times(2)
+                .returning(|_, period, _, _| Ok(empty(period)));
+            let mut cache = MockAnalyticsCache::new();
+            cache.expect_get().returning(|_| None);
+            cache.expect_claim().return_const(claim);
+            cache.expect_wait().returning(|_, _| None);
+            cache.expect_put().times(1).return_const(());
+            let svc = service(repo, cache);
+            assert!(svc.dashboard(&admin, period).await.is_ok());
+        }
+
+        // A claim won just after another process finished: its result, the claim released.
+        let mut cache = MockAnalyticsCache::new();
+        let mut gets = 0;
+        let done = svc_dashboard_fixture(period);
+        cache.expect_get().returning(move |_| {
+            gets += 1;
+            (gets > 1).then(|| done.clone())
+        });
+        claims_won(&mut cache);
+        let svc = service(MockAnalyticsRepository::new(), cache);
+        assert!(svc.dashboard(&admin, period).await.is_ok());
     }
 
     fn svc_dashboard_fixture(period: Period) -> Dashboard {
