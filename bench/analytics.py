@@ -14,7 +14,10 @@ For each size, in one run on one machine:
   both its period and the previous one), timed by this script;
 - uncached, under wrk: windows that move back a day on every request (bench/lua/dashboards.lua);
 - raw SQL: the statement the dashboard ran before the roll-up (bench/dashboard_raw.sql), timed
-  by psql for the same 30-day and year-to-date periods, as the baseline the roll-up replaces.
+  by psql for the same 30-day and year-to-date periods, as the baseline the roll-up replaces;
+- the roll-up's cost on writes (first size only): pgbench running the booking transaction
+  (docker/bench/booking.sql, as `make bench-scale` does) with the roll-up's triggers enabled
+  and disabled, alternately, BENCH_ROUNDS times each.
 
 Results: printed, and appended to bench/results/analytics.json.
 """
@@ -36,6 +39,14 @@ ROOT = scale.ROOT
 RESULTS = os.path.join(ROOT, "bench", "results", "analytics.json")
 SIZES = [int(s) for s in os.environ.get("BENCH_ANALYTICS_SIZES", "1000000 10000000").split()]
 UNCACHED = int(os.environ.get("BENCH_UNCACHED", "15"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+TRIGGERS = [("appointments", "analytics_appointments_added_or_removed"),
+            ("appointments", "analytics_appointments_changed"),
+            ("billings", "analytics_billings_added_or_removed"),
+            ("billings", "analytics_billings_changed"),
+            ("time_slots", "analytics_time_slots_changed"),
+            ("time_slots", "analytics_time_slots_added"),
+            ("time_slots", "analytics_time_slots_removed")]
 SECONDS = scale.SECONDS
 # Targets of issue 13, part 4 (uncached, on this machine, at 10 million appointments).
 TARGET_30D_MS = 1000
@@ -90,6 +101,27 @@ def raw_sql(size, first, last):
 
     days = (last - first).days + 1
     return max(one(first, last), one(first - dt.timedelta(days=days), first - dt.timedelta(days=1)))
+
+
+def set_triggers(size, enabled):
+    verb = "ENABLE" if enabled else "DISABLE"
+    scale.psql(scale.db_url(size), ";".join(f"ALTER TABLE {t} {verb} TRIGGER {name}"
+                                            for t, name in TRIGGERS))
+
+
+def rollup_cost(size, env):
+    """pgbench's booking transaction with the roll-up's triggers on and off, alternately."""
+    _, slots = scale.prepare_bookings(size, env)
+    rows = []
+    try:
+        for _ in range(ROUNDS):
+            for enabled in (True, False):
+                set_triggers(size, enabled)
+                r = scale.pgbench(scale.db_url(size), slots, scale.PATIENTS)
+                rows.append(dict(scenario=f"pgbench booking, roll-up triggers {'on' if enabled else 'off'}", **r))
+    finally:
+        set_triggers(size, True)
+    return rows
 
 
 def run_size(size):
@@ -155,8 +187,17 @@ def main():
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             history = json.load(f)
-    for size in SIZES:
+    for n, size in enumerate(SIZES):
         rows, facts = run_size(size)
+        if n == 0 and ROUNDS > 0:
+            env = dict(os.environ, DATABASE_URL=scale.db_url(size), JWT_SECRET=secrets.token_urlsafe(48),
+                       MONGODB_DATABASE=f"healthsync_bench_{size}")
+            cost = rollup_cost(size, env)
+            on = [r for r in cost if r["scenario"].endswith("on")]
+            off = [r for r in cost if r["scenario"].endswith("off")]
+            rows += cost
+            facts["booking_tps_on_over_off"] = round(
+                sum(r["rps"] for r in on) / sum(r["rps"] for r in off), 3)
         base = rows[0]["rps"]
         print(f"\nsize {size}: migrate {facts['migrate_s']} s; roll-up equals raw: "
               f"{facts['rollup_equals_raw']}; raw SQL (pre-roll-up) 30d {facts['raw_30d_ms']} ms, "
@@ -167,6 +208,9 @@ def main():
                   f"{r['rps'] / base:7.3f} {r.get('errors', 0):6}")
         by = {r["scenario"]: r for r in rows}
         p99_30, p99_ytd = by["uncached 30d, one client"]["p99_ms"], by["uncached ytd, one client"]["p99_ms"]
+        if "booking_tps_on_over_off" in facts:
+            print(f"booking transaction with the roll-up's triggers / without: "
+                  f"{facts['booking_tps_on_over_off']} (tps, pgbench, {ROUNDS} rounds alternated)")
         print(f"targets at this size: uncached 30d p99 {p99_30:.0f} ms (< {TARGET_30D_MS}), "
               f"ytd p99 {p99_ytd:.0f} ms (< {TARGET_YTD_MS}); roll-up vs raw SQL: 30d "
               f"{facts['raw_30d_ms'] / by['uncached 30d, one client']['p50_ms']:.0f}x, ytd "
