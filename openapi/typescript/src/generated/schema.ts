@@ -1486,8 +1486,12 @@ export interface components {
             doctorId: string | null;
             /** @description Each headline figure against the previous period of the same length. */
             headline: components["schemas"]["HeadlineDto"];
-            /** Format: int64 */
-            medianLeadTimeMinutes: number | null;
+            /**
+             * Format: int64
+             * @description Lower median of the appointments' booking lead times (start - booked, whole hours
+             *     rounded down); null without appointments.
+             */
+            medianLeadTimeHours: number | null;
             /** Format: int64 */
             newPatients: number;
             period: components["schemas"]["PeriodDto"];
@@ -1642,7 +1646,7 @@ export interface components {
             appointments: components["schemas"]["ChangeDto"];
             cancellationRate: components["schemas"]["ChangeDto"];
             /** @description Empty strings when a period has no appointments. */
-            medianLeadTimeMinutes: components["schemas"]["ChangeDto"];
+            medianLeadTimeHours: components["schemas"]["ChangeDto"];
             newPatients: components["schemas"]["ChangeDto"];
             revenueOutstanding: components["schemas"]["ChangeDto"];
             revenuePaid: components["schemas"]["ChangeDto"];
