@@ -1,5 +1,6 @@
 //! Background jobs run by `serve`. Each job's one step is a pub fn taking the state
-//! (`relay_audit_once`, `generate_slots_once`, `send_reminders_once`, `mark_overdue_once`):
+//! (`relay_audit_once`, `generate_slots_once`, `send_reminders_once`, `mark_overdue_once`,
+//! `fold_analytics_once`):
 //! the spawned loops call them on their interval, and tests call them directly (with a
 //! `ManualClock` injected) instead of waiting for the loop.
 
