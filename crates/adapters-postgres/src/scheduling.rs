@@ -26,6 +26,7 @@ struct ScheduleRow {
     start_time: NaiveTime,
     end_time: NaiveTime,
     slot_duration_minutes: i32,
+    buffer_minutes: i32,
     is_active: bool,
 }
 
@@ -38,6 +39,7 @@ impl From<&Schedule> for ScheduleRow {
             start_time: s.start_time,
             end_time: s.end_time,
             slot_duration_minutes: i32::try_from(s.slot_minutes).unwrap_or(i32::MAX),
+            buffer_minutes: i32::try_from(s.buffer_minutes).unwrap_or(i32::MAX),
             is_active: s.is_active,
         }
     }
@@ -52,6 +54,7 @@ impl From<ScheduleRow> for Schedule {
             start_time: r.start_time,
             end_time: r.end_time,
             slot_minutes: u32::try_from(r.slot_duration_minutes).unwrap_or(0),
+            buffer_minutes: u32::try_from(r.buffer_minutes).unwrap_or(0),
             is_active: r.is_active,
         }
     }
@@ -155,6 +158,7 @@ impl ScheduleRepository for PgScheduleRepository {
                         schedules::start_time.eq(row.start_time),
                         schedules::end_time.eq(row.end_time),
                         schedules::slot_duration_minutes.eq(row.slot_duration_minutes),
+                        schedules::buffer_minutes.eq(row.buffer_minutes),
                         schedules::is_active.eq(row.is_active),
                     ))
                     .execute(conn)

@@ -277,6 +277,7 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        buffer_minutes -> Int4,
     }
 }
 

@@ -32,6 +32,7 @@ mod notifications;
 mod operations;
 mod pages;
 mod redis_use;
+mod scheduling_rules;
 mod seed;
 mod stores;
 mod uploads;

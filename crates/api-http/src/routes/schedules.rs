@@ -27,6 +27,10 @@ pub struct ScheduleRequest {
     /// 5 to 480 minutes; at least one slot must fit between the two times.
     #[schema(minimum = 5, maximum = 480, example = 30)]
     pub slot_duration_minutes: u32,
+    /// Minutes left free after each slot (0 to 240; 0 when left out).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 240, example = 10)]
+    pub buffer_minutes: u32,
     #[serde(default = "active")]
     pub is_active: bool,
 }
@@ -46,6 +50,8 @@ pub struct ScheduleDto {
     #[schema(value_type = String, example = "12:00:00")]
     pub end_time: NaiveTime,
     pub slot_duration_minutes: u32,
+    /// Minutes left free after each slot.
+    pub buffer_minutes: u32,
     pub is_active: bool,
 }
 
@@ -58,6 +64,7 @@ impl From<Schedule> for ScheduleDto {
             start_time: s.start_time,
             end_time: s.end_time,
             slot_duration_minutes: s.slot_minutes,
+            buffer_minutes: s.buffer_minutes,
             is_active: s.is_active,
         }
     }
@@ -110,7 +117,8 @@ impl ScheduleRequest {
             self.start_time,
             self.end_time,
             self.slot_duration_minutes,
-        )
+        )?
+        .with_buffer(self.buffer_minutes)
     }
 }
 

@@ -62,7 +62,12 @@ pub struct ScheduleInput {
     pub start_time: NaiveTime,
     pub end_time: NaiveTime,
     pub slot_minutes: u32,
+    /// Minutes left free after each slot (0 to [`MAX_BUFFER_MINUTES`]).
+    pub buffer_minutes: u32,
 }
+
+/// The longest buffer after a slot, in minutes.
+pub const MAX_BUFFER_MINUTES: u32 = 240;
 
 impl ScheduleInput {
     pub fn parse(
@@ -105,6 +110,21 @@ impl ScheduleInput {
             start_time,
             end_time,
             slot_minutes,
+            buffer_minutes: 0,
+        })
+    }
+
+    /// The same rule with `minutes` of buffer after each slot.
+    pub fn with_buffer(self, minutes: u32) -> Result<Self, DomainError> {
+        if minutes > MAX_BUFFER_MINUTES {
+            return Err(DomainError::validation(
+                "bufferMinutes",
+                format!("must be between 0 and {MAX_BUFFER_MINUTES}"),
+            ));
+        }
+        Ok(Self {
+            buffer_minutes: minutes,
+            ..self
         })
     }
 
@@ -124,6 +144,7 @@ pub struct Schedule {
     pub start_time: NaiveTime,
     pub end_time: NaiveTime,
     pub slot_minutes: u32,
+    pub buffer_minutes: u32,
     pub is_active: bool,
 }
 
@@ -136,6 +157,7 @@ impl Schedule {
             start_time: input.start_time,
             end_time: input.end_time,
             slot_minutes: input.slot_minutes,
+            buffer_minutes: input.buffer_minutes,
             is_active: true,
         }
     }
@@ -146,6 +168,7 @@ impl Schedule {
             start_time: self.start_time,
             end_time: self.end_time,
             slot_minutes: self.slot_minutes,
+            buffer_minutes: self.buffer_minutes,
         }
     }
 
@@ -153,7 +176,8 @@ impl Schedule {
         serde_json::json!({
             "doctorId": self.doctor_id, "dayOfWeek": self.day_of_week,
             "startTime": self.start_time.format("%H:%M").to_string(), "endTime": self.end_time.format("%H:%M").to_string(),
-            "slotDurationMinutes": self.slot_minutes, "isActive": self.is_active,
+            "slotDurationMinutes": self.slot_minutes, "bufferMinutes": self.buffer_minutes,
+            "isActive": self.is_active,
         })
     }
 }

@@ -2,6 +2,9 @@
 //! clinic's time zone. Pure: the same inputs give the same slots, and the database's unique
 //! key `(schedule_id, date, start_time)` makes inserting them twice a no-op.
 //!
+//! A schedule's buffer leaves that many minutes free after each slot, on the wall clock and in
+//! real time (a slot right after a DST gap never starts within the buffer of the one before).
+//!
 //! Daylight-saving days: a slot whose local start does not exist (spring forward) is skipped;
 //! a local start that exists twice (fall back) takes its first occurrence; `ends_at` is always
 //! `starts_at` plus the slot length, and a slot that would start before the previous one really
@@ -50,6 +53,7 @@ pub fn generate(
         return slots;
     }
     let step = Duration::minutes(i64::from(schedule.slot_minutes));
+    let buffer = Duration::minutes(i64::from(schedule.buffer_minutes));
     let mut date = from;
     while date <= to {
         if date.weekday() == schedule.day_of_week.weekday() {
@@ -63,7 +67,8 @@ pub fn generate(
                 if let Some(starts_at) = local_instant(tz, start) {
                     // Real length, whatever the wall clock does in between.
                     let ends_at = starts_at + step;
-                    let overlaps_previous = previous_end.is_some_and(|end| starts_at < end);
+                    let overlaps_previous =
+                        previous_end.is_some_and(|end| starts_at < end + buffer);
                     if starts_at > now && !overlaps_previous {
                         previous_end = Some(ends_at);
                         slots.push(SlotSpec {
@@ -77,7 +82,7 @@ pub fn generate(
                         });
                     }
                 }
-                start = end;
+                start = end + buffer;
             }
         }
         date = match date.succ_opt() {
@@ -173,14 +178,39 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_buffer_leaves_its_minutes_free_after_each_slot() {
+        let input = ScheduleInput::parse(
+            DayOfWeek::Mon,
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(11, 0, 0).unwrap(),
+            30,
+        )
+        .unwrap()
+        .with_buffer(10)
+        .unwrap();
+        let s = Schedule::new(Uuid::new_v4(), Uuid::new_v4(), input);
+        let monday = NaiveDate::from_ymd_opt(2030, 1, 7).unwrap();
+        let starts: Vec<String> = generate(&s, monday, monday, Tz::UTC, past())
+            .iter()
+            .map(|x| x.start_time.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(
+            starts,
+            ["09:00", "09:40", "10:20"],
+            "10:20-10:50; 11:00 would end past the window"
+        );
+        assert!(input.with_buffer(241).is_err());
+    }
+
     fn day() -> impl Strategy<Value = DayOfWeek> {
         prop::sample::select(DayOfWeek::ALL.to_vec())
     }
 
     proptest! {
-        /// Any valid schedule, any zone, any date range (DST days included): slots lie inside
-        /// the window, on the right weekday, never overlap, have the schedule's length locally,
-        /// and regenerating gives exactly the same slots.
+        /// Any valid schedule, any buffer, any zone, any date range (DST days included): slots
+        /// lie inside the window, on the right weekday, never overlap one another or a buffer,
+        /// have the schedule's length locally, and regenerating gives exactly the same slots.
         #[test]
         fn generated_slots_are_well_formed(
             day in day(),
@@ -190,15 +220,17 @@ mod tests {
             zone in prop::sample::select(vec!["UTC", "Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]),
             start_day in 0i64..730,
             span in 0i64..60,
+            buffer in prop::sample::select(vec![0u32, 5, 10, 15, 45]),
         ) {
             let start = NaiveTime::from_hms_opt(start_quarter / 4, (start_quarter % 4) * 15, 0).unwrap();
             let end_minutes = start_quarter * 15 + length_quarters * 15 * 4;
             prop_assume!(end_minutes < 24 * 60);
             let end = NaiveTime::from_hms_opt(end_minutes / 60, end_minutes % 60, 0).unwrap();
             prop_assume!(Duration::minutes(i64::from(slot_minutes)) <= end - start);
-            let input = ScheduleInput::parse(day, start, end, slot_minutes).unwrap();
+            let input = ScheduleInput::parse(day, start, end, slot_minutes).unwrap().with_buffer(buffer).unwrap();
             let s = Schedule::new(Uuid::new_v4(), Uuid::new_v4(), input);
             let tz: Tz = zone.parse().unwrap();
+            let gap = Duration::minutes(i64::from(buffer));
             let from = NaiveDate::from_ymd_opt(2029, 1, 1).unwrap() + Duration::days(start_day);
             let to = from + Duration::days(span);
             let slots = generate(&s, from, to, tz, past());
@@ -210,7 +242,11 @@ mod tests {
                 prop_assert!(slot.ends_at > slot.starts_at);
             }
             for pair in slots.windows(2) {
-                prop_assert!(pair[0].ends_at <= pair[1].starts_at, "overlap: {:?} {:?}", pair[0], pair[1]);
+                // Never inside the previous slot or its buffer, in real time or on the wall clock.
+                prop_assert!(pair[0].ends_at + gap <= pair[1].starts_at, "overlap: {:?} {:?}", pair[0], pair[1]);
+                if pair[0].date == pair[1].date {
+                    prop_assert!(pair[0].end_time + gap <= pair[1].start_time);
+                }
             }
             prop_assert_eq!(generate(&s, from, to, tz, past()), slots);
         }

@@ -1947,6 +1947,11 @@ export interface components {
          */
         Role: "ADMIN" | "DOCTOR" | "RECEPTIONIST" | "PATIENT";
         ScheduleDto: {
+            /**
+             * Format: int32
+             * @description Minutes left free after each slot.
+             */
+            bufferMinutes: number;
             dayOfWeek: components["schemas"]["DayOfWeek"];
             /** Format: uuid */
             doctorId: string;
@@ -1961,6 +1966,12 @@ export interface components {
             startTime: string;
         };
         ScheduleRequest: {
+            /**
+             * Format: int32
+             * @description Minutes left free after each slot (0 to 240; 0 when left out).
+             * @example 10
+             */
+            bufferMinutes?: number;
             dayOfWeek: components["schemas"]["DayOfWeek"];
             /**
              * @description After `startTime`, `HH:MM`.
