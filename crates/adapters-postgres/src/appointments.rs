@@ -5,6 +5,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::appointments::booking::{BookingWindow, DoctorWindow};
 use domain::appointments::{
     booking, Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked,
     DoctorFacts, DueReminder, NewBooking, SlotFacts, UserNotice, WalkIn,
@@ -21,7 +22,8 @@ use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
 use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::{after_at, keyset_page};
 use crate::schema::{
-    appointments, doctor_departments, doctors, notifications, patients, time_slots, users,
+    appointments, doctor_booking_windows, doctor_departments, doctors, notifications, patients,
+    time_slots, users,
 };
 use crate::PgPool;
 
@@ -112,19 +114,23 @@ async fn doctor_facts(
     conn: &mut AsyncPgConnection,
     doctor_id: Uuid,
 ) -> Result<Option<DoctorFacts>, TxError> {
-    let row: Option<(BigDecimal, bool, bool, Uuid)> = doctors::table
+    type Row = (BigDecimal, bool, bool, Uuid, Option<i32>, Option<i32>);
+    let row: Option<Row> = doctors::table
         .inner_join(users::table)
+        .left_join(doctor_booking_windows::table)
         .filter(doctors::id.eq(doctor_id))
         .select((
             doctors::consultation_fee,
             doctors::is_available,
             users::is_active,
             users::id,
+            doctor_booking_windows::min_notice_hours.nullable(),
+            doctor_booking_windows::max_advance_days.nullable(),
         ))
         .first(conn)
         .await
         .optional()?;
-    row.map(|(fee, is_available, is_active, user_id)| {
+    row.map(|(fee, is_available, is_active, user_id, notice, advance)| {
         Ok(DoctorFacts {
             id: doctor_id,
             user_id,
@@ -132,6 +138,10 @@ async fn doctor_facts(
                 .map_err(|_| DomainError::broken("stored fee out of range"))?,
             is_available,
             is_active,
+            window: DoctorWindow {
+                min_notice_hours: notice.and_then(|h| u32::try_from(h).ok()),
+                max_advance_days: advance.and_then(|d| u32::try_from(d).ok()),
+            },
         })
     })
     .transpose()
@@ -378,11 +388,12 @@ impl AppointmentRepository for PgAppointmentRepository {
         now: DateTime<Utc>,
         by: Uuid,
         meta: RequestMeta,
+        window: Option<BookingWindow>,
     ) -> Result<(Appointment, Vec<NaiveDate>), DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let moved = conn
             .transaction::<(Appointment, Vec<NaiveDate>), TxError, _>(async move |conn| {
-                moves::reschedule_in(conn, id, slot_id, now, by, &meta).await
+                moves::reschedule_in(conn, id, slot_id, now, by, &meta, window).await
             })
             .await?;
         Ok(moved)
@@ -459,6 +470,7 @@ pub(crate) mod moves {
         now: DateTime<Utc>,
         by: Uuid,
         meta: &RequestMeta,
+        window: Option<BookingWindow>,
     ) -> Result<(Appointment, Vec<NaiveDate>), TxError> {
         let current: Option<AppointmentRow> = appointments::table
             .find(id)
@@ -469,7 +481,17 @@ pub(crate) mod moves {
             .optional()?;
         let current = Appointment::try_from(current.ok_or(DomainError::NotFound("appointment"))?)?;
         let slot = lock_slot(conn, slot_id).await?;
-        let plan = booking::plan_reschedule(&current, &slot, now, by, meta)?;
+        // A patient moving its visit: the doctor's overrides of the window, read here.
+        let window = match window {
+            Some(clinic) => {
+                let doctor = doctor_facts(conn, current.doctor_id)
+                    .await?
+                    .ok_or(DomainError::NotFound("doctor"))?;
+                Some((clinic, doctor.window))
+            }
+            None => None,
+        };
+        let plan = booking::plan_reschedule(&current, &slot, now, by, meta, window)?;
         diesel::update(appointments::table.find(id))
             .set((
                 appointments::time_slot_id.eq(plan.appointment.time_slot_id),

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::appointments::booking::DoctorWindow;
 use domain::audit::AuditEvent;
 use domain::error::DomainError;
 use domain::scheduling::{AvailableSlot, Schedule, ScheduleRepository, SlotSpec};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::PgDayOfWeek;
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::schema::{appointments, schedules, time_slots};
+use crate::schema::{appointments, doctor_booking_windows, schedules, time_slots};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -189,6 +190,63 @@ impl ScheduleRepository for PgScheduleRepository {
             })
             .await?;
         Ok(dates)
+    }
+
+    async fn booking_window(&self, doctor_id: Uuid) -> Result<DoctorWindow, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let row: Option<(Option<i32>, Option<i32>)> = doctor_booking_windows::table
+            .find(doctor_id)
+            .select((
+                doctor_booking_windows::min_notice_hours,
+                doctor_booking_windows::max_advance_days,
+            ))
+            .first(&mut conn)
+            .await
+            .optional()
+            .db()?;
+        let (notice, advance) = row.unwrap_or_default();
+        Ok(DoctorWindow {
+            min_notice_hours: notice.and_then(|h| u32::try_from(h).ok()),
+            max_advance_days: advance.and_then(|d| u32::try_from(d).ok()),
+        })
+    }
+
+    async fn set_booking_window(
+        &self,
+        doctor_id: Uuid,
+        window: DoctorWindow,
+        event: AuditEvent,
+    ) -> Result<(), DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        conn.transaction::<(), TxError, _>(async move |conn| {
+            let notice = window.min_notice_hours.and_then(|h| i32::try_from(h).ok());
+            let advance = window.max_advance_days.and_then(|d| i32::try_from(d).ok());
+            if notice.is_none() && advance.is_none() {
+                diesel::delete(doctor_booking_windows::table.find(doctor_id))
+                    .execute(conn)
+                    .await?;
+            } else {
+                diesel::insert_into(doctor_booking_windows::table)
+                    .values((
+                        doctor_booking_windows::doctor_id.eq(doctor_id),
+                        doctor_booking_windows::min_notice_hours.eq(notice),
+                        doctor_booking_windows::max_advance_days.eq(advance),
+                    ))
+                    .on_conflict(doctor_booking_windows::doctor_id)
+                    .do_update()
+                    .set((
+                        doctor_booking_windows::min_notice_hours.eq(notice),
+                        doctor_booking_windows::max_advance_days.eq(advance),
+                        doctor_booking_windows::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_events(conn, std::slice::from_ref(&event)).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Schedule>, DomainError> {

@@ -128,6 +128,17 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    doctor_booking_windows (doctor_id) {
+        doctor_id -> Uuid,
+        min_notice_hours -> Nullable<Int4>,
+        max_advance_days -> Nullable<Int4>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     doctor_departments (doctor_id, department_id) {
         doctor_id -> Uuid,
         department_id -> Uuid,
@@ -324,6 +335,7 @@ diesel::joinable!(appointments -> time_slots (time_slot_id));
 diesel::joinable!(billings -> appointments (appointment_id));
 diesel::joinable!(billings -> patients (patient_id));
 diesel::joinable!(chat_conversations -> appointments (appointment_id));
+diesel::joinable!(doctor_booking_windows -> doctors (doctor_id));
 diesel::joinable!(doctor_departments -> departments (department_id));
 diesel::joinable!(doctor_departments -> doctors (doctor_id));
 diesel::joinable!(doctors -> users (user_id));
@@ -345,6 +357,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     billings,
     chat_conversations,
     departments,
+    doctor_booking_windows,
     doctor_departments,
     doctors,
     idempotency_keys,

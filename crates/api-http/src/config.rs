@@ -124,6 +124,16 @@ pub struct Config {
     #[arg(long, env = "PATIENT_CANCEL_NOTICE_HOURS", default_value_t = 24)]
     pub patient_cancel_notice_hours: i64,
 
+    /// Patients cannot book (or move to) a slot starting within this many hours; staff can.
+    /// 0: up to the start. A doctor may set its own.
+    #[arg(long, env = "BOOKING_MIN_NOTICE_HOURS", default_value_t = 0)]
+    pub booking_min_notice_hours: i64,
+
+    /// Patients cannot book a slot starting more than this many days ahead; staff can. 0: no
+    /// limit but the slot horizon. A doctor may set its own.
+    #[arg(long, env = "BOOKING_MAX_ADVANCE_DAYS", default_value_t = 0)]
+    pub booking_max_advance_days: i64,
+
     /// How long before an appointment its REMINDER notification is written, in minutes.
     #[arg(long, env = "REMINDER_LEAD_MINUTES", default_value_t = 1440)]
     pub reminder_lead_minutes: i64,
@@ -226,6 +236,8 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("AUDIT_OUTBOX_RETENTION_HOURS", 1, 87_600),
     ("SLOT_HORIZON_DAYS", 1, 366),
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
+    ("BOOKING_MIN_NOTICE_HOURS", 0, 8760),
+    ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -264,6 +276,16 @@ impl Config {
             config: Config,
         }
         <Only as clap::Parser>::parse_from(["healthsync"]).config
+    }
+
+    /// The clinic's booking window for patients (the ranges are checked at start-up).
+    pub fn booking_window(&self) -> domain::appointments::booking::BookingWindow {
+        domain::appointments::booking::BookingWindow {
+            min_notice_hours: u32::try_from(self.booking_min_notice_hours).unwrap_or(0),
+            max_advance_days: u32::try_from(self.booking_max_advance_days)
+                .ok()
+                .filter(|d| *d > 0),
+        }
     }
 
     /// The clinic's time zone, refusing an unknown name.
@@ -345,6 +367,8 @@ impl Config {
             "AUDIT_OUTBOX_RETENTION_HOURS" => self.audit_outbox_retention_hours.into(),
             "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
+            "BOOKING_MIN_NOTICE_HOURS" => self.booking_min_notice_hours.into(),
+            "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

@@ -205,6 +205,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(schedules::create)
         .service(schedules::update)
         .service(schedules::available)
+        .service(schedules::booking_window)
+        .service(schedules::set_booking_window)
         .service(appointments::book)
         .service(appointments::list)
         .service(appointments::get)

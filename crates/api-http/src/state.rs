@@ -150,7 +150,8 @@ impl AppState {
             clock.clone(),
             config.timezone()?,
             config.slot_horizon_days,
-        );
+        )
+        .with_booking_window(config.booking_window());
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
         let billing = domain::billing::BillingService::new(
             Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
@@ -209,7 +210,8 @@ impl AppState {
             clock.clone(),
             chrono::Duration::hours(config.patient_cancel_notice_hours),
             chrono::Duration::days(config.bill_due_days),
-        );
+        )
+        .with_booking_window(config.booking_window());
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay::new(
             Arc::new(PgAuditOutbox { pool: pg.clone() }),

@@ -336,6 +336,15 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
             body: schedule_body,
         },
     );
+    bases.insert(
+        "setBookingWindow",
+        Base {
+            method: Method::PUT,
+            path: format!("/doctors/{other_doctor}/booking-window"),
+            token: token(&v.admin),
+            body: json!({ "minNoticeHours": 2, "maxAdvanceDays": 30 }),
+        },
+    );
     let nowhere = uuid::Uuid::new_v4();
     bases.insert(
         "bookAppointment",

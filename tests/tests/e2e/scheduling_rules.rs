@@ -1,4 +1,4 @@
-//! Issue 14, scheduling as clinics run it: buffers after slots (so far).
+//! Issue 14, scheduling as clinics run it: buffers after slots and booking windows (so far).
 
 use e2e::api::day_ahead;
 use e2e::TestApp;
@@ -86,4 +86,158 @@ async fn free_starts(app: &TestApp, doctor: &str, date: chrono::NaiveDate) -> Ve
         .iter()
         .map(|s| s["startTime"].as_str().unwrap()[..5].to_owned())
         .collect()
+}
+
+/// Patients book inside the clinic's window (36 hours' notice, 4 days ahead here) or the
+/// doctor's own; the desk books anywhere; a patient moving its visit is held to the window; the
+/// doctor (or an admin) sets its own window, nobody else; going back to the clinic's is both
+/// `null`.
+#[tokio::test]
+async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
+    let app = TestApp::spawn_with(|c| {
+        c.booking_min_notice_hours = 36;
+        c.booking_max_advance_days = 4;
+    })
+    .await;
+    let admin = app.admin().await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let other_doctor = app.staff(&admin, "DOCTOR").await;
+    let desk = app.staff(&admin, "RECEPTIONIST").await;
+    let patient = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    // Tomorrow is always under 36 hours ahead (slots end at 11:00), the day after tomorrow's
+    // day after inside the window, six days ahead past it.
+    let mut days = Vec::new();
+    for ahead in [1, 3, 6] {
+        let (date, day) = day_ahead(ahead);
+        app.schedule(&admin, &doctor_id, day, "09:00", "11:00", 30)
+            .await;
+        days.push(app.free_slots(&doctor_id, date).await);
+    }
+    let (tomorrow, inside, beyond) = (&days[0], &days[1], &days[2]);
+    let (status, body) = book(&app, &patient.token, &tomorrow[0], None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("timeSlotId")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("36 hours"),
+        "{body}"
+    );
+    let (status, body) = book(&app, &patient.token, &beyond[0], None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("timeSlotId")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("4 days"),
+        "{body}"
+    );
+    let (status, body) = book(
+        &app,
+        &desk.token,
+        &tomorrow[0],
+        patient.profile_id.as_deref(),
+    )
+    .await;
+    assert_eq!(status, 201, "the desk is not bound: {body}");
+    let (status, visit) = book(&app, &patient.token, &inside[0], None).await;
+    assert_eq!(status, 201, "{visit}");
+    // Moving it to tomorrow: held to the same window.
+    let visit_id = visit["id"].as_str().unwrap();
+    let (status, body) = reschedule(&app, &patient.token, visit_id, &tomorrow[1]).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("timeSlotId")),
+        "{body}"
+    );
+
+    let path = format!("/doctors/{doctor_id}/booking-window");
+    let (status, window) = app.json(Method::GET, &path, None, None).await;
+    assert_eq!(status, 200, "{window}");
+    assert_eq!(
+        window,
+        json!({ "doctorId": doctor_id, "minNoticeHours": null, "maxAdvanceDays": null,
+                "effectiveMinNoticeHours": 36, "effectiveMaxAdvanceDays": 4 })
+    );
+    let own = json!({ "minNoticeHours": 0, "maxAdvanceDays": 10 });
+    for (who, expected) in [(&other_doctor, 403), (&patient, 403), (&desk, 403)] {
+        let (status, _) = app
+            .json(Method::PUT, &path, Some(&who.token), Some(own.clone()))
+            .await;
+        assert_eq!(status, expected);
+    }
+    for (bad, field) in [
+        (json!({ "minNoticeHours": 8761 }), "minNoticeHours"),
+        (json!({ "maxAdvanceDays": 0 }), "maxAdvanceDays"),
+        (json!({ "minNoticeHours": -1 }), "minNoticeHours"),
+        (json!({ "notice": 1 }), "notice"),
+    ] {
+        let (status, body) = app
+            .json(Method::PUT, &path, Some(&doctor.token), Some(bad.clone()))
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some(field)),
+            "{bad}: {body}"
+        );
+    }
+    let (status, set) = app
+        .json(Method::PUT, &path, Some(&doctor.token), Some(own))
+        .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(
+        (
+            set["effectiveMinNoticeHours"].as_u64(),
+            set["effectiveMaxAdvanceDays"].as_u64()
+        ),
+        (Some(0), Some(10))
+    );
+    // The doctor's window now: tomorrow and six days ahead are open to patients.
+    let (status, body) = reschedule(&app, &patient.token, visit_id, &tomorrow[1]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = book(&app, &patient.token, &beyond[0], None).await;
+    assert_eq!(status, 201, "{body}");
+    // Back to the clinic's.
+    let (status, set) = app
+        .json(Method::PUT, &path, Some(&admin.token), Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(
+        (
+            set["minNoticeHours"].clone(),
+            set["effectiveMinNoticeHours"].as_u64()
+        ),
+        (serde_json::Value::Null, Some(36))
+    );
+    let (status, body) = book(&app, &patient.token, &beyond[1], None).await;
+    assert_eq!(status, 422, "{body}");
+}
+
+/// Books `slot` as the bearer of `token` (staff name the patient).
+async fn book(
+    app: &TestApp,
+    token: &str,
+    slot: &str,
+    patient_id: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut body = json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "Check-up" });
+    if let Some(id) = patient_id {
+        body["patientId"] = json!(id);
+    }
+    app.json(Method::POST, "/appointments", Some(token), Some(body))
+        .await
+}
+
+/// Moves appointment `id` to `slot` as the bearer of `token`.
+async fn reschedule(app: &TestApp, token: &str, id: &str, slot: &str) -> (u16, serde_json::Value) {
+    app.json(
+        Method::POST,
+        &format!("/appointments/{id}/reschedule"),
+        Some(token),
+        Some(json!({ "timeSlotId": slot })),
+    )
+    .await
 }

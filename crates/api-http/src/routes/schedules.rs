@@ -310,3 +310,93 @@ mod tests {
         assert_eq!(slots_body(vec![DaySlots::Json("[]".into())]).unwrap(), "[]");
     }
 }
+
+/// A doctor's booking window: what the doctor set (`null`: the clinic's value) and what
+/// patients booking themselves are held to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingWindowDto {
+    pub doctor_id: Uuid,
+    /// The doctor's own minimum notice in hours; `null` keeps the clinic's.
+    #[schema(nullable, required = true)]
+    pub min_notice_hours: Option<u32>,
+    /// The doctor's own horizon in days; `null` keeps the clinic's.
+    #[schema(nullable, required = true)]
+    pub max_advance_days: Option<u32>,
+    /// Patients cannot book a slot starting within this many hours (0: up to the start).
+    pub effective_min_notice_hours: u32,
+    /// Patients cannot book a slot starting more than this many days ahead (`null`: as far
+    /// as slots exist).
+    #[schema(nullable, required = true)]
+    pub effective_max_advance_days: Option<u32>,
+}
+
+impl BookingWindowDto {
+    fn new(doctor_id: Uuid, w: domain::scheduling::DoctorBookingWindow) -> Self {
+        Self {
+            doctor_id,
+            min_notice_hours: w.own.min_notice_hours,
+            max_advance_days: w.own.max_advance_days,
+            effective_min_notice_hours: w.effective.min_notice_hours,
+            effective_max_advance_days: w.effective.max_advance_days,
+        }
+    }
+}
+
+/// A doctor's own booking window; both `null` (or left out) go back to the clinic's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookingWindowRequest {
+    /// 0 to 8760 hours.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 8760, example = 24)]
+    pub min_notice_hours: Option<u32>,
+    /// 1 to 3650 days.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650, example = 90)]
+    pub max_advance_days: Option<u32>,
+}
+
+/// How close to the start and how far ahead patients may book this doctor themselves
+/// (public). The front desk is not bound by it.
+#[utoipa::path(operation_id = "getBookingWindow", tag = "scheduling", params(("id" = Uuid, Path, description = "Doctor id")),
+    responses((status = 200, description = "The window", body = BookingWindowDto), (status = 404, description = "No such doctor", body = ErrorBody)))]
+#[get("/doctors/{id}/booking-window")]
+pub async fn booking_window(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let window = state.scheduling.booking_window(id).await?;
+    Ok(HttpResponse::Ok().json(BookingWindowDto::new(id, window)))
+}
+
+/// Set a doctor's own booking window over the clinic's (admins, or the doctor itself).
+#[utoipa::path(operation_id = "setBookingWindow", tag = "scheduling", security(("bearer" = [])), request_body = BookingWindowRequest,
+    params(("id" = Uuid, Path, description = "Doctor id")),
+    responses(
+        (status = 200, description = "Set", body = BookingWindowDto),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such doctor", body = ErrorBody),
+        (status = 422, description = "Out of range", body = ErrorBody),
+    ))]
+#[put("/doctors/{id}/booking-window")]
+pub async fn set_booking_window(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<BookingWindowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.0.require(Permission::ManageSchedules)?;
+    let body = body.parse()?;
+    let window = domain::appointments::booking::DoctorWindow::parse(
+        body.min_notice_hours,
+        body.max_advance_days,
+    )?;
+    let id = id.into_inner();
+    let set = state
+        .scheduling
+        .set_booking_window(&user.0, id, window)
+        .await?;
+    Ok(HttpResponse::Ok().json(BookingWindowDto::new(id, set)))
+}

@@ -6,7 +6,7 @@
 //! appointment, the notifications and the audit event. The repository decides nothing itself;
 //! every refusal below is unit-tested here.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{Appointment, AppointmentStatus, AppointmentType, NewBooking, WalkIn};
@@ -38,6 +38,90 @@ pub struct DoctorFacts {
     pub is_available: bool,
     /// The doctor's account is active.
     pub is_active: bool,
+    /// The doctor's own booking window (over the clinic's).
+    pub window: DoctorWindow,
+}
+
+/// How close to its start and how far ahead patients may book a slot themselves: the clinic's
+/// rule (`BOOKING_MIN_NOTICE_HOURS`, `BOOKING_MAX_ADVANCE_DAYS`), which a doctor may override.
+/// Staff are not bound: the desk books the patient who calls an hour before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BookingWindow {
+    /// No slot starting within this many hours (0: up to the start).
+    pub min_notice_hours: u32,
+    /// No slot starting more than this many days ahead (`None`: as far as slots exist).
+    pub max_advance_days: Option<u32>,
+}
+
+/// A doctor's own booking window: what is set replaces the clinic's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DoctorWindow {
+    pub min_notice_hours: Option<u32>,
+    pub max_advance_days: Option<u32>,
+}
+
+/// The largest minimum notice, in hours (a year).
+pub const MAX_NOTICE_HOURS: u32 = 8760;
+/// The largest booking horizon, in days (ten years).
+pub const MAX_ADVANCE_DAYS: u32 = 3650;
+
+impl DoctorWindow {
+    /// Validated as a request's fields.
+    pub fn parse(
+        min_notice_hours: Option<u32>,
+        max_advance_days: Option<u32>,
+    ) -> Result<Self, DomainError> {
+        if min_notice_hours.is_some_and(|h| h > MAX_NOTICE_HOURS) {
+            return Err(DomainError::validation(
+                "minNoticeHours",
+                format!("must be between 0 and {MAX_NOTICE_HOURS}"),
+            ));
+        }
+        if max_advance_days.is_some_and(|d| !(1..=MAX_ADVANCE_DAYS).contains(&d)) {
+            return Err(DomainError::validation(
+                "maxAdvanceDays",
+                format!("must be between 1 and {MAX_ADVANCE_DAYS}"),
+            ));
+        }
+        Ok(Self {
+            min_notice_hours,
+            max_advance_days,
+        })
+    }
+}
+
+impl BookingWindow {
+    /// This window with what `doctor` set in its place.
+    pub fn overridden_by(self, doctor: &DoctorWindow) -> Self {
+        Self {
+            min_notice_hours: doctor.min_notice_hours.unwrap_or(self.min_notice_hours),
+            max_advance_days: doctor.max_advance_days.or(self.max_advance_days),
+        }
+    }
+
+    /// A patient may book a slot starting at `starts_at`, at `now`.
+    pub fn check(&self, starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if starts_at - now < Duration::hours(i64::from(self.min_notice_hours)) {
+            return Err(DomainError::validation(
+                "timeSlotId",
+                format!(
+                    "patients book at least {} hours ahead; the front desk can book sooner",
+                    self.min_notice_hours
+                ),
+            ));
+        }
+        if let Some(days) = self.max_advance_days {
+            if starts_at - now > Duration::days(i64::from(days)) {
+                return Err(DomainError::validation(
+                    "timeSlotId",
+                    format!(
+                        "patients book at most {days} days ahead; the front desk can book further"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One notification for one user.
@@ -100,6 +184,11 @@ pub fn plan_booking(
 ) -> Result<BookingPlan, DomainError> {
     check_slot(slot, booking.now)?;
     check_doctor(doctor)?;
+    if let Some(window) = booking.window {
+        window
+            .overridden_by(&doctor.window)
+            .check(slot.starts_at, booking.now)?;
+    }
     let appointment = Appointment {
         id: booking.id,
         patient_id: booking.patient_id,
@@ -136,13 +225,15 @@ pub fn plan_booking(
 }
 
 /// Decides a move of `current` (as locked now) to `slot`: same doctor, still movable, the new
-/// slot bookable.
+/// slot bookable, and (a patient moving its own visit) inside the clinic's `window` with the
+/// doctor's overrides.
 pub fn plan_reschedule(
     current: &Appointment,
     slot: &SlotFacts,
     now: DateTime<Utc>,
     by: Uuid,
     meta: &RequestMeta,
+    window: Option<(BookingWindow, DoctorWindow)>,
 ) -> Result<ReschedulePlan, DomainError> {
     if !current.status.can_be_rescheduled() {
         // It was movable when the use case checked; it changed since.
@@ -154,6 +245,9 @@ pub fn plan_reschedule(
             "timeSlotId",
             "pick a slot of the same doctor",
         ));
+    }
+    if let Some((clinic, doctor)) = window {
+        clinic.overridden_by(&doctor).check(slot.starts_at, now)?;
     }
     let mut moved = current.clone();
     moved.time_slot_id = Some(slot.id);
@@ -261,6 +355,7 @@ mod tests {
             consultation_fee: Money::parse("80.50", "fee").unwrap(),
             is_available: available,
             is_active: active,
+            window: DoctorWindow::default(),
         }
     }
 
@@ -274,6 +369,7 @@ mod tests {
             booked_by: Uuid::new_v4(),
             now: now(),
             idempotency_key: None,
+            window: None,
         }
     }
 
@@ -353,7 +449,7 @@ mod tests {
         let meta = RequestMeta::default();
         let current = booked(doctor_id, AppointmentStatus::Confirmed);
         let target = slot(120, true, doctor_id);
-        let plan = plan_reschedule(&current, &target, now(), Uuid::new_v4(), &meta).unwrap();
+        let plan = plan_reschedule(&current, &target, now(), Uuid::new_v4(), &meta, None).unwrap();
         assert_eq!(plan.appointment.time_slot_id, Some(target.id));
         assert_eq!(plan.appointment.starts_at, target.starts_at);
         assert_eq!(plan.appointment.status, AppointmentStatus::Confirmed);
@@ -372,6 +468,7 @@ mod tests {
             now(),
             Uuid::new_v4(),
             &meta,
+            None,
         );
         assert!(
             matches!(other, Err(DomainError::Validation { field, .. }) if field == "timeSlotId")
@@ -382,17 +479,107 @@ mod tests {
             now(),
             Uuid::new_v4(),
             &meta,
+            None,
         );
         assert_eq!(
             taken.unwrap_err(),
             DomainError::Conflict(Conflict::SlotTaken)
         );
         let started = booked(doctor_id, AppointmentStatus::InProgress);
-        let stale = plan_reschedule(&started, &target, now(), Uuid::new_v4(), &meta);
+        let stale = plan_reschedule(&started, &target, now(), Uuid::new_v4(), &meta, None);
         assert_eq!(
             stale.unwrap_err(),
             DomainError::Conflict(Conflict::StaleStatus)
         );
+    }
+
+    #[test]
+    fn patients_book_inside_the_window_with_the_doctors_overrides_and_staff_anywhere() {
+        let meta = RequestMeta::default();
+        let clinic = BookingWindow {
+            min_notice_hours: 2,
+            max_advance_days: Some(30),
+        };
+        let d = doctor(true, true);
+        let patient = NewBooking {
+            window: Some(clinic),
+            ..booking()
+        };
+        let field = |r: Result<BookingPlan, DomainError>| match r {
+            Err(DomainError::Validation { field, .. }) => Some(field),
+            _ => None,
+        };
+        // An hour ahead: too soon for a patient, fine for the desk (no window).
+        let soon = slot(60, true, d.id);
+        assert_eq!(
+            field(plan_booking(&patient, &soon, &d, Uuid::new_v4(), &meta)),
+            Some("timeSlotId".into())
+        );
+        assert!(plan_booking(&booking(), &soon, &d, Uuid::new_v4(), &meta).is_ok());
+        // Exactly at the notice, and exactly at the horizon: allowed; past it: refused.
+        assert!(plan_booking(&patient, &slot(120, true, d.id), &d, Uuid::new_v4(), &meta).is_ok());
+        assert!(plan_booking(
+            &patient,
+            &slot(30 * 24 * 60, true, d.id),
+            &d,
+            Uuid::new_v4(),
+            &meta
+        )
+        .is_ok());
+        assert_eq!(
+            field(plan_booking(
+                &patient,
+                &slot(30 * 24 * 60 + 1, true, d.id),
+                &d,
+                Uuid::new_v4(),
+                &meta
+            )),
+            Some("timeSlotId".into())
+        );
+        // A doctor who takes patients at 30 minutes' notice, up to 90 days ahead.
+        let relaxed = DoctorFacts {
+            window: DoctorWindow::parse(Some(0), Some(90)).unwrap(),
+            ..doctor(true, true)
+        };
+        assert!(plan_booking(
+            &patient,
+            &slot(30, true, relaxed.id),
+            &relaxed,
+            Uuid::new_v4(),
+            &meta
+        )
+        .is_ok());
+        assert!(plan_booking(
+            &patient,
+            &slot(60 * 24 * 60, true, relaxed.id),
+            &relaxed,
+            Uuid::new_v4(),
+            &meta
+        )
+        .is_ok());
+        // A patient moving its visit is held to the same window.
+        let current = booked(d.id, AppointmentStatus::Scheduled);
+        let moved = plan_reschedule(
+            &current,
+            &soon,
+            now(),
+            Uuid::new_v4(),
+            &meta,
+            Some((clinic, d.window)),
+        );
+        assert!(
+            matches!(moved, Err(DomainError::Validation { field, .. }) if field == "timeSlotId")
+        );
+        // Out of range overrides are refused, naming the field.
+        for (hours, days, name) in [
+            (Some(8761), None, "minNoticeHours"),
+            (None, Some(0), "maxAdvanceDays"),
+            (None, Some(3651), "maxAdvanceDays"),
+        ] {
+            assert!(
+                matches!(DoctorWindow::parse(hours, days), Err(DomainError::Validation { field, .. }) if field == name)
+            );
+        }
     }
 
     #[test]

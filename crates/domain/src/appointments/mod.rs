@@ -75,6 +75,8 @@ pub struct NewBooking {
     /// The client's `Idempotency-Key`, when given: the booking transaction records the new
     /// appointment's id on it, so a crash before the response is stored loses nothing.
     pub idempotency_key: Option<crate::idempotency::KeyRef>,
+    /// The clinic's booking window when a patient books itself (`None`: staff, not bound).
+    pub window: Option<booking::BookingWindow>,
 }
 
 /// The booked appointment and the slot's local date (for cache invalidation).
@@ -149,6 +151,8 @@ pub trait AppointmentRepository: Send + Sync {
     /// freed, the audit event), or nothing changes. Errors: `NotFound`, the plan's refusals,
     /// `Conflict(PatientOverlap)` from the constraint. Returns the appointment and the (new,
     /// old) slot dates.
+    /// `window`: the clinic's booking window when the patient moves its own visit (checked
+    /// with the doctor's overrides read in the transaction).
     async fn reschedule(
         &self,
         id: Uuid,
@@ -156,6 +160,7 @@ pub trait AppointmentRepository: Send + Sync {
         now: DateTime<Utc>,
         by: Uuid,
         meta: crate::audit::RequestMeta,
+        window: Option<booking::BookingWindow>,
     ) -> Result<(Appointment, Vec<NaiveDate>), DomainError>;
 
     /// An EMERGENCY walk-in without a slot, as [`booking::plan_walk_in`] decides from the

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use uuid::Uuid;
 
+use super::booking::BookingWindow;
 use super::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AppointmentType,
     NewBooking, WalkIn,
@@ -59,6 +60,8 @@ pub struct AppointmentService {
     patient_cancel_notice: Duration,
     /// How long after completion a visit's bill is due (then the job marks it OVERDUE).
     bill_due_in: Duration,
+    /// How close and how far ahead patients book themselves (see [`BookingWindow`]).
+    booking_window: BookingWindow,
 }
 
 impl AppointmentService {
@@ -79,6 +82,15 @@ impl AppointmentService {
             clock,
             patient_cancel_notice,
             bill_due_in,
+            booking_window: BookingWindow::default(),
+        }
+    }
+
+    /// The clinic's booking window for patients (none by default).
+    pub fn with_booking_window(self, booking_window: BookingWindow) -> Self {
+        Self {
+            booking_window,
+            ..self
         }
     }
 }
@@ -168,6 +180,8 @@ impl AppointmentService {
             booked_by: actor.user_id,
             now: self.clock.now(),
             idempotency_key,
+            // Patients book inside the window; the desk is not bound by it.
+            window: (actor.role == Role::Patient).then_some(self.booking_window),
         };
         let booked = self.appointments.book(booking, actor.meta.clone()).await?;
         if let Some(date) = booked.slot_date {
@@ -285,7 +299,14 @@ impl AppointmentService {
         }
         let (moved, dates) = self
             .appointments
-            .reschedule(id, slot_id, now, actor.user_id, actor.meta.clone())
+            .reschedule(
+                id,
+                slot_id,
+                now,
+                actor.user_id,
+                actor.meta.clone(),
+                relation.is_patient.then_some(self.booking_window),
+            )
             .await?;
         self.cache.invalidate(moved.doctor_id, &dates).await;
         Ok(moved)
@@ -411,6 +432,7 @@ mod tests {
             clock: Arc::new(FixedClock(now())),
             patient_cancel_notice: Duration::hours(24),
             bill_due_in: Duration::days(30),
+            booking_window: BookingWindow::default(),
         }
     }
 

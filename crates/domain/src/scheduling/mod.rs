@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use uuid::Uuid;
 
-pub use service::SchedulingService;
+pub use service::{DoctorBookingWindow, SchedulingService};
 pub use slots::{generate, SlotSpec};
 
 use crate::audit::AuditEvent;
@@ -233,6 +233,21 @@ pub trait ScheduleRepository: Send + Sync {
         date: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Vec<AvailableSlot>, DomainError>;
+
+    /// The doctor's own booking window (nothing set: the default, all `None`).
+    async fn booking_window(
+        &self,
+        doctor_id: Uuid,
+    ) -> Result<crate::appointments::booking::DoctorWindow, DomainError>;
+
+    /// Sets the doctor's own booking window (all `None`: the clinic's again), with the audit
+    /// event, in one transaction.
+    async fn set_booking_window(
+        &self,
+        doctor_id: Uuid,
+        window: crate::appointments::booking::DoctorWindow,
+        event: AuditEvent,
+    ) -> Result<(), DomainError>;
 }
 
 /// A day's free slots as the cache holds them: the JSON array of [`AvailableSlot`] already

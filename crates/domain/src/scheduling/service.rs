@@ -12,6 +12,7 @@ use super::{
     generate, AvailableSlot, DaySlots, Schedule, ScheduleInput, ScheduleRepository, SlotCache,
 };
 use crate::access::Permission;
+use crate::appointments::booking::{BookingWindow, DoctorWindow};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
@@ -27,6 +28,8 @@ pub struct SchedulingService {
     tz: Tz,
     /// How many days ahead slots exist.
     horizon_days: i64,
+    /// The clinic's booking window for patients (a doctor may override it).
+    booking_window: BookingWindow,
 }
 
 impl SchedulingService {
@@ -47,8 +50,24 @@ impl SchedulingService {
             clock,
             tz,
             horizon_days,
+            booking_window: BookingWindow::default(),
         }
     }
+
+    /// The clinic's booking window for patients (none by default).
+    pub fn with_booking_window(self, booking_window: BookingWindow) -> Self {
+        Self {
+            booking_window,
+            ..self
+        }
+    }
+}
+
+/// A doctor's booking window: what the doctor set, and what patients are held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoctorBookingWindow {
+    pub own: DoctorWindow,
+    pub effective: BookingWindow,
 }
 
 impl SchedulingService {
@@ -74,6 +93,57 @@ impl SchedulingService {
             Role::Doctor if doctor.user_id == actor.user_id => Ok(()),
             _ => Err(DomainError::Forbidden),
         }
+    }
+
+    /// A doctor's booking window (public: patients see how far ahead they may book).
+    pub async fn booking_window(
+        &self,
+        doctor_id: Uuid,
+    ) -> Result<DoctorBookingWindow, DomainError> {
+        self.directory
+            .doctor(doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        let own = self.schedules.booking_window(doctor_id).await?;
+        Ok(DoctorBookingWindow {
+            own,
+            effective: self.booking_window.overridden_by(&own),
+        })
+    }
+
+    /// Sets a doctor's own booking window (admins, or the doctor itself); all `None` goes
+    /// back to the clinic's.
+    #[tracing::instrument(name = "scheduling.set_booking_window", skip_all, fields(user_id = %actor.user_id, role = ?actor.role, doctor_id = %doctor_id))]
+    pub async fn set_booking_window(
+        &self,
+        actor: &Actor,
+        doctor_id: Uuid,
+        window: DoctorWindow,
+    ) -> Result<DoctorBookingWindow, DomainError> {
+        self.check_manager(actor, doctor_id).await?;
+        let before = self.schedules.booking_window(doctor_id).await?;
+        let snapshot = |w: &DoctorWindow| {
+            serde_json::json!({
+                "doctorId": doctor_id, "minNoticeHours": w.min_notice_hours,
+                "maxAdvanceDays": w.max_advance_days,
+            })
+        };
+        let event = AuditEvent::new(
+            Some(actor.user_id),
+            AuditAction::Update,
+            "doctor_booking_window",
+            Some(doctor_id),
+            &actor.meta,
+        )
+        .before(snapshot(&before))
+        .after(snapshot(&window));
+        self.schedules
+            .set_booking_window(doctor_id, window, event)
+            .await?;
+        Ok(DoctorBookingWindow {
+            own: window,
+            effective: self.booking_window.overridden_by(&window),
+        })
     }
 
     async fn check_no_overlap(
@@ -257,6 +327,7 @@ mod tests {
             )),
             tz: Tz::UTC,
             horizon_days: 14,
+            booking_window: BookingWindow::default(),
         }
     }
 

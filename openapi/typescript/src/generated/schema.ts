@@ -618,6 +618,27 @@ export interface paths {
         patch: operations["updateDoctor"];
         trace?: never;
     };
+    "/doctors/{id}/booking-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How close to the start and how far ahead patients may book this doctor themselves
+         *     (public). The front desk is not bound by it.
+         */
+        get: operations["getBookingWindow"];
+        /** Set a doctor's own booking window over the clinic's (admins, or the doctor itself). */
+        put: operations["setBookingWindow"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/doctors/{id}/departments": {
         parameters: {
             query?: never;
@@ -1261,6 +1282,50 @@ export interface components {
             /** Format: uuid */
             timeSlotId: string;
             type: components["schemas"]["AppointmentType"];
+        };
+        /**
+         * @description A doctor's booking window: what the doctor set (`null`: the clinic's value) and what
+         *     patients booking themselves are held to.
+         */
+        BookingWindowDto: {
+            /** Format: uuid */
+            doctorId: string;
+            /**
+             * Format: int32
+             * @description Patients cannot book a slot starting more than this many days ahead (`null`: as far
+             *     as slots exist).
+             */
+            effectiveMaxAdvanceDays: number | null;
+            /**
+             * Format: int32
+             * @description Patients cannot book a slot starting within this many hours (0: up to the start).
+             */
+            effectiveMinNoticeHours: number;
+            /**
+             * Format: int32
+             * @description The doctor's own horizon in days; `null` keeps the clinic's.
+             */
+            maxAdvanceDays: number | null;
+            /**
+             * Format: int32
+             * @description The doctor's own minimum notice in hours; `null` keeps the clinic's.
+             */
+            minNoticeHours: number | null;
+        };
+        /** @description A doctor's own booking window; both `null` (or left out) go back to the clinic's. */
+        BookingWindowRequest: {
+            /**
+             * Format: int32
+             * @description 1 to 3650 days.
+             * @example 90
+             */
+            maxAdvanceDays?: number | null;
+            /**
+             * Format: int32
+             * @description 0 to 8760 hours.
+             * @example 24
+             */
+            minNoticeHours?: number | null;
         };
         BroadcastRequest: {
             message: string;
@@ -4195,6 +4260,102 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getBookingWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Doctor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingWindowDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description No such doctor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setBookingWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Doctor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingWindowRequest"];
+            };
+        };
+        responses: {
+            /** @description Set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingWindowDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such doctor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
         };
