@@ -124,6 +124,15 @@ pub struct Config {
     #[arg(long, env = "PATIENT_CANCEL_NOTICE_HOURS", default_value_t = 24)]
     pub patient_cancel_notice_hours: i64,
 
+    /// A doctor may start an appointment from this many minutes before its start, not earlier
+    /// (starting, then completing, is what bills a visit).
+    #[arg(long, env = "START_EARLY_MINUTES", default_value_t = 60)]
+    pub start_early_minutes: i64,
+
+    /// Arrival can be confirmed on the appointment's own day only (in the clinic's zone).
+    #[arg(long, env = "CONFIRM_ON_THE_DAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub confirm_on_the_day: bool,
+
     /// Patients cannot book (or move to) a slot starting within this many hours; staff can.
     /// 0: up to the start. A doctor may set its own.
     #[arg(long, env = "BOOKING_MIN_NOTICE_HOURS", default_value_t = 0)]
@@ -236,6 +245,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("AUDIT_OUTBOX_RETENTION_HOURS", 1, 87_600),
     ("SLOT_HORIZON_DAYS", 1, 366),
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
+    ("START_EARLY_MINUTES", 0, 525_600),
     ("BOOKING_MIN_NOTICE_HOURS", 0, 8760),
     ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
@@ -367,6 +377,7 @@ impl Config {
             "AUDIT_OUTBOX_RETENTION_HOURS" => self.audit_outbox_retention_hours.into(),
             "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
+            "START_EARLY_MINUTES" => self.start_early_minutes.into(),
             "BOOKING_MIN_NOTICE_HOURS" => self.booking_min_notice_hours.into(),
             "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),

@@ -211,7 +211,12 @@ impl AppState {
             chrono::Duration::hours(config.patient_cancel_notice_hours),
             chrono::Duration::days(config.bill_due_days),
         )
-        .with_booking_window(config.booking_window());
+        .with_booking_window(config.booking_window())
+        .with_time_guards(domain::appointments::TimeGuards {
+            start_early: chrono::Duration::minutes(config.start_early_minutes),
+            confirm_on_the_day: config.confirm_on_the_day,
+            zone: config.timezone()?,
+        });
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay::new(
             Arc::new(PgAuditOutbox { pool: pg.clone() }),

@@ -1,4 +1,5 @@
-//! Issue 14, scheduling as clinics run it: buffers after slots and booking windows (so far).
+//! Issue 14, scheduling as clinics run it: buffers after slots, booking windows and the time
+//! guards on a visit's day (so far).
 
 use e2e::api::day_ahead;
 use e2e::TestApp;
@@ -240,4 +241,73 @@ async fn reschedule(app: &TestApp, token: &str, id: &str, slot: &str) -> (u16, s
         Some(json!({ "timeSlotId": slot })),
     )
     .await
+}
+
+/// With the clinic's guards (start at most 60 minutes early, arrival confirmed on the day), a
+/// visit two days ahead can be neither confirmed nor started today, and staff are told from
+/// when; on its day, confirming works, and starting from 08:00 for a 09:00 visit.
+#[tokio::test]
+async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
+    use chrono::{TimeZone, Utc};
+    let (app, clock) = TestApp::spawn_with_manual_clock(|c| {
+        c.start_early_minutes = 60;
+        c.confirm_on_the_day = true;
+    })
+    .await;
+    let mut admin = app.admin().await;
+    let mut doctor = app.staff(&admin, "DOCTOR").await;
+    let mut desk = app.staff(&admin, "RECEPTIONIST").await;
+    let patient = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(2);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let slot = app.free_slots(&doctor_id, date).await.remove(0);
+    let (status, visit) = book(&app, &patient.token, &slot, None).await;
+    assert_eq!(status, 201, "{visit}");
+    let id = visit["id"].as_str().unwrap().to_owned();
+    let act = |token: &str, action: &str| {
+        let (token, path) = (token.to_owned(), format!("/appointments/{id}/{action}"));
+        let app = &app;
+        async move { app.json(Method::POST, &path, Some(&token), None).await }
+    };
+    let (status, body) = act(&desk.token, "confirm").await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("status")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&date.to_string()),
+        "{body}"
+    );
+
+    // Its day, 07:30 (the clinic is in UTC): confirmed; not started yet, and told from when.
+    clock.set(Utc.from_utc_datetime(&date.and_hms_opt(7, 30, 0).unwrap()));
+    app.relogin(&mut desk).await;
+    app.relogin(&mut doctor).await;
+    app.relogin(&mut admin).await;
+    let (status, body) = act(&desk.token, "confirm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&doctor.token, "start").await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("status")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{date} 08:00")),
+        "{body}"
+    );
+    clock.set(Utc.from_utc_datetime(&date.and_hms_opt(8, 0, 0).unwrap()));
+    let (status, body) = act(&doctor.token, "start").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&doctor.token, "complete").await;
+    assert_eq!(status, 200, "{body}");
 }

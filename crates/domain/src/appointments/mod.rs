@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 pub use booking::{DoctorFacts, DueReminder, SlotFacts, UserNotice};
-pub use service::{AppointmentAction, AppointmentService, BookingRequest};
+pub use service::{AppointmentAction, AppointmentService, BookingRequest, TimeGuards};
 pub use status::AppointmentStatus;
 
 use crate::audit::AuditEvent;

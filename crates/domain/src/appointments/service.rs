@@ -62,6 +62,55 @@ pub struct AppointmentService {
     bill_due_in: Duration,
     /// How close and how far ahead patients book themselves (see [`BookingWindow`]).
     booking_window: BookingWindow,
+    /// When a visit may be confirmed and started (`None`: any time, as before issue 14).
+    time_guards: Option<TimeGuards>,
+}
+
+/// When the day's moves are allowed: a visit is started at most `start_early` before its
+/// start (starting, then completing, is what bills it), and arrival is confirmed on the
+/// appointment's own day in the clinic's `zone` (when `confirm_on_the_day`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeGuards {
+    pub start_early: Duration,
+    pub confirm_on_the_day: bool,
+    pub zone: chrono_tz::Tz,
+}
+
+impl TimeGuards {
+    /// Why `action` cannot happen to `appointment` at `now`, if it cannot.
+    pub fn check(
+        &self,
+        action: &AppointmentAction,
+        appointment: &Appointment,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), DomainError> {
+        let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&self.zone);
+        match action {
+            AppointmentAction::Start if now < appointment.starts_at - self.start_early => {
+                Err(DomainError::validation(
+                    "status",
+                    format!(
+                        "a visit can be started from {} ({} minutes before its start)",
+                        local(appointment.starts_at - self.start_early).format("%Y-%m-%d %H:%M"),
+                        self.start_early.num_minutes()
+                    ),
+                ))
+            }
+            AppointmentAction::Confirm
+                if self.confirm_on_the_day
+                    && local(now).date_naive() != local(appointment.starts_at).date_naive() =>
+            {
+                Err(DomainError::validation(
+                    "status",
+                    format!(
+                        "arrival is confirmed on the day of the visit ({})",
+                        local(appointment.starts_at).date_naive()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl AppointmentService {
@@ -83,6 +132,15 @@ impl AppointmentService {
             patient_cancel_notice,
             bill_due_in,
             booking_window: BookingWindow::default(),
+            time_guards: None,
+        }
+    }
+
+    /// When visits may be confirmed and started (any time by default).
+    pub fn with_time_guards(self, guards: TimeGuards) -> Self {
+        Self {
+            time_guards: Some(guards),
+            ..self
         }
     }
 
@@ -228,6 +286,9 @@ impl AppointmentService {
         };
         let target = action.target();
         current.status.check_move(target)?;
+        if let Some(guards) = &self.time_guards {
+            guards.check(&action, &current, self.clock.now())?;
+        }
         if cancel_reason.is_some()
             && relation.is_patient
             && current.starts_at - self.clock.now() < self.patient_cancel_notice
@@ -433,7 +494,61 @@ mod tests {
             patient_cancel_notice: Duration::hours(24),
             bill_due_in: Duration::days(30),
             booking_window: BookingWindow::default(),
+            time_guards: None,
         }
+    }
+
+    #[test]
+    fn visits_start_at_most_an_hour_early_and_arrival_is_confirmed_on_the_day() {
+        use chrono::TimeZone;
+        let guards = TimeGuards {
+            start_early: Duration::minutes(60),
+            confirm_on_the_day: true,
+            zone: chrono_tz::Europe::London,
+        };
+        // 09:30 BST on 30 March 2026 (08:30 UTC).
+        let visit = crate::testing::appointment_of(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            AppointmentStatus::Scheduled,
+            chrono::Utc.with_ymd_and_hms(2026, 3, 30, 8, 30, 0).unwrap(),
+        );
+        let at = |h: u32, m: u32| chrono::Utc.with_ymd_and_hms(2026, 3, 30, h, m, 0).unwrap();
+        let refused = |r: Result<(), DomainError>| match r {
+            Err(DomainError::Validation { field, message }) => {
+                assert_eq!(field, "status");
+                message
+            }
+            other => panic!("{other:?}"),
+        };
+        let early = refused(guards.check(&AppointmentAction::Start, &visit, at(7, 29)));
+        assert!(early.contains("2026-03-30 08:30"), "local time: {early}");
+        assert!(guards
+            .check(&AppointmentAction::Start, &visit, at(7, 30))
+            .is_ok());
+        // The day before in London (23:30 UTC on the 29th is 00:30 BST on the 30th).
+        let before = chrono::Utc
+            .with_ymd_and_hms(2026, 3, 29, 22, 59, 0)
+            .unwrap();
+        assert!(
+            refused(guards.check(&AppointmentAction::Confirm, &visit, before))
+                .contains("2026-03-30")
+        );
+        let same_day = chrono::Utc.with_ymd_and_hms(2026, 3, 29, 23, 0, 0).unwrap();
+        assert!(guards
+            .check(&AppointmentAction::Confirm, &visit, same_day)
+            .is_ok());
+        // Cancelling and completing are not guarded by time.
+        assert!(guards
+            .check(&AppointmentAction::Complete, &visit, before)
+            .is_ok());
+        let off = TimeGuards {
+            confirm_on_the_day: false,
+            ..guards
+        };
+        assert!(off
+            .check(&AppointmentAction::Confirm, &visit, before)
+            .is_ok());
     }
 
     #[tokio::test]
