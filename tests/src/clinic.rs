@@ -295,6 +295,21 @@ impl TestApp {
 }
 
 impl LiveStream {
+    /// The next event that is not a notification in `known` (ids of notifications committed
+    /// before the stream opened: their announcement may still reach it, by design).
+    pub async fn next_new_event(&mut self, known: &[String]) -> (String, Value) {
+        loop {
+            let (event, data) = self.next_event().await;
+            let old = event == "notification"
+                && data["id"]
+                    .as_str()
+                    .is_some_and(|id| known.iter().any(|k| k == id));
+            if !old {
+                return (event, data);
+            }
+        }
+    }
+
     /// The next event (name and parsed data), skipping keep-alive comments; `("closed", Null)`
     /// when the server ended the stream. Fails after 15 s without one.
     pub async fn next_event(&mut self) -> (String, Value) {
