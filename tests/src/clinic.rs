@@ -164,6 +164,23 @@ impl TestApp {
         out
     }
 
+    /// The ids of the bearer's notifications (first page), to tell them from new ones on a
+    /// live stream.
+    pub async fn notification_ids(&self, token: &str) -> Vec<String> {
+        let (_, page) = self
+            .json(Method::GET, "/notifications", Some(token), None)
+            .await;
+        page["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|n| n["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// `SELECT count(*)` of a table.
     pub async fn count_rows(&self, table: &str) -> i64 {
         use diesel_async::RunQueryDsl;

@@ -146,15 +146,7 @@ async fn live_streams_carry_only_my_notifications_and_end_with_my_session() {
     let v = app.visit("10.00", true).await;
     // The booking's confirmation, committed before the stream opens, is in the `ready` count;
     // its announcement may still reach the stream when the listener lags (at least once).
-    let (_, before) = app
-        .json(Method::GET, "/notifications", Some(&v.patient.token), None)
-        .await;
-    let known: Vec<String> = before["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap().to_owned())
-        .collect();
+    let known = app.notification_ids(&v.patient.token).await;
     let mut mine = app.live(&v.patient.token).await;
     let mut theirs = app.live(&v.other_patient.token).await;
     assert_eq!(mine.next_event().await.0, "ready");
