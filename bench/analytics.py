@@ -165,7 +165,7 @@ def run_size(size):
         WITH kept AS (
             SELECT day, doctor_id, sum(scheduled) s, sum(confirmed) c, sum(in_progress) i,
                    sum(completed) d, sum(cancelled) x, sum(slots) sl, sum(slots_taken) st,
-                   sum(paid) pa, sum(pending) pe, sum(overdue) ov, sum(refunded) re
+                   sum(paid) pa, sum(pending) pe, sum(overdue) ov, sum(refunded) re, sum(no_show) ns
             FROM (SELECT * FROM analytics_daily UNION ALL SELECT * FROM analytics_daily_changes) u
             GROUP BY 1, 2)
         SELECT NOT EXISTS (SELECT * FROM kept EXCEPT SELECT * FROM analytics_raw_daily((SELECT zone FROM analytics_settings)))

@@ -27,30 +27,31 @@ use crate::pool::PgPool;
 /// together, so the figures are exact whenever the fold last ran.
 const FIGURES: &str = r#"
 WITH d AS (
-    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled,
+    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled, no_show,
            slots, slots_taken, paid, pending, overdue, refunded
     FROM analytics_daily
     WHERE day BETWEEN $4 AND $5 AND ($3::uuid IS NULL OR doctor_id = $3)
     UNION ALL
-    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled,
+    SELECT day, doctor_id, scheduled, confirmed, in_progress, completed, cancelled, no_show,
            slots, slots_taken, paid, pending, overdue, refunded
     FROM analytics_daily_changes
     WHERE day BETWEEN $4 AND $5 AND ($3::uuid IS NULL OR doctor_id = $3)
 ), total AS (
     SELECT coalesce(sum(scheduled), 0) AS scheduled, coalesce(sum(confirmed), 0) AS confirmed,
            coalesce(sum(in_progress), 0) AS in_progress, coalesce(sum(completed), 0) AS completed,
-           coalesce(sum(cancelled), 0) AS cancelled, coalesce(sum(slots), 0) AS slots,
+           coalesce(sum(cancelled), 0) AS cancelled, coalesce(sum(no_show), 0) AS no_show,
+           coalesce(sum(slots), 0) AS slots,
            coalesce(sum(slots_taken), 0) AS slots_taken, coalesce(sum(paid), 0) AS paid,
            coalesce(sum(pending), 0) AS pending, coalesce(sum(overdue), 0) AS overdue,
            coalesce(sum(refunded), 0) AS refunded
     FROM d
 ), per_day AS (
-    SELECT day, sum(scheduled + confirmed + in_progress + completed + cancelled) AS n
+    SELECT day, sum(scheduled + confirmed + in_progress + completed + cancelled + no_show) AS n
     FROM d GROUP BY day
 ), per_doctor AS (
-    SELECT doctor_id, sum(scheduled + confirmed + in_progress + completed + cancelled) AS n
+    SELECT doctor_id, sum(scheduled + confirmed + in_progress + completed + cancelled + no_show) AS n
     FROM d GROUP BY doctor_id
-    HAVING sum(scheduled + confirmed + in_progress + completed + cancelled) > 0
+    HAVING sum(scheduled + confirmed + in_progress + completed + cancelled + no_show) > 0
 ), lead AS (
     -- The clinic's lead times by whole hours (a doctor's are counted from its appointments).
     SELECT hours, sum(appointments) AS n
@@ -66,7 +67,8 @@ SELECT json_build_object(
     'zone', (SELECT zone FROM analytics_settings),
     'byStatus', (SELECT json_build_object('SCHEDULED', scheduled, 'CONFIRMED', confirmed,
                                           'IN_PROGRESS', in_progress, 'COMPLETED', completed,
-                                          'CANCELLED', cancelled) FROM total),
+                                          'CANCELLED', cancelled, 'NO_SHOW', no_show)
+                 FROM total),
     'byDay', (SELECT coalesce(json_object_agg(to_char(day, 'YYYY-MM-DD'), n), '{}')
               FROM per_day WHERE n <> 0),
     'byDepartment', (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'count', n)

@@ -67,7 +67,7 @@ pg_enum!(PgAppointmentType, sql_types::AppointmentType, domain::appointments::Ap
 
 pg_enum!(PgAppointmentStatus, sql_types::AppointmentStatus, domain::appointments::AppointmentStatus, {
     Scheduled => "SCHEDULED", Confirmed => "CONFIRMED", InProgress => "IN_PROGRESS",
-    Completed => "COMPLETED", Cancelled => "CANCELLED",
+    Completed => "COMPLETED", Cancelled => "CANCELLED", NoShow => "NO_SHOW",
 });
 
 pg_enum!(PgNotificationType, sql_types::NotificationType, domain::notifications::NotificationType, {

@@ -124,6 +124,14 @@ pub struct Config {
     #[arg(long, env = "PATIENT_CANCEL_NOTICE_HOURS", default_value_t = 24)]
     pub patient_cancel_notice_hours: i64,
 
+    /// A no-show can be recorded from this many minutes after a visit's start.
+    #[arg(long, env = "NO_SHOW_GRACE_MINUTES", default_value_t = 15)]
+    pub no_show_grace_minutes: i64,
+
+    /// The fee billed for a no-show (a decimal like 25.00); empty: no-shows are not billed.
+    #[arg(long, env = "NO_SHOW_FEE", default_value = "")]
+    pub no_show_fee: String,
+
     /// A doctor may start an appointment from this many minutes before its start, not earlier
     /// (starting, then completing, is what bills a visit).
     #[arg(long, env = "START_EARLY_MINUTES", default_value_t = 60)]
@@ -246,6 +254,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("SLOT_HORIZON_DAYS", 1, 366),
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
     ("START_EARLY_MINUTES", 0, 525_600),
+    ("NO_SHOW_GRACE_MINUTES", 0, 1440),
     ("BOOKING_MIN_NOTICE_HOURS", 0, 8760),
     ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
@@ -286,6 +295,24 @@ impl Config {
             config: Config,
         }
         <Only as clap::Parser>::parse_from(["healthsync"]).config
+    }
+
+    /// The clinic's no-show rule; the fee must be an amount (0.00 to 99999999.99).
+    pub fn no_show(&self) -> anyhow::Result<domain::appointments::NoShowPolicy> {
+        let fee = match self.no_show_fee.trim() {
+            "" => None,
+            raw => Some(
+                domain::money::Money::parse(raw, "NO_SHOW_FEE").map_err(|_| {
+                    anyhow::anyhow!(
+                    "NO_SHOW_FEE must be an amount like 25.00 (or empty for no fee), got {raw:?}"
+                )
+                })?,
+            ),
+        };
+        Ok(domain::appointments::NoShowPolicy {
+            grace: chrono::Duration::minutes(self.no_show_grace_minutes.max(0)),
+            fee,
+        })
     }
 
     /// The clinic's booking window for patients (the ranges are checked at start-up).
@@ -345,6 +372,9 @@ impl Config {
         if let Err(e) = self.timezone() {
             problems.push(e.to_string());
         }
+        if let Err(e) = self.no_show() {
+            problems.push(e.to_string());
+        }
         for origin in self.cors_origins() {
             if !is_origin(&origin) {
                 problems.push(format!(
@@ -378,6 +408,7 @@ impl Config {
             "SLOT_HORIZON_DAYS" => self.slot_horizon_days.into(),
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
             "START_EARLY_MINUTES" => self.start_early_minutes.into(),
+            "NO_SHOW_GRACE_MINUTES" => self.no_show_grace_minutes.into(),
             "BOOKING_MIN_NOTICE_HOURS" => self.booking_min_notice_hours.into(),
             "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),

@@ -214,6 +214,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(appointments::start)
         .service(appointments::complete)
         .service(appointments::cancel)
+        .service(appointments::no_show)
         .service(appointments::reschedule)
         .service(appointments::walk_in)
         .service(notifications::stream_ticket)

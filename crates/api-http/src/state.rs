@@ -216,7 +216,8 @@ impl AppState {
             start_early: chrono::Duration::minutes(config.start_early_minutes),
             confirm_on_the_day: config.confirm_on_the_day,
             zone: config.timezone()?,
-        });
+        })
+        .with_no_show(config.no_show()?);
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay::new(
             Arc::new(PgAuditOutbox { pool: pg.clone() }),

@@ -148,9 +148,35 @@ impl NewBill {
         now: DateTime<Utc>,
         due_in: Duration,
     ) -> Self {
+        Self::of(
+            appointment,
+            actor,
+            now,
+            due_in,
+            appointment.consultation_fee.clone(),
+        )
+    }
+
+    /// A PENDING bill of the clinic's no-show `fee` for a visit the patient missed.
+    pub fn for_no_show(
+        appointment: &crate::appointments::Appointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        due_in: Duration,
+        fee: Money,
+    ) -> Self {
+        Self::of(appointment, actor, now, due_in, fee)
+    }
+
+    fn of(
+        appointment: &crate::appointments::Appointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        due_in: Duration,
+        amount: Money,
+    ) -> Self {
         let id = Uuid::new_v4();
         let due_at = now + due_in;
-        let amount = appointment.consultation_fee.clone();
         let event = AuditEvent::new(
             Some(actor.user_id),
             AuditAction::Create,

@@ -82,6 +82,7 @@ async fn a_known_clinic_gives_exact_figures_to_the_admin_and_the_doctor_only() {
             ("IN_PROGRESS".to_owned(), 0),
             ("COMPLETED".to_owned(), 1),
             ("CANCELLED".to_owned(), 1),
+            ("NO_SHOW".to_owned(), 0),
         ]
     );
     let by_day: Vec<u64> = d["byDay"]
@@ -247,14 +248,15 @@ async fn rollup_differences(app: &TestApp) -> Vec<String> {
                    sum(in_progress) AS in_progress, sum(completed) AS completed,
                    sum(cancelled) AS cancelled, sum(slots) AS slots,
                    sum(slots_taken) AS slots_taken, sum(paid) AS paid, sum(pending) AS pending,
-                   sum(overdue) AS overdue, sum(refunded) AS refunded
+                   sum(overdue) AS overdue, sum(refunded) AS refunded, sum(no_show) AS no_show
             FROM (SELECT * FROM analytics_daily UNION ALL SELECT * FROM analytics_daily_changes) x
             GROUP BY day, doctor_id
         ), raw AS (
             SELECT * FROM analytics_raw_daily((SELECT zone FROM analytics_settings))
         ), nonzero_kept AS (
             SELECT * FROM kept WHERE (scheduled, confirmed, in_progress, completed, cancelled, slots,
-                slots_taken, paid, pending, overdue, refunded) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                slots_taken, paid, pending, overdue, refunded, no_show)
+                <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         ), lead_kept AS (
             SELECT day, hours, sum(appointments) AS appointments
             FROM (SELECT * FROM analytics_lead_hours
@@ -502,6 +504,7 @@ async fn every_figure_is_exact_across_dst_changes_in_the_clinics_zone() {
                 ("IN_PROGRESS".into(), 1),
                 ("COMPLETED".into(), 4),
                 ("CANCELLED".into(), 1),
+                ("NO_SHOW".into(), 0),
             ]
         );
         assert_eq!(
@@ -585,6 +588,7 @@ async fn every_figure_is_exact_across_dst_changes_in_the_clinics_zone() {
             ("IN_PROGRESS".into(), 0),
             ("COMPLETED".into(), 2),
             ("CANCELLED".into(), 1),
+            ("NO_SHOW".into(), 0),
         ]
     );
     assert_eq!(
@@ -790,7 +794,7 @@ async fn concurrent_random_changes_leave_the_rollup_equal_to_the_raw_aggregation
         "UPDATE appointments SET status = 'CANCELLED', cancel_reason = 'random'
          WHERE id IN (SELECT id FROM appointments TABLESAMPLE SYSTEM (5) LIMIT 3)",
         "UPDATE appointments SET status = (ARRAY['SCHEDULED', 'CONFIRMED', 'IN_PROGRESS',
-             'COMPLETED']::appointment_status[])[1 + floor(random() * 4)::int]
+             'COMPLETED', 'NO_SHOW']::appointment_status[])[1 + floor(random() * 5)::int]
          WHERE id IN (SELECT id FROM appointments TABLESAMPLE SYSTEM (5) LIMIT 2)",
         "UPDATE appointments SET starts_at = starts_at + interval '13 hours',
              ends_at = ends_at + interval '13 hours'

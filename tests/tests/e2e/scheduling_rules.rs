@@ -1,5 +1,5 @@
-//! Issue 14, scheduling as clinics run it: buffers after slots, booking windows and the time
-//! guards on a visit's day (so far).
+//! Issue 14, scheduling as clinics run it: buffers after slots, booking windows, the time
+//! guards on a visit's day and no-shows (so far).
 
 use e2e::api::day_ahead;
 use e2e::TestApp;
@@ -310,4 +310,120 @@ async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = act(&doctor.token, "complete").await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A patient who does not come: the doctor or the desk records NO_SHOW from 15 minutes after
+/// the start (not before, not the patient, not another doctor), the slot stays taken, the
+/// clinic's no-show fee is billed in the same transaction, and the dashboard counts it.
+#[tokio::test]
+async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee() {
+    use chrono::{DateTime, Duration, Utc};
+    let (app, clock) = TestApp::spawn_with_manual_clock(|c| c.no_show_fee = "25.00".into()).await;
+    let mut v = app.visit("80.50", false).await;
+    let path = format!("/appointments/{}/no-show", v.appointment_id);
+    let (status, body) = app
+        .json(Method::POST, &path, Some(&v.desk.token), None)
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("status")),
+        "{body}"
+    );
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("15 minutes after the start"));
+    let (_, visit) = app
+        .json(
+            Method::GET,
+            &format!("/appointments/{}", v.appointment_id),
+            Some(&v.admin.token),
+            None,
+        )
+        .await;
+    let starts: DateTime<Utc> = visit["startsAt"].as_str().unwrap().parse().unwrap();
+    let date = starts.date_naive();
+
+    clock.set(starts + Duration::minutes(16));
+    for account in [
+        &mut v.admin,
+        &mut v.desk,
+        &mut v.doctor,
+        &mut v.patient,
+        &mut v.other_doctor,
+    ] {
+        app.relogin(account).await;
+    }
+    let (status, _) = app
+        .json(Method::POST, &path, Some(&v.patient.token), None)
+        .await;
+    assert_eq!(status, 403, "a patient does not record its own no-show");
+    let (status, _) = app
+        .json(Method::POST, &path, Some(&v.other_doctor.token), None)
+        .await;
+    assert_eq!(status, 404, "another doctor's appointment is not there");
+    let (status, missed) = app
+        .json(Method::POST, &path, Some(&v.doctor.token), None)
+        .await;
+    assert_eq!(status, 200, "{missed}");
+    assert_eq!(missed["status"], "NO_SHOW");
+    let (status, again) = app
+        .json(Method::POST, &path, Some(&v.desk.token), None)
+        .await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "{again}"
+    );
+
+    // The fee, billed to the patient; the slot not given back.
+    let (_, bills) = app
+        .json(Method::GET, "/billings", Some(&v.patient.token), None)
+        .await;
+    assert_eq!(bills["items"].as_array().unwrap().len(), 1, "{bills}");
+    assert_eq!(
+        (
+            bills["items"][0]["amount"].as_str(),
+            bills["items"][0]["status"].as_str()
+        ),
+        (Some("25.00"), Some("PENDING"))
+    );
+    assert_eq!(
+        bills["items"][0]["appointmentId"],
+        v.appointment_id.as_str()
+    );
+    let (_, slots) = app
+        .json(
+            Method::GET,
+            &format!("/doctors/{}/slots?date={date}", v.doctor_id),
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        slots
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != visit["timeSlotId"]),
+        "the missed slot stays taken"
+    );
+
+    // The dashboard of that day counts it (and its fee as outstanding).
+    let (_, d) = app
+        .json(
+            Method::GET,
+            &format!("/analytics/dashboard?from={date}&to={date}"),
+            Some(&v.admin.token),
+            None,
+        )
+        .await;
+    let no_shows = d["byStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "NO_SHOW")
+        .map(|s| s["count"].as_u64());
+    assert_eq!(no_shows, Some(Some(1)), "{d}");
+    assert_eq!(d["revenue"]["outstanding"], "25.00");
 }

@@ -285,6 +285,25 @@ pub async fn complete(
     act(state, user, id.into_inner(), AppointmentAction::Complete).await
 }
 
+/// Record that the patient did not come (the appointment's doctor, the desk, admins), from
+/// `NO_SHOW_GRACE_MINUTES` after the start. SCHEDULED | CONFIRMED -> NO_SHOW. The slot stays
+/// taken; with `NO_SHOW_FEE` set, a PENDING bill of that fee is written in the same transaction.
+#[utoipa::path(operation_id = "markNoShow", tag = "appointments", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, description = "Recorded", body = AppointmentDto),
+        (status = 403, description = "Not the appointment's doctor or the desk", body = ErrorBody),
+        (status = 404, description = "No such appointment, or not yours", body = ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody),
+        (status = 422, description = "Before the start plus the grace period", body = ErrorBody)))]
+#[post("/appointments/{id}/no-show")]
+pub async fn no_show(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, user, id.into_inner(), AppointmentAction::NoShow).await
+}
+
 /// Cancel with a reason: the patient itself up to the notice period before the start, staff
 /// any time before IN_PROGRESS. Frees the slot.
 #[utoipa::path(operation_id = "cancelAppointment", tag = "appointments", security(("bearer" = [])), request_body = CancelRequest,

@@ -14,7 +14,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 pub use booking::{DoctorFacts, DueReminder, SlotFacts, UserNotice};
-pub use service::{AppointmentAction, AppointmentService, BookingRequest, TimeGuards};
+pub use service::{
+    AppointmentAction, AppointmentService, BookingRequest, NoShowPolicy, TimeGuards,
+};
 pub use status::AppointmentStatus;
 
 use crate::audit::AuditEvent;

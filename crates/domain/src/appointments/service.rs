@@ -37,7 +37,11 @@ pub enum AppointmentAction {
     Confirm,
     Start,
     Complete,
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
+    /// The patient did not come (issue 14).
+    NoShow,
 }
 
 impl AppointmentAction {
@@ -47,6 +51,7 @@ impl AppointmentAction {
             Self::Start => AppointmentStatus::InProgress,
             Self::Complete => AppointmentStatus::Completed,
             Self::Cancel { .. } => AppointmentStatus::Cancelled,
+            Self::NoShow => AppointmentStatus::NoShow,
         }
     }
 }
@@ -64,6 +69,25 @@ pub struct AppointmentService {
     booking_window: BookingWindow,
     /// When a visit may be confirmed and started (`None`: any time, as before issue 14).
     time_guards: Option<TimeGuards>,
+    /// When a no-show may be recorded, and what it costs.
+    no_show: NoShowPolicy,
+}
+
+/// No-shows: recorded by the visit's doctor or the desk from `grace` after the start (the
+/// patient may just be late); a bill of `fee` when the clinic charges one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoShowPolicy {
+    pub grace: Duration,
+    pub fee: Option<crate::money::Money>,
+}
+
+impl Default for NoShowPolicy {
+    fn default() -> Self {
+        Self {
+            grace: Duration::minutes(15),
+            fee: None,
+        }
+    }
 }
 
 /// When the day's moves are allowed: a visit is started at most `start_early` before its
@@ -133,7 +157,13 @@ impl AppointmentService {
             bill_due_in,
             booking_window: BookingWindow::default(),
             time_guards: None,
+            no_show: NoShowPolicy::default(),
         }
+    }
+
+    /// The clinic's no-show rule (15 minutes' grace, no fee by default).
+    pub fn with_no_show(self, no_show: NoShowPolicy) -> Self {
+        Self { no_show, ..self }
     }
 
     /// When visits may be confirmed and started (any time by default).
@@ -271,6 +301,7 @@ impl AppointmentService {
             AppointmentAction::Confirm => desk || relation.is_doctor || relation.is_patient,
             AppointmentAction::Start | AppointmentAction::Complete => relation.is_doctor,
             AppointmentAction::Cancel { .. } => desk || relation.is_doctor || relation.is_patient,
+            AppointmentAction::NoShow => desk || relation.is_doctor,
         };
         if !permitted {
             return Err(DomainError::Forbidden);
@@ -288,6 +319,18 @@ impl AppointmentService {
         current.status.check_move(target)?;
         if let Some(guards) = &self.time_guards {
             guards.check(&action, &current, self.clock.now())?;
+        }
+        if target == AppointmentStatus::NoShow
+            && self.clock.now() < current.starts_at + self.no_show.grace
+        {
+            return Err(DomainError::validation(
+                "status",
+                format!(
+                    "a no-show can be recorded from {} minutes after the start ({})",
+                    self.no_show.grace.num_minutes(),
+                    (current.starts_at + self.no_show.grace).to_rfc3339()
+                ),
+            ));
         }
         if cancel_reason.is_some()
             && relation.is_patient
@@ -314,8 +357,23 @@ impl AppointmentService {
         .before(current.snapshot())
         .after(after.snapshot());
         // Completing a visit bills it, in the same transaction, for the fee quoted at booking.
-        let bill = (target == AppointmentStatus::Completed)
-            .then(|| NewBill::for_completion(&current, actor, self.clock.now(), self.bill_due_in));
+        let bill = match (target, &self.no_show.fee) {
+            (AppointmentStatus::Completed, _) => Some(NewBill::for_completion(
+                &current,
+                actor,
+                self.clock.now(),
+                self.bill_due_in,
+            )),
+            // A missed visit is billed only when the clinic charges for one.
+            (AppointmentStatus::NoShow, Some(fee)) => Some(NewBill::for_no_show(
+                &current,
+                actor,
+                self.clock.now(),
+                self.bill_due_in,
+                fee.clone(),
+            )),
+            _ => None,
+        };
         let moved = self
             .appointments
             .transition(id, current.status, target, cancel_reason, event, bill)
@@ -495,6 +553,7 @@ mod tests {
             bill_due_in: Duration::days(30),
             booking_window: BookingWindow::default(),
             time_guards: None,
+            no_show: NoShowPolicy::default(),
         }
     }
 
@@ -611,7 +670,7 @@ mod tests {
             DomainError::InvalidTransition {
                 from: "CONFIRMED".into(),
                 to: "CONFIRMED".into(),
-                allowed: vec!["IN_PROGRESS".into(), "CANCELLED".into()]
+                allowed: vec!["IN_PROGRESS".into(), "CANCELLED".into(), "NO_SHOW".into()]
             }
         );
     }
@@ -717,6 +776,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(done.status, AppointmentStatus::Completed);
+    }
+
+    #[tokio::test]
+    async fn a_no_show_waits_for_the_grace_period_and_bills_the_fee_only_when_there_is_one() {
+        let desk = crate::testing::actor(Role::Receptionist);
+        let patient_id = Uuid::new_v4();
+        // Started 10 minutes ago (the clock stands at now()).
+        let visit = crate::testing::appointment_of(
+            patient_id,
+            Uuid::new_v4(),
+            AppointmentStatus::Confirmed,
+            now() - Duration::minutes(10),
+        );
+        let repo_with = |visit: Appointment, fee: Option<&'static str>| {
+            let mut repo = MockAppointmentRepository::new();
+            let current = visit.clone();
+            repo.expect_get()
+                .returning(move |_| Ok(Some(current.clone())));
+            repo.expect_transition()
+                .withf(move |_, from, to, _, _, bill| {
+                    *from == AppointmentStatus::Confirmed
+                        && *to == AppointmentStatus::NoShow
+                        && bill.as_ref().map(|b| b.amount.to_string()) == fee.map(str::to_owned)
+                })
+                .returning(move |_, _, _, _, _, _| {
+                    let mut missed = visit.clone();
+                    missed.status = AppointmentStatus::NoShow;
+                    Ok(crate::appointments::Booked {
+                        appointment: missed,
+                        slot_date: None,
+                    })
+                });
+            repo
+        };
+        // 10 minutes in: the patient may be late (the repository is never asked to move it).
+        let mut early = MockAppointmentRepository::new();
+        let current = visit.clone();
+        early
+            .expect_get()
+            .returning(move |_| Ok(Some(current.clone())));
+        let svc = service(early, MockDirectoryRepository::new());
+        let refused = svc.act(&desk, visit.id, AppointmentAction::NoShow).await;
+        assert!(
+            matches!(refused, Err(DomainError::Validation { ref field, .. }) if field == "status"),
+            "{refused:?}"
+        );
+        // With 5 minutes' grace: recorded; billed only when the clinic charges a fee.
+        for fee in [None, Some("25.00")] {
+            let svc = service(
+                repo_with(visit.clone(), fee),
+                MockDirectoryRepository::new(),
+            )
+            .with_no_show(NoShowPolicy {
+                grace: Duration::minutes(5),
+                fee: fee.map(|f| crate::money::Money::parse(f, "fee").unwrap()),
+            });
+            let missed = svc
+                .act(&desk, visit.id, AppointmentAction::NoShow)
+                .await
+                .unwrap();
+            assert_eq!(missed.status, AppointmentStatus::NoShow);
+        }
+        // The patient itself cannot.
+        let mut patient = crate::testing::actor(Role::Patient);
+        patient.patient_id = Some(patient_id);
+        let mut repo = MockAppointmentRepository::new();
+        let current = visit.clone();
+        repo.expect_get()
+            .returning(move |_| Ok(Some(current.clone())));
+        let svc = service(repo, MockDirectoryRepository::new()).with_no_show(NoShowPolicy {
+            grace: Duration::minutes(5),
+            fee: None,
+        });
+        assert_eq!(
+            svc.act(&patient, visit.id, AppointmentAction::NoShow).await,
+            Err(DomainError::Forbidden)
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The appointment status machine:
-//! SCHEDULED -> CONFIRMED -> IN_PROGRESS -> COMPLETED, and SCHEDULED | CONFIRMED -> CANCELLED.
-//! COMPLETED and CANCELLED are final.
+//! SCHEDULED -> CONFIRMED -> IN_PROGRESS -> COMPLETED, SCHEDULED | CONFIRMED -> CANCELLED, and
+//! SCHEDULED | CONFIRMED -> NO_SHOW (issue 14, an addition to the seed's statuses: the patient
+//! did not come). COMPLETED, CANCELLED and NO_SHOW are final.
 
 use crate::lifecycle::Lifecycle;
 
@@ -13,15 +14,17 @@ pub enum AppointmentStatus {
     InProgress,
     Completed,
     Cancelled,
+    NoShow,
 }
 
 impl AppointmentStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Scheduled,
         Self::Confirmed,
         Self::InProgress,
         Self::Completed,
         Self::Cancelled,
+        Self::NoShow,
     ];
 
     /// May move to another slot: not yet started, not final.
@@ -41,6 +44,7 @@ impl AppointmentStatus {
             Self::InProgress => "IN_PROGRESS",
             Self::Completed => "COMPLETED",
             Self::Cancelled => "CANCELLED",
+            Self::NoShow => "NO_SHOW",
         }
     }
 }
@@ -48,10 +52,10 @@ impl AppointmentStatus {
 impl Lifecycle for AppointmentStatus {
     fn next(self) -> &'static [Self] {
         match self {
-            Self::Scheduled => &[Self::Confirmed, Self::Cancelled],
-            Self::Confirmed => &[Self::InProgress, Self::Cancelled],
+            Self::Scheduled => &[Self::Confirmed, Self::Cancelled, Self::NoShow],
+            Self::Confirmed => &[Self::InProgress, Self::Cancelled, Self::NoShow],
             Self::InProgress => &[Self::Completed],
-            Self::Completed | Self::Cancelled => &[],
+            Self::Completed | Self::Cancelled | Self::NoShow => &[],
         }
     }
 
@@ -74,6 +78,8 @@ mod tests {
             (S::InProgress, S::Completed),
             (S::Scheduled, S::Cancelled),
             (S::Confirmed, S::Cancelled),
+            (S::Scheduled, S::NoShow),
+            (S::Confirmed, S::NoShow),
         ];
         for from in S::ALL {
             for to in S::ALL {

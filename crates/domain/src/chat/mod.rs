@@ -114,10 +114,15 @@ impl ChatPolicy {
             AppointmentStatus::Scheduled
             | AppointmentStatus::Confirmed
             | AppointmentStatus::InProgress => Writability::Open,
-            AppointmentStatus::Completed if now <= appointment.ends_at + self.write_window => {
+            // After a visit, or one the patient missed, there is still something to say.
+            AppointmentStatus::Completed | AppointmentStatus::NoShow
+                if now <= appointment.ends_at + self.write_window =>
+            {
                 Writability::Open
             }
-            AppointmentStatus::Completed | AppointmentStatus::Cancelled => Writability::ReadOnly,
+            AppointmentStatus::Completed
+            | AppointmentStatus::NoShow
+            | AppointmentStatus::Cancelled => Writability::ReadOnly,
         }
     }
 
