@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::appointments::booking::{BookingWindow, DoctorWindow};
 use domain::appointments::{
     booking, Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, Booked,
-    DoctorFacts, DueReminder, NewBooking, SlotFacts, UserNotice, WalkIn,
+    DoctorFacts, DueReminder, NewBooking, NoShowCount, SlotFacts, UserNotice, WalkIn,
 };
 use domain::audit::{AuditEvent, RequestMeta};
 use domain::error::{Conflict, DomainError};
@@ -411,6 +411,28 @@ impl AppointmentRepository for PgAppointmentRepository {
             })
             .await?;
         Ok(created)
+    }
+
+    async fn no_shows(
+        &self,
+        patient_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<NoShowCount, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let missed = appointments::table
+            .filter(appointments::patient_id.eq(patient_id))
+            .filter(appointments::status.eq(PgAppointmentStatus::NoShow));
+        let total: i64 = missed.clone().count().get_result(&mut conn).await.db()?;
+        let recent: i64 = missed
+            .filter(appointments::starts_at.ge(since))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .db()?;
+        Ok(NoShowCount {
+            total: u64::try_from(total).unwrap_or(0),
+            recent: u64::try_from(recent).unwrap_or(0),
+        })
     }
 
     async fn due_reminders(

@@ -132,6 +132,11 @@ pub struct Config {
     #[arg(long, env = "NO_SHOW_FEE", default_value = "")]
     pub no_show_fee: String,
 
+    /// A patient with this many no-shows in the last 90 days cannot book online (the desk
+    /// still can); 0: no such policy.
+    #[arg(long, env = "NO_SHOW_BOOKING_LIMIT", default_value_t = 0)]
+    pub no_show_booking_limit: i64,
+
     /// A doctor may start an appointment from this many minutes before its start, not earlier
     /// (starting, then completing, is what bills a visit).
     #[arg(long, env = "START_EARLY_MINUTES", default_value_t = 60)]
@@ -255,6 +260,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("PATIENT_CANCEL_NOTICE_HOURS", 0, 720),
     ("START_EARLY_MINUTES", 0, 525_600),
     ("NO_SHOW_GRACE_MINUTES", 0, 1440),
+    ("NO_SHOW_BOOKING_LIMIT", 0, 100),
     ("BOOKING_MIN_NOTICE_HOURS", 0, 8760),
     ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
@@ -312,6 +318,9 @@ impl Config {
         Ok(domain::appointments::NoShowPolicy {
             grace: chrono::Duration::minutes(self.no_show_grace_minutes.max(0)),
             fee,
+            booking_limit: u32::try_from(self.no_show_booking_limit)
+                .ok()
+                .filter(|n| *n > 0),
         })
     }
 
@@ -409,6 +418,7 @@ impl Config {
             "PATIENT_CANCEL_NOTICE_HOURS" => self.patient_cancel_notice_hours.into(),
             "START_EARLY_MINUTES" => self.start_early_minutes.into(),
             "NO_SHOW_GRACE_MINUTES" => self.no_show_grace_minutes.into(),
+            "NO_SHOW_BOOKING_LIMIT" => self.no_show_booking_limit.into(),
             "BOOKING_MIN_NOTICE_HOURS" => self.booking_min_notice_hours.into(),
             "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),

@@ -218,6 +218,9 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         }
         C::PrescriptionExists => "this appointment already has a prescription",
         C::IdempotencyInFlight => "a request with this key is still running",
+        C::NoShowLimit => {
+            "too many missed visits in the last 90 days to book online; the front desk can book"
+        }
         C::ChatClosed => {
             "this conversation takes no more messages: the appointment was cancelled, or completed longer ago than the chat window"
         }

@@ -192,6 +192,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(patients::create)
         .service(patients::list)
         .service(patients::get)
+        .service(patients::no_shows)
         .service(patients::update)
         .service(doctors::list)
         .service(doctors::get)

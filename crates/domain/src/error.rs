@@ -30,6 +30,9 @@ pub enum Conflict {
     /// A message to a conversation that takes none any more (cancelled, or completed longer ago
     /// than the chat window).
     ChatClosed,
+    /// A patient with too many recent no-shows books online (the clinic's
+    /// `NO_SHOW_BOOKING_LIMIT`); the front desk still can.
+    NoShowLimit,
 }
 
 impl Conflict {
@@ -49,6 +52,7 @@ impl Conflict {
             Self::PrescriptionExists => "PRESCRIPTION_EXISTS",
             Self::IdempotencyInFlight => "IDEMPOTENCY_IN_FLIGHT",
             Self::ChatClosed => "CHAT_CLOSED",
+            Self::NoShowLimit => "NO_SHOW_LIMIT",
         }
     }
 }

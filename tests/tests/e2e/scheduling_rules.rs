@@ -318,7 +318,11 @@ async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
 #[tokio::test]
 async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee() {
     use chrono::{DateTime, Duration, Utc};
-    let (app, clock) = TestApp::spawn_with_manual_clock(|c| c.no_show_fee = "25.00".into()).await;
+    let (app, clock) = TestApp::spawn_with_manual_clock(|c| {
+        c.no_show_fee = "25.00".into();
+        c.no_show_booking_limit = 1;
+    })
+    .await;
     let mut v = app.visit("80.50", false).await;
     let path = format!("/appointments/{}/no-show", v.appointment_id);
     let (status, body) = app
@@ -426,4 +430,33 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
         .map(|s| s["count"].as_u64());
     assert_eq!(no_shows, Some(Some(1)), "{d}");
     assert_eq!(d["revenue"]["outstanding"], "25.00");
+
+    // Staff see the patient's record of no-shows; the patient does not.
+    let no_shows = format!("/patients/{}/no-shows", v.patient_id);
+    let (status, counted) = app
+        .json(Method::GET, &no_shows, Some(&v.desk.token), None)
+        .await;
+    assert_eq!(status, 200, "{counted}");
+    assert_eq!(
+        (counted["total"].as_u64(), counted["last90Days"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (status, _) = app
+        .json(Method::GET, &no_shows, Some(&v.patient.token), None)
+        .await;
+    assert_eq!(status, 403);
+    // With NO_SHOW_BOOKING_LIMIT=1, the patient books through the desk from now on.
+    let later = app
+        .free_slots(&v.doctor_id, date)
+        .await
+        .pop()
+        .expect("a later slot");
+    let (status, body) = book(&app, &v.patient.token, &later, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("NO_SHOW_LIMIT")),
+        "{body}"
+    );
+    let (status, body) = book(&app, &v.desk.token, &later, Some(v.patient_id.as_str())).await;
+    assert_eq!(status, 201, "the desk still books: {body}");
 }

@@ -4,8 +4,8 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use domain::directory::PatientFilter;
 use domain::paging::PageRequest;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -112,6 +112,38 @@ pub async fn get(
             .get_patient(&user.0, id.into_inner())
             .await?,
     )))
+}
+
+/// A patient's no-shows.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NoShowsDto {
+    pub patient_id: Uuid,
+    /// Appointments the patient missed, in all.
+    pub total: u64,
+    /// Those starting in the last 90 days (what `NO_SHOW_BOOKING_LIMIT` counts).
+    pub last90_days: u64,
+}
+
+/// How often a patient did not come (the desk, doctors, admins; a patient gets 403).
+#[utoipa::path(operation_id = "getPatientNoShows", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, description = "The counts", body = NoShowsDto),
+        (status = 403, description = "Patients", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+#[get("/patients/{id}/no-shows")]
+pub async fn no_shows(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let count = state.appointments.no_shows(&user.0, id).await?;
+    Ok(HttpResponse::Ok().json(NoShowsDto {
+        patient_id: id,
+        total: count.total,
+        last90_days: count.recent,
+    }))
 }
 
 /// Replace a patient's profile (front desk, admins, or the patient itself).

@@ -175,6 +175,14 @@ pub trait AppointmentRepository: Send + Sync {
         meta: crate::audit::RequestMeta,
     ) -> Result<Appointment, DomainError>;
 
+    /// How many of the patient's appointments were no-shows: in all, and starting since
+    /// `since`.
+    async fn no_shows(
+        &self,
+        patient_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<NoShowCount, DomainError>;
+
     /// Active appointments starting within `(from, until]` that have no REMINDER yet.
     async fn due_reminders(
         &self,
@@ -187,6 +195,14 @@ pub trait AppointmentRepository: Send + Sync {
     /// running the job (a unique index). Returns how many were written.
     async fn add_reminders(&self, reminders: Vec<(Uuid, UserNotice)>)
         -> Result<usize, DomainError>;
+}
+
+/// A patient's no-shows, for staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoShowCount {
+    pub total: u64,
+    /// Those of the last 90 days (what the booking policy counts).
+    pub recent: u64,
 }
 
 /// An emergency walk-in registered by staff.

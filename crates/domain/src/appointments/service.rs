@@ -6,6 +6,8 @@ use chrono::Duration;
 use uuid::Uuid;
 
 use super::booking::BookingWindow;
+#[cfg(test)]
+use super::NoShowCount;
 use super::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AppointmentType,
     NewBooking, WalkIn,
@@ -79,13 +81,20 @@ pub struct AppointmentService {
 pub struct NoShowPolicy {
     pub grace: Duration,
     pub fee: Option<crate::money::Money>,
+    /// A patient with this many no-shows in the last [`NO_SHOW_WINDOW_DAYS`] days cannot book
+    /// online (the desk still can); `None`: no such policy.
+    pub booking_limit: Option<u32>,
 }
+
+/// The days the no-show booking policy looks back.
+pub const NO_SHOW_WINDOW_DAYS: i64 = 90;
 
 impl Default for NoShowPolicy {
     fn default() -> Self {
         Self {
             grace: Duration::minutes(15),
             fee: None,
+            booking_limit: None,
         }
     }
 }
@@ -259,6 +268,12 @@ impl AppointmentService {
             }
             Role::Doctor => return Err(DomainError::Forbidden),
         };
+        if let (Role::Patient, Some(limit)) = (actor.role, self.no_show.booking_limit) {
+            let since = self.clock.now() - Duration::days(NO_SHOW_WINDOW_DAYS);
+            if self.appointments.no_shows(patient_id, since).await?.recent >= u64::from(limit) {
+                return Err(DomainError::Conflict(crate::error::Conflict::NoShowLimit));
+            }
+        }
         let booking = NewBooking {
             id: Uuid::new_v4(),
             patient_id,
@@ -429,6 +444,24 @@ impl AppointmentService {
             .await?;
         self.cache.invalidate(moved.doctor_id, &dates).await;
         Ok(moved)
+    }
+
+    /// A patient's no-shows, in all and in the last 90 days: staff only (the desk, doctors,
+    /// admins); a patient gets 403.
+    pub async fn no_shows(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<super::NoShowCount, DomainError> {
+        if actor.role == Role::Patient {
+            return Err(DomainError::Forbidden);
+        }
+        self.directory
+            .patient(patient_id)
+            .await?
+            .ok_or(DomainError::NotFound("patient"))?;
+        let since = self.clock.now() - Duration::days(NO_SHOW_WINDOW_DAYS);
+        self.appointments.no_shows(patient_id, since).await
     }
 
     /// Front desk and admins register an EMERGENCY walk-in: no slot, starting now.
@@ -831,6 +864,7 @@ mod tests {
             .with_no_show(NoShowPolicy {
                 grace: Duration::minutes(5),
                 fee: fee.map(|f| crate::money::Money::parse(f, "fee").unwrap()),
+                booking_limit: None,
             });
             let missed = svc
                 .act(&desk, visit.id, AppointmentAction::NoShow)
@@ -848,10 +882,39 @@ mod tests {
         let svc = service(repo, MockDirectoryRepository::new()).with_no_show(NoShowPolicy {
             grace: Duration::minutes(5),
             fee: None,
+            booking_limit: None,
         });
         assert_eq!(
             svc.act(&patient, visit.id, AppointmentAction::NoShow).await,
             Err(DomainError::Forbidden)
+        );
+    }
+
+    #[tokio::test]
+    async fn patients_with_too_many_recent_no_shows_book_through_the_desk() {
+        let (actor, _) = patient_actor();
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_no_shows()
+            .withf(|_, since| *since == now() - Duration::days(NO_SHOW_WINDOW_DAYS))
+            .returning(|_, _| {
+                Ok(NoShowCount {
+                    total: 3,
+                    recent: 2,
+                })
+            });
+        let svc = service(repo, MockDirectoryRepository::new()).with_no_show(NoShowPolicy {
+            booking_limit: Some(2),
+            ..NoShowPolicy::default()
+        });
+        let request = BookingRequest {
+            slot_id: Uuid::new_v4(),
+            patient_id: None,
+            kind: AppointmentType::Consultation,
+            reason: "pain".into(),
+        };
+        assert_eq!(
+            svc.book(&actor, request, None).await,
+            Err(DomainError::Conflict(crate::error::Conflict::NoShowLimit))
         );
     }
 

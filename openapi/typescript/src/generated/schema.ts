@@ -1016,6 +1016,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/patients/{id}/no-shows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How often a patient did not come (the desk, doctors, admins; a patient gets 403). */
+        get: operations["getPatientNoShows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/prescriptions": {
         parameters: {
             query?: never;
@@ -1821,6 +1838,21 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
+        };
+        /** @description A patient's no-shows. */
+        NoShowsDto: {
+            /**
+             * Format: int64
+             * @description Those starting in the last 90 days (what `NO_SHOW_BOOKING_LIMIT` counts).
+             */
+            last90Days: number;
+            /** Format: uuid */
+            patientId: string;
+            /**
+             * Format: int64
+             * @description Appointments the patient missed, in all.
+             */
+            total: number;
         };
         NotificationDto: {
             /** Format: uuid */
@@ -5418,6 +5450,52 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPatientNoShows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Patient id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoShowsDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
         };
