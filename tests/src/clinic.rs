@@ -74,6 +74,16 @@ impl TestApp {
         visit
     }
 
+    /// Books `slot` for a consultation as the bearer of `token` (staff name the patient).
+    pub async fn book(&self, token: &str, slot: &str, patient_id: Option<&str>) -> (u16, Value) {
+        let mut body = json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "Check-up" });
+        if let Some(id) = patient_id {
+            body["patientId"] = json!(id);
+        }
+        self.json(Method::POST, "/appointments", Some(token), Some(body))
+            .await
+    }
+
     /// `POST /appointments/{id}/{action}` as `who`, expecting `status`.
     pub async fn step(&self, who: &Account, appointment: &str, action: &str, status: u16) -> Value {
         let (got, body) = self

@@ -419,13 +419,18 @@ impl AppointmentRepository for PgAppointmentRepository {
         since: DateTime<Utc>,
     ) -> Result<NoShowCount, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let missed = appointments::table
+        // One index range of the patient's appointments, both counts at once.
+        let (total, recent): (i64, i64) = appointments::table
             .filter(appointments::patient_id.eq(patient_id))
-            .filter(appointments::status.eq(PgAppointmentStatus::NoShow));
-        let total: i64 = missed.clone().count().get_result(&mut conn).await.db()?;
-        let recent: i64 = missed
-            .filter(appointments::starts_at.ge(since))
-            .count()
+            .filter(appointments::status.eq(PgAppointmentStatus::NoShow))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "count(*) FILTER (WHERE starts_at >= ",
+                )
+                .bind::<diesel::sql_types::Timestamptz, _>(since)
+                .sql(")"),
+            ))
             .get_result(&mut conn)
             .await
             .db()?;

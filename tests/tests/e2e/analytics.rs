@@ -17,14 +17,7 @@ async fn a_known_clinic_gives_exact_figures_to_the_admin_and_the_doctor_only() {
     // A second booking of the same doctor and day, cancelled by the desk.
     let (date, _) = day_ahead(2);
     let slot = app.free_slots(&v.doctor_id, date).await.remove(0);
-    let (status, second) = app
-        .json(
-            Method::POST,
-            "/appointments",
-            Some(&v.other_patient.token),
-            Some(json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "Check-up" })),
-        )
-        .await;
+    let (status, second) = app.book(&v.other_patient.token, &slot, None).await;
     assert_eq!(status, 201, "{second}");
     let second_id = second["id"].as_str().unwrap();
     let (status, body) = app
@@ -661,18 +654,6 @@ async fn the_rollup_follows_every_change_the_api_makes() {
     app.step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
 
-    let book = |token: String, slot: String| {
-        let app = &app;
-        async move {
-            app.json(
-                Method::POST,
-                "/appointments",
-                Some(&token),
-                Some(json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "Check-up" })),
-            )
-            .await
-        }
-    };
     // Eight patients race for one slot: one booking commits, the others roll back.
     let (date, _) = day_ahead(2);
     let slots = app.free_slots(&v.doctor_id, date).await;
@@ -680,16 +661,12 @@ async fn the_rollup_follows_every_change_the_api_makes() {
     for _ in 0..8 {
         racers.push(app.patient().await);
     }
-    let results = futures::future::join_all(
-        racers
-            .iter()
-            .map(|p| book(p.token.clone(), slots[0].clone())),
-    )
-    .await;
+    let results =
+        futures::future::join_all(racers.iter().map(|p| app.book(&p.token, &slots[0], None))).await;
     assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1);
     assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
 
-    let (status, second) = book(v.other_patient.token.clone(), slots[1].clone()).await;
+    let (status, second) = app.book(&v.other_patient.token, &slots[1], None).await;
     assert_eq!(status, 201, "{second}");
     let second = second["id"].as_str().unwrap().to_owned();
     app.step(&v.desk, &second, "confirm", 200).await;

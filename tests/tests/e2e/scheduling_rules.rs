@@ -116,7 +116,7 @@ async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
         days.push(app.free_slots(&doctor_id, date).await);
     }
     let (tomorrow, inside, beyond) = (&days[0], &days[1], &days[2]);
-    let (status, body) = book(&app, &patient.token, &tomorrow[0], None).await;
+    let (status, body) = app.book(&patient.token, &tomorrow[0], None).await;
     assert_eq!(
         (status, body["field"].as_str()),
         (422, Some("timeSlotId")),
@@ -126,7 +126,7 @@ async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
         body["message"].as_str().unwrap().contains("36 hours"),
         "{body}"
     );
-    let (status, body) = book(&app, &patient.token, &beyond[0], None).await;
+    let (status, body) = app.book(&patient.token, &beyond[0], None).await;
     assert_eq!(
         (status, body["field"].as_str()),
         (422, Some("timeSlotId")),
@@ -136,15 +136,11 @@ async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
         body["message"].as_str().unwrap().contains("4 days"),
         "{body}"
     );
-    let (status, body) = book(
-        &app,
-        &desk.token,
-        &tomorrow[0],
-        patient.profile_id.as_deref(),
-    )
-    .await;
+    let (status, body) = app
+        .book(&desk.token, &tomorrow[0], patient.profile_id.as_deref())
+        .await;
     assert_eq!(status, 201, "the desk is not bound: {body}");
-    let (status, visit) = book(&app, &patient.token, &inside[0], None).await;
+    let (status, visit) = app.book(&patient.token, &inside[0], None).await;
     assert_eq!(status, 201, "{visit}");
     // Moving it to tomorrow: held to the same window.
     let visit_id = visit["id"].as_str().unwrap();
@@ -199,7 +195,7 @@ async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
     // The doctor's window now: tomorrow and six days ahead are open to patients.
     let (status, body) = reschedule(&app, &patient.token, visit_id, &tomorrow[1]).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = book(&app, &patient.token, &beyond[0], None).await;
+    let (status, body) = app.book(&patient.token, &beyond[0], None).await;
     assert_eq!(status, 201, "{body}");
     // Back to the clinic's.
     let (status, set) = app
@@ -213,23 +209,8 @@ async fn patients_book_inside_the_booking_window_and_the_desk_anywhere() {
         ),
         (serde_json::Value::Null, Some(36))
     );
-    let (status, body) = book(&app, &patient.token, &beyond[1], None).await;
+    let (status, body) = app.book(&patient.token, &beyond[1], None).await;
     assert_eq!(status, 422, "{body}");
-}
-
-/// Books `slot` as the bearer of `token` (staff name the patient).
-async fn book(
-    app: &TestApp,
-    token: &str,
-    slot: &str,
-    patient_id: Option<&str>,
-) -> (u16, serde_json::Value) {
-    let mut body = json!({ "timeSlotId": slot, "type": "CONSULTATION", "reason": "Check-up" });
-    if let Some(id) = patient_id {
-        body["patientId"] = json!(id);
-    }
-    app.json(Method::POST, "/appointments", Some(token), Some(body))
-        .await
 }
 
 /// Moves appointment `id` to `slot` as the bearer of `token`.
@@ -263,20 +244,11 @@ async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
     app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
         .await;
     let slot = app.free_slots(&doctor_id, date).await.remove(0);
-    let (status, visit) = book(&app, &patient.token, &slot, None).await;
+    let (status, visit) = app.book(&patient.token, &slot, None).await;
     assert_eq!(status, 201, "{visit}");
     let id = visit["id"].as_str().unwrap().to_owned();
-    let act = |token: &str, action: &str| {
-        let (token, path) = (token.to_owned(), format!("/appointments/{id}/{action}"));
-        let app = &app;
-        async move { app.json(Method::POST, &path, Some(&token), None).await }
-    };
-    let (status, body) = act(&desk.token, "confirm").await;
-    assert_eq!(
-        (status, body["field"].as_str()),
-        (422, Some("status")),
-        "{body}"
-    );
+    let body = app.step(&desk, &id, "confirm", 422).await;
+    assert_eq!(body["field"], "status");
     assert!(
         body["message"]
             .as_str()
@@ -290,14 +262,9 @@ async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
     app.relogin(&mut desk).await;
     app.relogin(&mut doctor).await;
     app.relogin(&mut admin).await;
-    let (status, body) = act(&desk.token, "confirm").await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = act(&doctor.token, "start").await;
-    assert_eq!(
-        (status, body["field"].as_str()),
-        (422, Some("status")),
-        "{body}"
-    );
+    app.step(&desk, &id, "confirm", 200).await;
+    let body = app.step(&doctor, &id, "start", 422).await;
+    assert_eq!(body["field"], "status");
     assert!(
         body["message"]
             .as_str()
@@ -306,10 +273,8 @@ async fn a_visit_is_confirmed_on_its_day_and_started_at_most_an_hour_early() {
         "{body}"
     );
     clock.set(Utc.from_utc_datetime(&date.and_hms_opt(8, 0, 0).unwrap()));
-    let (status, body) = act(&doctor.token, "start").await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = act(&doctor.token, "complete").await;
-    assert_eq!(status, 200, "{body}");
+    app.step(&doctor, &id, "start", 200).await;
+    app.step(&doctor, &id, "complete", 200).await;
 }
 
 /// A patient who does not come: the doctor or the desk records NO_SHOW from 15 minutes after
@@ -324,15 +289,9 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
     })
     .await;
     let mut v = app.visit("80.50", false).await;
-    let path = format!("/appointments/{}/no-show", v.appointment_id);
-    let (status, body) = app
-        .json(Method::POST, &path, Some(&v.desk.token), None)
-        .await;
-    assert_eq!(
-        (status, body["field"].as_str()),
-        (422, Some("status")),
-        "{body}"
-    );
+    let id = v.appointment_id.clone();
+    let body = app.step(&v.desk, &id, "no-show", 422).await;
+    assert_eq!(body["field"], "status");
     assert!(body["message"]
         .as_str()
         .unwrap()
@@ -358,27 +317,13 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
     ] {
         app.relogin(account).await;
     }
-    let (status, _) = app
-        .json(Method::POST, &path, Some(&v.patient.token), None)
-        .await;
-    assert_eq!(status, 403, "a patient does not record its own no-show");
-    let (status, _) = app
-        .json(Method::POST, &path, Some(&v.other_doctor.token), None)
-        .await;
-    assert_eq!(status, 404, "another doctor's appointment is not there");
-    let (status, missed) = app
-        .json(Method::POST, &path, Some(&v.doctor.token), None)
-        .await;
-    assert_eq!(status, 200, "{missed}");
+    // A patient does not record its own no-show; another doctor's appointment is not there.
+    app.step(&v.patient, &id, "no-show", 403).await;
+    app.step(&v.other_doctor, &id, "no-show", 404).await;
+    let missed = app.step(&v.doctor, &id, "no-show", 200).await;
     assert_eq!(missed["status"], "NO_SHOW");
-    let (status, again) = app
-        .json(Method::POST, &path, Some(&v.desk.token), None)
-        .await;
-    assert_eq!(
-        (status, again["code"].as_str()),
-        (409, Some("INVALID_TRANSITION")),
-        "{again}"
-    );
+    let again = app.step(&v.desk, &id, "no-show", 409).await;
+    assert_eq!(again["code"], "INVALID_TRANSITION");
 
     // The fee, billed to the patient; the slot not given back.
     let (_, bills) = app
@@ -451,12 +396,14 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
         .await
         .pop()
         .expect("a later slot");
-    let (status, body) = book(&app, &v.patient.token, &later, None).await;
+    let (status, body) = app.book(&v.patient.token, &later, None).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("NO_SHOW_LIMIT")),
         "{body}"
     );
-    let (status, body) = book(&app, &v.desk.token, &later, Some(v.patient_id.as_str())).await;
+    let (status, body) = app
+        .book(&v.desk.token, &later, Some(v.patient_id.as_str()))
+        .await;
     assert_eq!(status, 201, "the desk still books: {body}");
 }
