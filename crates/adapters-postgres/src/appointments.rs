@@ -23,7 +23,7 @@ use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::{after_at, keyset_page};
 use crate::schema::{
     appointments, doctor_booking_windows, doctor_departments, doctors, notifications, patients,
-    time_slots, users,
+    time_off, time_slots, users,
 };
 use crate::PgPool;
 
@@ -99,6 +99,8 @@ async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFa
         .optional()?;
     let (doctor_id, date, starts_at, ends_at, is_available) =
         slot.ok_or(DomainError::NotFound("slot"))?;
+    // After the lock: time off recorded meanwhile locked this slot first, so it is seen here.
+    let in_time_off = crate::time_off::is_away(conn, doctor_id, starts_at, ends_at).await?;
     Ok(SlotFacts {
         id: slot_id,
         doctor_id,
@@ -106,6 +108,7 @@ async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFa
         starts_at,
         ends_at,
         is_available,
+        in_time_off,
     })
 }
 
@@ -166,7 +169,7 @@ fn row_of(a: &Appointment) -> AppointmentRow {
     }
 }
 
-async fn insert_user_notices(
+pub(crate) async fn insert_user_notices(
     conn: &mut AsyncPgConnection,
     kind: NotificationType,
     notices: &[(Option<Uuid>, &UserNotice)],
@@ -341,6 +344,23 @@ impl AppointmentRepository for PgAppointmentRepository {
             }
             if let Some(to) = filter.to {
                 q = q.filter(appointments::starts_at.le(to));
+            }
+            if filter.needs_rescheduling {
+                q = q
+                    .filter(appointments::status.eq_any([
+                        PgAppointmentStatus::Scheduled,
+                        PgAppointmentStatus::Confirmed,
+                    ]))
+                    .filter(diesel::dsl::exists(
+                        time_off::table
+                            .filter(
+                                time_off::doctor_id
+                                    .eq(appointments::doctor_id.nullable())
+                                    .or(time_off::doctor_id.is_null()),
+                            )
+                            .filter(time_off::starts_at.lt(appointments::ends_at))
+                            .filter(time_off::ends_at.gt(appointments::starts_at)),
+                    ));
             }
             q
         };

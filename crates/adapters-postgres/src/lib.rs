@@ -25,6 +25,7 @@ pub mod prescriptions;
 pub mod scheduling;
 pub mod schema;
 pub mod seed;
+pub mod time_off;
 
 pub use analytics::PgAnalyticsRepository;
 pub use appointments::PgAppointmentRepository;
@@ -39,3 +40,4 @@ pub use notifications::PgNotificationRepository;
 pub use pool::{PgPool, PgPoolConfig, PgProbe};
 pub use prescriptions::PgPrescriptionRepository;
 pub use scheduling::PgScheduleRepository;
+pub use time_off::PgTimeOffRepository;

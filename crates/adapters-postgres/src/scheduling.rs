@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::PgDayOfWeek;
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::schema::{appointments, doctor_booking_windows, schedules, time_slots};
+use crate::schema::{appointments, doctor_booking_windows, schedules, time_off, time_slots};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -303,6 +303,18 @@ impl ScheduleRepository for PgScheduleRepository {
             .filter(time_slots::is_available.eq(true))
             .filter(time_slots::starts_at.gt(now))
             .filter(schedules::is_active.eq(true))
+            // Slots inside time off exist when they were booked once (or generated before it):
+            // hidden here, refused by booking.
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                time_off::table
+                    .filter(
+                        time_off::doctor_id
+                            .eq(time_slots::doctor_id.nullable())
+                            .or(time_off::doctor_id.is_null()),
+                    )
+                    .filter(time_off::starts_at.lt(time_slots::ends_at))
+                    .filter(time_off::ends_at.gt(time_slots::starts_at)),
+            )))
             .order(time_slots::starts_at.asc())
             .select(SlotRow::as_select())
             .load(&mut conn)

@@ -295,6 +295,21 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    time_off (id) {
+        id -> Uuid,
+        doctor_id -> Nullable<Uuid>,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        #[max_length = 200]
+        reason -> Nullable<Varchar>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     time_slots (id) {
         id -> Uuid,
         schedule_id -> Uuid,
@@ -350,6 +365,8 @@ diesel::joinable!(prescriptions -> appointments (appointment_id));
 diesel::joinable!(prescriptions -> doctors (doctor_id));
 diesel::joinable!(prescriptions -> patients (patient_id));
 diesel::joinable!(schedules -> doctors (doctor_id));
+diesel::joinable!(time_off -> doctors (doctor_id));
+diesel::joinable!(time_off -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     appointments,
@@ -367,6 +384,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     prescription_items,
     prescriptions,
     schedules,
+    time_off,
     time_slots,
     users,
 );

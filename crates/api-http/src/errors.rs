@@ -221,6 +221,7 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         C::NoShowLimit => {
             "too many missed visits in the last 90 days to book online; the front desk can book"
         }
+        C::DoctorTimeOff => "the doctor is away at this time (time off or a clinic holiday)",
         C::ChatClosed => {
             "this conversation takes no more messages: the appointment was cancelled, or completed longer ago than the chat window"
         }

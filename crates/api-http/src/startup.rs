@@ -164,7 +164,7 @@ impl Application {
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
         analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
-        medical_records, notifications, patients, prescriptions, schedules, users,
+        medical_records, notifications, patients, prescriptions, schedules, time_off, users,
     };
     cfg.service(analytics::dashboard)
         .service(analytics::dashboard_csv)
@@ -208,6 +208,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(schedules::available)
         .service(schedules::booking_window)
         .service(schedules::set_booking_window)
+        .service(time_off::create)
+        .service(time_off::list)
+        .service(time_off::remove)
         .service(appointments::book)
         .service(appointments::list)
         .service(appointments::get)

@@ -145,6 +145,7 @@ impl AppState {
         };
         let scheduling = SchedulingService::new(
             Arc::new(PgScheduleRepository { pool: pg.clone() }),
+            Arc::new(adapters_postgres::PgTimeOffRepository { pool: pg.clone() }),
             directory_repo.clone(),
             slot_cache.clone(),
             clock.clone(),

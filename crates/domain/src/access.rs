@@ -49,6 +49,8 @@ pub enum Permission {
     Chat,
     /// Read the dashboard: admins the clinic's, a doctor its own (`domain::analytics`).
     Analytics,
+    /// See recorded time off (staff; a doctor its own and the clinic's holidays).
+    ViewTimeOff,
 }
 
 impl Permission {
@@ -61,7 +63,7 @@ impl Permission {
             | Self::Refund
             | Self::Broadcast
             | Self::SearchAudit => &[Admin],
-            Self::ListPatients => &[Admin, Receptionist, Doctor],
+            Self::ListPatients | Self::ViewTimeOff => &[Admin, Receptionist, Doctor],
             Self::ListBills => &[Admin, Receptionist, Patient],
             Self::ReadPrescriptions => &[Admin, Doctor, Patient],
             Self::RegisterPatients | Self::RegisterWalkIns => &[Admin, Receptionist],
@@ -96,7 +98,7 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 18] = [
+        let cases: [(Permission, &[Role]); 19] = [
             (Permission::ListPatients, &[A, R, D]),
             (Permission::ListBills, &[A, R, P]),
             (Permission::ReadPrescriptions, &[A, D, P]),
@@ -115,6 +117,7 @@ mod tests {
             (Permission::Broadcast, &[A]),
             (Permission::Chat, &[D, P]),
             (Permission::Analytics, &[A, D]),
+            (Permission::ViewTimeOff, &[A, R, D]),
         ];
         for (permission, allowed) in cases {
             for role in [A, D, R, P] {

@@ -33,6 +33,8 @@ pub enum Conflict {
     /// A patient with too many recent no-shows books online (the clinic's
     /// `NO_SHOW_BOOKING_LIMIT`); the front desk still can.
     NoShowLimit,
+    /// The slot lies inside time off of its doctor (or a clinic holiday).
+    DoctorTimeOff,
 }
 
 impl Conflict {
@@ -53,6 +55,7 @@ impl Conflict {
             Self::IdempotencyInFlight => "IDEMPOTENCY_IN_FLIGHT",
             Self::ChatClosed => "CHAT_CLOSED",
             Self::NoShowLimit => "NO_SHOW_LIMIT",
+            Self::DoctorTimeOff => "DOCTOR_TIME_OFF",
         }
     }
 }

@@ -345,6 +345,14 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
             body: json!({ "minNoticeHours": 2, "maxAdvanceDays": 30 }),
         },
     );
+    bases.insert(
+        "createTimeOff",
+        post(
+            "/time-off",
+            token(&v.admin),
+            json!({ "doctorId": other_doctor, "from": "2031-01-06", "to": "2031-01-06", "reason": "Conference" }),
+        ),
+    );
     let nowhere = uuid::Uuid::new_v4();
     bases.insert(
         "bookAppointment",

@@ -35,5 +35,6 @@ mod redis_use;
 mod scheduling_rules;
 mod seed;
 mod stores;
+mod time_off;
 mod uploads;
 mod visit;

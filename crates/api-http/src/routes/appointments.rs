@@ -114,6 +114,9 @@ pub struct AppointmentListQuery {
     pub to: Option<DateTime<Utc>>,
     /// By start time: `soonest` first (the default) or `newest` first.
     pub order: Option<ListOrder>,
+    /// `true`: only SCHEDULED or CONFIRMED visits inside time off of their doctor or a clinic
+    /// holiday, which need a new time (time off never cancels them by itself).
+    pub needs_rescheduling: Option<bool>,
     /// 1-based page number, up to 500; deeper pages are read with `cursor`.
     #[param(minimum = 1, maximum = 500)]
     pub page: Option<u32>,
@@ -140,7 +143,7 @@ pub struct AppointmentListQuery {
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 403, description = "Doctors do not book", body = ErrorBody),
         (status = 404, description = "No such slot or patient", body = ErrorBody),
-        (status = 409, description = "SLOT_TAKEN, PATIENT_OVERLAP or DOCTOR_UNAVAILABLE", body = ErrorBody),
+        (status = 409, description = "SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_UNAVAILABLE, DOCTOR_TIME_OFF or NO_SHOW_LIMIT", body = ErrorBody),
         (status = 422, description = "Invalid request or slot in the past", body = ErrorBody),
     ))]
 #[post("/appointments")]
@@ -207,6 +210,7 @@ pub async fn list(
         from: q.from,
         to: q.to,
         soonest_first,
+        needs_rescheduling: q.needs_rescheduling.unwrap_or(false),
     };
     let found = state.appointments.list(&user.0, filter, page).await?;
     Ok(HttpResponse::Ok().json(AppointmentPage::from(found)))
@@ -341,7 +345,7 @@ pub async fn cancel(
         (status = 200, description = "Moved", body = AppointmentDto),
         (status = 403, description = "Doctors do not reschedule", body = ErrorBody),
         (status = 404, description = "No such appointment (or not yours) or slot", body = ErrorBody),
-        (status = 409, description = "SLOT_TAKEN or INVALID_TRANSITION", body = ErrorBody),
+        (status = 409, description = "SLOT_TAKEN, DOCTOR_TIME_OFF or INVALID_TRANSITION", body = ErrorBody),
         (status = 422, description = "Another doctor's slot, past slot, or inside the notice period", body = ErrorBody),
     ))]
 #[post("/appointments/{id}/reschedule")]

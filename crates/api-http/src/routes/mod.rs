@@ -15,4 +15,5 @@ pub mod notifications;
 pub mod patients;
 pub mod prescriptions;
 pub mod schedules;
+pub mod time_off;
 pub mod users;

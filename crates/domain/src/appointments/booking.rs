@@ -25,6 +25,8 @@ pub struct SlotFacts {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub is_available: bool,
+    /// The slot overlaps time off of its doctor or a clinic holiday (read after the lock).
+    pub in_time_off: bool,
 }
 
 /// The doctor of a slot or walk-in, as read in the transaction.
@@ -160,6 +162,9 @@ pub fn check_slot(slot: &SlotFacts, now: DateTime<Utc>) -> Result<(), DomainErro
     }
     if !slot.is_available {
         return Err(DomainError::Conflict(Conflict::SlotTaken));
+    }
+    if slot.in_time_off {
+        return Err(DomainError::Conflict(Conflict::DoctorTimeOff));
     }
     Ok(())
 }
@@ -345,6 +350,7 @@ mod tests {
             starts_at,
             ends_at: starts_at + chrono::Duration::minutes(30),
             is_available: available,
+            in_time_off: false,
         }
     }
 
@@ -394,6 +400,19 @@ mod tests {
         assert_eq!(plan.event.action, AuditAction::Create);
         assert_eq!(plan.event.user_id, Some(b.booked_by));
         assert_eq!(plan.event.after.as_ref().unwrap()["status"], "SCHEDULED");
+    }
+
+    #[test]
+    fn a_slot_inside_time_off_is_refused_to_everyone() {
+        let d = doctor(true, true);
+        let mut away = slot(60, true, d.id);
+        away.in_time_off = true;
+        let mut by_desk = booking();
+        by_desk.window = None;
+        assert_eq!(
+            plan_booking(&by_desk, &away, &d, Uuid::new_v4(), &RequestMeta::default()).unwrap_err(),
+            DomainError::Conflict(Conflict::DoctorTimeOff)
+        );
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub struct AppointmentFilter {
     pub to: Option<DateTime<Utc>>,
     /// Soonest first when true, newest first otherwise.
     pub soonest_first: bool,
+    /// Only SCHEDULED or CONFIRMED appointments inside time off of their doctor (or a clinic
+    /// holiday): the visits the desk has to move.
+    pub needs_rescheduling: bool,
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

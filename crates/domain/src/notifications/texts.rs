@@ -48,6 +48,29 @@ pub fn reminder(starts_at: DateTime<Utc>) -> Notice {
     )
 }
 
+/// GENERAL to a patient whose booked visit falls inside new time off of its doctor.
+pub fn needs_rescheduling(starts_at: DateTime<Utc>) -> Notice {
+    notice(
+        "Your appointment needs a new time",
+        format!(
+            "Your doctor is not available for your appointment on {} UTC. It is still booked: please choose another slot, or the front desk will call you.",
+            starts_at.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
+/// GENERAL to the front desk when new time off leaves booked visits to move.
+pub fn time_off_displaces(from: DateTime<Utc>, to: DateTime<Utc>, visits: usize) -> Notice {
+    notice(
+        "Appointments to reschedule",
+        format!(
+            "Time off from {} to {} UTC leaves {visits} booked appointment(s) to reschedule; see the appointments needing rescheduling.",
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
 /// PRESCRIPTION to the patient: the medicines, as the doctor wrote them.
 pub fn prescription<'a>(medicines: impl IntoIterator<Item = &'a str>) -> Notice {
     let names: Vec<&str> = medicines.into_iter().collect();

@@ -7,13 +7,15 @@
 
 mod service;
 pub mod slots;
+pub mod time_off;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use uuid::Uuid;
 
-pub use service::{DoctorBookingWindow, SchedulingService};
+pub use service::{DoctorBookingWindow, SchedulingService, TimeOffRecorded};
 pub use slots::{generate, SlotSpec};
+pub use time_off::{Displaced, Span, TimeOff, TimeOffRequest};
 
 use crate::audit::AuditEvent;
 use crate::error::DomainError;
@@ -66,6 +68,9 @@ pub struct ScheduleInput {
     pub buffer_minutes: u32,
 }
 
+/// The longest slot, in minutes.
+pub const MAX_SLOT_MINUTES: u32 = 480;
+
 /// The longest buffer after a slot, in minutes.
 pub const MAX_BUFFER_MINUTES: u32 = 240;
 
@@ -93,10 +98,10 @@ impl ScheduleInput {
                 "must be after startTime",
             ));
         }
-        if !(5..=480).contains(&slot_minutes) {
+        if !(5..=MAX_SLOT_MINUTES).contains(&slot_minutes) {
             return Err(DomainError::validation(
                 "slotDurationMinutes",
-                "must be between 5 and 480",
+                format!("must be between 5 and {MAX_SLOT_MINUTES}"),
             ));
         }
         if chrono::Duration::minutes(i64::from(slot_minutes)) > end_time - start_time {
@@ -248,6 +253,36 @@ pub trait ScheduleRepository: Send + Sync {
         window: crate::appointments::booking::DoctorWindow,
         event: AuditEvent,
     ) -> Result<(), DomainError>;
+}
+
+/// Recorded time off, in PostgreSQL (see [`time_off`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait TimeOffRepository: Send + Sync {
+    /// Records the time off in one transaction: locks the free and booked slots it covers (so
+    /// a booking racing it either commits first and is found here, or waits and is refused),
+    /// inserts it, withdraws the free slots inside that were never booked, finds the active
+    /// appointments inside and writes [`time_off::displacement_notices`] for them and every
+    /// active receptionist, with the audit event. Returns the displaced appointments and the
+    /// `(doctor, date)` of every withdrawn slot.
+    async fn create(
+        &self,
+        time_off: TimeOff,
+        event: AuditEvent,
+    ) -> Result<time_off::Written, DomainError>;
+
+    async fn get(&self, id: Uuid) -> Result<Option<TimeOff>, DomainError>;
+
+    /// Deletes it with its audit event; `NotFound` when it is gone already.
+    async fn delete(&self, id: Uuid, event: AuditEvent) -> Result<(), DomainError>;
+
+    /// Time off that overlaps `span`, of `doctor_id` (and the clinic's holidays) or of every
+    /// doctor when `None`, by start.
+    async fn overlapping(
+        &self,
+        doctor_id: Option<Uuid>,
+        span: Span,
+    ) -> Result<Vec<TimeOff>, DomainError>;
 }
 
 /// A day's free slots as the cache holds them: the JSON array of [`AvailableSlot`] already

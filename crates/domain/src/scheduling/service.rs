@@ -8,8 +8,14 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
+mod time_off;
+
+pub use time_off::TimeOffRecorded;
+
+use super::time_off::{clear_of, spans_for};
 use super::{
-    generate, AvailableSlot, DaySlots, Schedule, ScheduleInput, ScheduleRepository, SlotCache,
+    generate, AvailableSlot, DaySlots, Displaced, Schedule, ScheduleInput, ScheduleRepository,
+    SlotCache, SlotSpec, Span, TimeOff, TimeOffRepository, TimeOffRequest,
 };
 use crate::access::Permission;
 use crate::appointments::booking::{BookingWindow, DoctorWindow};
@@ -21,6 +27,7 @@ use crate::identity::{Actor, Role};
 
 pub struct SchedulingService {
     schedules: Arc<dyn ScheduleRepository>,
+    time_off: Arc<dyn TimeOffRepository>,
     directory: Arc<dyn DirectoryRepository>,
     cache: Arc<dyn SlotCache>,
     clock: Arc<dyn Clock>,
@@ -37,6 +44,7 @@ impl SchedulingService {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         schedules: Arc<dyn ScheduleRepository>,
+        time_off: Arc<dyn TimeOffRepository>,
         directory: Arc<dyn DirectoryRepository>,
         cache: Arc<dyn SlotCache>,
         clock: Arc<dyn Clock>,
@@ -45,6 +53,7 @@ impl SchedulingService {
     ) -> Self {
         Self {
             schedules,
+            time_off,
             directory,
             cache,
             clock,
@@ -71,13 +80,35 @@ pub struct DoctorBookingWindow {
 }
 
 impl SchedulingService {
-    fn today(&self) -> NaiveDate {
+    /// Today in the clinic's zone.
+    pub fn today(&self) -> NaiveDate {
         self.clock.now().with_timezone(&self.tz).date_naive()
     }
 
     fn horizon(&self) -> (NaiveDate, NaiveDate) {
         let today = self.today();
         (today, today + Duration::days(self.horizon_days))
+    }
+
+    /// Every instant slots can be generated for now, with a day's margin on each side.
+    fn horizon_span(&self) -> Span {
+        let now = self.clock.now();
+        Span {
+            starts_at: now - Duration::days(1),
+            ends_at: now + Duration::days(self.horizon_days + 2),
+        }
+    }
+
+    /// `schedule`'s slots over `from..=to` that lie outside `time_off`.
+    fn slots_of(
+        &self,
+        schedule: &Schedule,
+        from: NaiveDate,
+        to: NaiveDate,
+        time_off: &[TimeOff],
+    ) -> Vec<SlotSpec> {
+        let slots = generate(schedule, from, to, self.tz, self.clock.now());
+        clear_of(slots, &spans_for(time_off, schedule.doctor_id))
     }
 
     /// Admins manage any doctor's schedules; a doctor only its own.
@@ -173,7 +204,11 @@ impl SchedulingService {
         self.check_no_overlap(doctor_id, &input, None).await?;
         let schedule = Schedule::new(Uuid::new_v4(), doctor_id, input);
         let (from, to) = self.horizon();
-        let slots = generate(&schedule, from, to, self.tz, self.clock.now());
+        let away = self
+            .time_off
+            .overlapping(Some(doctor_id), self.horizon_span())
+            .await?;
+        let slots = self.slots_of(&schedule, from, to, &away);
         let dates: BTreeSet<NaiveDate> = slots.iter().map(|s| s.date).collect();
         let event = AuditEvent::new(
             Some(actor.user_id),
@@ -214,7 +249,11 @@ impl SchedulingService {
         updated.is_active = is_active;
         let (from, to) = self.horizon();
         let now = self.clock.now();
-        let slots = generate(&updated, from, to, self.tz, now);
+        let away = self
+            .time_off
+            .overlapping(Some(current.doctor_id), self.horizon_span())
+            .await?;
+        let slots = self.slots_of(&updated, from, to, &away);
         let event = AuditEvent::new(
             Some(actor.user_id),
             AuditAction::Update,
@@ -250,10 +289,10 @@ impl SchedulingService {
     #[tracing::instrument(name = "scheduling.generate_all", skip_all)]
     pub async fn generate_all(&self) -> Result<usize, DomainError> {
         let (from, to) = self.horizon();
-        let now = self.clock.now();
+        let away = self.time_off.overlapping(None, self.horizon_span()).await?;
         let mut created = 0;
         for schedule in self.schedules.list_active().await? {
-            let slots = generate(&schedule, from, to, self.tz, now);
+            let slots = self.slots_of(&schedule, from, to, &away);
             let dates: BTreeSet<NaiveDate> = slots.iter().map(|s| s.date).collect();
             let new = self.schedules.insert_slots(slots).await?;
             if new > 0 {
@@ -320,6 +359,7 @@ mod tests {
     ) -> SchedulingService {
         SchedulingService {
             schedules: Arc::new(schedules),
+            time_off: Arc::new(crate::scheduling::MockTimeOffRepository::new()),
             directory: Arc::new(directory),
             cache: Arc::new(cache),
             clock: Arc::new(FixedClock(

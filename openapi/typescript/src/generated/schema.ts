@@ -1108,6 +1108,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/time-off": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Time off overlapping a range of local days (staff), by start. */
+        get: operations["listTimeOff"];
+        put?: never;
+        /**
+         * Record time off (admins, or a doctor its own; clinic holidays admins only). Free slots
+         *     inside disappear at once and are not generated; booked visits inside are not cancelled:
+         *     they are answered here, listed by `GET /appointments?needsRescheduling=true`, and their
+         *     patients and the front desk are notified.
+         */
+        post: operations["createTimeOff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/time-off/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete time off (who recorded it may); the slots it kept out come back. */
+        delete: operations["deleteTimeOff"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users": {
         parameters: {
             query?: never;
@@ -1653,6 +1693,13 @@ export interface components {
         DepartmentsRequest: {
             /** @description The doctor's whole set of departments (replaces the old one); at most 20. */
             departmentIds: string[];
+        };
+        /** @description A booked visit inside new time off: still booked, to be moved. */
+        DisplacedDto: {
+            /** Format: uuid */
+            appointmentId: string;
+            /** Format: date-time */
+            startsAt: string;
         };
         DoctorDto: {
             /**
@@ -2213,6 +2260,71 @@ export interface components {
              */
             ticket: string;
         };
+        /**
+         * @description Time off in the clinic's local time: whole days `from`..=`to`, or from `startTime` on
+         *     `from` to `endTime` on `to` (one afternoon: the same date with both times).
+         */
+        TimeOffBody: {
+            /**
+             * Format: uuid
+             * @description The doctor away; left out or `null`: a clinic holiday for every doctor (admins only).
+             */
+            doctorId?: string | null;
+            /**
+             * @description When it ends on `to` (`HH:MM`); the end of that day when left out.
+             * @example 17:00
+             */
+            endTime?: string | null;
+            /** Format: date */
+            from: string;
+            /**
+             * @description Shown to staff only, never to patients. Up to 200 characters.
+             * @example Conference
+             */
+            reason?: string | null;
+            /**
+             * @description When it starts on `from` (`HH:MM`); midnight when left out.
+             * @example 14:00
+             */
+            startTime?: string | null;
+            /**
+             * Format: date
+             * @description On or after `from`; at most 366 days in all.
+             */
+            to: string;
+        };
+        TimeOffDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            createdBy: string;
+            /**
+             * Format: uuid
+             * @description `null`: a clinic holiday.
+             */
+            doctorId: string | null;
+            /**
+             * Format: date-time
+             * @description The first instant back.
+             */
+            endsAt: string;
+            /** Format: uuid */
+            id: string;
+            reason: string | null;
+            /**
+             * Format: date-time
+             * @description The first instant away.
+             */
+            startsAt: string;
+        };
+        /**
+         * @description Recorded time off and the visits it leaves to reschedule (their patients and the front
+         *     desk were notified).
+         */
+        TimeOffRecordedDto: {
+            needsRescheduling: components["schemas"]["DisplacedDto"][];
+            timeOff: components["schemas"]["TimeOffDto"];
+        };
         /** @description The multipart form (documentation only; the handler streams it). */
         UploadRecordForm: {
             /** @description Empty or left out: none. */
@@ -2440,6 +2552,11 @@ export interface operations {
                 to?: string;
                 /** @description By start time: `soonest` first (the default) or `newest` first. */
                 order?: components["schemas"]["ListOrder"];
+                /**
+                 * @description `true`: only SCHEDULED or CONFIRMED visits inside time off of their doctor or a clinic
+                 *     holiday, which need a new time (time off never cancels them by itself).
+                 */
+                needsRescheduling?: boolean;
                 /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
                 page?: number;
                 /** @description Items per page, 20 by default. */
@@ -2516,7 +2633,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SLOT_TAKEN, PATIENT_OVERLAP or DOCTOR_UNAVAILABLE */
+            /** @description SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_UNAVAILABLE, DOCTOR_TIME_OFF or NO_SHOW_LIMIT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3376,7 +3493,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SLOT_TAKEN or INVALID_TRANSITION */
+            /** @description SLOT_TAKEN, DOCTOR_TIME_OFF or INVALID_TRANSITION */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5678,6 +5795,164 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTimeOff: {
+        parameters: {
+            query?: {
+                /** @description One doctor's time off and the clinic's holidays (a doctor always sees its own). */
+                doctorId?: string;
+                /** @description First local day (today when left out). */
+                from?: string;
+                /** @description Last local day, at most 366 days after `from` (`from` plus 90 days when left out). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Time off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeOffDto"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients do not see time off */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another doctor's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTimeOff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeOffBody"];
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeOffRecordedDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such doctor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTimeOff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Time off id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such time off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
