@@ -82,7 +82,11 @@ struct NewNotificationRow {
 
 /// Locks a slot row and reads it. Locking serialises concurrent bookings of one slot: the first
 /// commits, the others then see it taken (the partial unique index is the backstop).
-async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFacts, TxError> {
+async fn lock_slot(
+    conn: &mut AsyncPgConnection,
+    slot_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<SlotFacts, TxError> {
     type SlotRow = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
     let slot: Option<SlotRow> = time_slots::table
         .find(slot_id)
@@ -101,6 +105,7 @@ async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFa
         slot.ok_or(DomainError::NotFound("slot"))?;
     // After the lock: time off recorded meanwhile locked this slot first, so it is seen here.
     let in_time_off = crate::time_off::is_away(conn, doctor_id, starts_at, ends_at).await?;
+    let held_for = crate::waitlist::held_for(conn, slot_id, now).await?;
     Ok(SlotFacts {
         id: slot_id,
         doctor_id,
@@ -109,6 +114,7 @@ async fn lock_slot(conn: &mut AsyncPgConnection, slot_id: Uuid) -> Result<SlotFa
         ends_at,
         is_available,
         in_time_off,
+        held_for,
     })
 }
 
@@ -191,12 +197,12 @@ pub(crate) async fn insert_user_notices(
         .await?)
 }
 
-async fn book_in(
+pub(crate) async fn book_in(
     conn: &mut AsyncPgConnection,
     b: &NewBooking,
     meta: &RequestMeta,
 ) -> Result<Booked, TxError> {
-    let slot = lock_slot(conn, b.slot_id).await?;
+    let slot = lock_slot(conn, b.slot_id, b.now).await?;
     let doctor = doctor_facts(conn, slot.doctor_id)
         .await?
         .ok_or(DomainError::NotFound("doctor"))?;
@@ -216,6 +222,9 @@ async fn book_in(
         .set(time_slots::is_available.eq(false))
         .execute(conn)
         .await?;
+    if slot.held_for == Some(b.patient_id) {
+        crate::waitlist::close_accepted(conn, b.slot_id, b.now).await?;
+    }
     if let Some(key) = &b.idempotency_key {
         crate::idempotency::mark_committed(conn, key, b.id).await?;
     }
@@ -527,7 +536,7 @@ pub(crate) mod moves {
             .await
             .optional()?;
         let current = Appointment::try_from(current.ok_or(DomainError::NotFound("appointment"))?)?;
-        let slot = lock_slot(conn, slot_id).await?;
+        let slot = lock_slot(conn, slot_id, now).await?;
         // A patient moving its visit: the doctor's overrides of the window, read here.
         let window = match window {
             Some(clinic) => {
@@ -551,6 +560,9 @@ pub(crate) mod moves {
             .set(time_slots::is_available.eq(false))
             .execute(conn)
             .await?;
+        if slot.held_for == Some(current.patient_id) {
+            crate::waitlist::close_accepted(conn, slot_id, now).await?;
+        }
         let mut dates = vec![plan.new_slot_date];
         if let Some(old) = current.time_slot_id {
             let old_date: NaiveDate = diesel::update(time_slots::table.find(old))

@@ -34,6 +34,12 @@ pub fn map_diesel(error: DieselError) -> DomainError {
             Some("appointments_patient_no_overlap") => {
                 Some(DomainError::Conflict(Conflict::PatientOverlap))
             }
+            Some("waitlist_entries_one_active_key") => {
+                Some(DomainError::Conflict(Conflict::AlreadyWaiting))
+            }
+            Some("waitlist_offers_one_open_per_slot_key") => {
+                Some(DomainError::Conflict(Conflict::SlotHeld))
+            }
             Some("doctor_departments_department_id_fkey") => Some(DomainError::validation(
                 "departmentIds",
                 "unknown department",

@@ -26,6 +26,7 @@ pub mod scheduling;
 pub mod schema;
 pub mod seed;
 pub mod time_off;
+pub mod waitlist;
 
 pub use analytics::PgAnalyticsRepository;
 pub use appointments::PgAppointmentRepository;
@@ -41,3 +42,4 @@ pub use pool::{PgPool, PgPoolConfig, PgProbe};
 pub use prescriptions::PgPrescriptionRepository;
 pub use scheduling::PgScheduleRepository;
 pub use time_off::PgTimeOffRepository;
+pub use waitlist::PgWaitlistRepository;

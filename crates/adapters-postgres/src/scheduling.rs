@@ -15,7 +15,9 @@ use uuid::Uuid;
 use crate::audit_outbox::insert_events;
 use crate::enums::PgDayOfWeek;
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::schema::{appointments, doctor_booking_windows, schedules, time_off, time_slots};
+use crate::schema::{
+    appointments, doctor_booking_windows, schedules, time_off, time_slots, waitlist_offers,
+};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -175,6 +177,11 @@ impl ScheduleRepository for PgScheduleRepository {
                         .filter(diesel::dsl::not(diesel::dsl::exists(
                             appointments::table
                                 .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
+                        )))
+                        // A slot ever offered from the waitlist keeps its offers' history.
+                        .filter(diesel::dsl::not(diesel::dsl::exists(
+                            waitlist_offers::table
+                                .filter(waitlist_offers::slot_id.eq(time_slots::id)),
                         ))),
                 )
                 .returning(time_slots::date)
@@ -305,6 +312,13 @@ impl ScheduleRepository for PgScheduleRepository {
             .filter(schedules::is_active.eq(true))
             // Slots inside time off exist when they were booked once (or generated before it):
             // hidden here, refused by booking.
+            // Held for a waiting patient (an open offer): nobody else sees it.
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                waitlist_offers::table
+                    .filter(waitlist_offers::slot_id.eq(time_slots::id))
+                    .filter(waitlist_offers::status.eq("OPEN"))
+                    .filter(waitlist_offers::expires_at.gt(now)),
+            )))
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 time_off::table
                     .filter(

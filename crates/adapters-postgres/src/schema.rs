@@ -344,6 +344,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    waitlist_entries (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        doctor_id -> Uuid,
+        from_date -> Date,
+        to_date -> Date,
+        #[max_length = 16]
+        part_of_day -> Nullable<Varchar>,
+        earliest -> Time,
+        latest -> Nullable<Time>,
+        #[max_length = 16]
+        status -> Varchar,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    waitlist_offers (id) {
+        id -> Uuid,
+        entry_id -> Uuid,
+        patient_id -> Uuid,
+        slot_id -> Uuid,
+        #[max_length = 16]
+        status -> Varchar,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(appointments -> doctors (doctor_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointments -> time_slots (time_slot_id));
@@ -367,6 +404,12 @@ diesel::joinable!(prescriptions -> patients (patient_id));
 diesel::joinable!(schedules -> doctors (doctor_id));
 diesel::joinable!(time_off -> doctors (doctor_id));
 diesel::joinable!(time_off -> users (created_by));
+diesel::joinable!(waitlist_entries -> doctors (doctor_id));
+diesel::joinable!(waitlist_entries -> patients (patient_id));
+diesel::joinable!(waitlist_entries -> users (created_by));
+diesel::joinable!(waitlist_offers -> patients (patient_id));
+diesel::joinable!(waitlist_offers -> time_slots (slot_id));
+diesel::joinable!(waitlist_offers -> waitlist_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     appointments,
@@ -387,4 +430,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     time_off,
     time_slots,
     users,
+    waitlist_entries,
+    waitlist_offers,
 );

@@ -16,7 +16,7 @@ use crate::appointments::insert_user_notices;
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgRole};
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::schema::{appointments, patients, time_off, time_slots, users};
+use crate::schema::{appointments, patients, time_off, time_slots, users, waitlist_offers};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -123,6 +123,9 @@ async fn create_in(
                     .filter(diesel::dsl::not(diesel::dsl::exists(
                         appointments::table
                             .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
+                    )))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        waitlist_offers::table.filter(waitlist_offers::slot_id.eq(time_slots::id)),
                     )))
                     .select(time_slots::id),
             ),

@@ -156,6 +156,15 @@ pub struct Config {
     #[arg(long, env = "BOOKING_MAX_ADVANCE_DAYS", default_value_t = 0)]
     pub booking_max_advance_days: i64,
 
+    /// How long a waitlist offer holds its slot for the patient, in minutes.
+    #[arg(long, env = "WAITLIST_HOLD_MINUTES", default_value_t = 30)]
+    pub waitlist_hold_minutes: i64,
+
+    /// How often the waitlist job expires offers and makes new ones, in seconds (slots freed
+    /// by cancellations and moves are offered at once; this catches the rest).
+    #[arg(long, env = "WAITLIST_MATCH_SECS", default_value_t = 30)]
+    pub waitlist_match_secs: u64,
+
     /// How long before an appointment its REMINDER notification is written, in minutes.
     #[arg(long, env = "REMINDER_LEAD_MINUTES", default_value_t = 1440)]
     pub reminder_lead_minutes: i64,
@@ -263,6 +272,8 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("NO_SHOW_BOOKING_LIMIT", 0, 100),
     ("BOOKING_MIN_NOTICE_HOURS", 0, 8760),
     ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
+    ("WAITLIST_HOLD_MINUTES", 1, 1440),
+    ("WAITLIST_MATCH_SECS", 1, 3600),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -421,6 +432,8 @@ impl Config {
             "NO_SHOW_BOOKING_LIMIT" => self.no_show_booking_limit.into(),
             "BOOKING_MIN_NOTICE_HOURS" => self.booking_min_notice_hours.into(),
             "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
+            "WAITLIST_HOLD_MINUTES" => self.waitlist_hold_minutes.into(),
+            "WAITLIST_MATCH_SECS" => self.waitlist_match_secs.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

@@ -222,6 +222,9 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
             "too many missed visits in the last 90 days to book online; the front desk can book"
         }
         C::DoctorTimeOff => "the doctor is away at this time (time off or a clinic holiday)",
+        C::SlotHeld => "this slot is held for a patient on the waitlist; try another slot",
+        C::OfferClosed => "this offer is no longer open: it was accepted, declined or has expired",
+        C::AlreadyWaiting => "the patient is already on this doctor's waitlist",
         C::ChatClosed => {
             "this conversation takes no more messages: the appointment was cancelled, or completed longer ago than the chat window"
         }

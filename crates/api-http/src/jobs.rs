@@ -187,6 +187,26 @@ pub fn spawn_analytics_fold(state: web::Data<AppState>) -> tokio::task::JoinHand
     })
 }
 
+/// The waitlist's step: expires offers past their hold and entries past their last day, then
+/// offers matching free slots to the patients waiting longest.
+pub async fn match_waitlist_once(state: &AppState) -> Result<usize, DomainError> {
+    state.waitlist.run_matching().await
+}
+
+/// Runs the waitlist's step every `WAITLIST_MATCH_SECS` (several processes may: each slot gets
+/// one open offer whatever runs at once).
+pub fn spawn_waitlist(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_secs(state.config.waitlist_match_secs);
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = match_waitlist_once(&state).await {
+                tracing::warn!(error = %crate::errors::cause_chain(&e), "waitlist matching failed; retrying");
+            }
+        }
+    })
+}
+
 /// Listens for committed notifications and chat events and fans them out to the live streams
 /// and chat sockets.
 pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {

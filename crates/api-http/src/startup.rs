@@ -116,6 +116,7 @@ impl Application {
             AbortOnDrop(crate::jobs::spawn_overdue_bills(state.clone())),
             AbortOnDrop(crate::jobs::spawn_live_notifications(state.clone())),
             AbortOnDrop(crate::jobs::spawn_analytics_fold(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_waitlist(state.clone())),
         ];
         Ok(Self {
             port,
@@ -165,6 +166,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
         analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
         medical_records, notifications, patients, prescriptions, schedules, time_off, users,
+        waitlist,
     };
     cfg.service(analytics::dashboard)
         .service(analytics::dashboard_csv)
@@ -211,6 +213,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(time_off::create)
         .service(time_off::list)
         .service(time_off::remove)
+        .service(waitlist::join)
+        .service(waitlist::list)
+        .service(waitlist::get)
+        .service(waitlist::leave)
+        .service(waitlist::accept)
+        .service(waitlist::decline)
         .service(appointments::book)
         .service(appointments::list)
         .service(appointments::get)

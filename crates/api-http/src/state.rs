@@ -55,6 +55,8 @@ pub struct AppState {
     pub rate_limiter: RedisRateLimiter,
     pub scheduling: SchedulingService,
     pub appointments: AppointmentService,
+    /// Shared with the services that free slots, which tell it to offer them at once.
+    pub waitlist: Arc<domain::waitlist::WaitlistService>,
     pub idempotency: domain::idempotency::Idempotency,
     pub notifications: domain::notifications::NotificationService,
     pub billing: domain::billing::BillingService,
@@ -143,6 +145,14 @@ impl AppState {
         } else {
             Arc::new(NoSlotCache)
         };
+        let waitlist = Arc::new(domain::waitlist::WaitlistService::new(
+            Arc::new(adapters_postgres::PgWaitlistRepository { pool: pg.clone() }),
+            directory_repo.clone(),
+            slot_cache.clone(),
+            clock.clone(),
+            config.timezone()?,
+            chrono::Duration::minutes(config.waitlist_hold_minutes),
+        ));
         let scheduling = SchedulingService::new(
             Arc::new(PgScheduleRepository { pool: pg.clone() }),
             Arc::new(adapters_postgres::PgTimeOffRepository { pool: pg.clone() }),
@@ -152,7 +162,8 @@ impl AppState {
             config.timezone()?,
             config.slot_horizon_days,
         )
-        .with_booking_window(config.booking_window());
+        .with_booking_window(config.booking_window())
+        .with_waitlist(waitlist.clone());
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
         let billing = domain::billing::BillingService::new(
             Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
@@ -218,7 +229,8 @@ impl AppState {
             confirm_on_the_day: config.confirm_on_the_day,
             zone: config.timezone()?,
         })
-        .with_no_show(config.no_show()?);
+        .with_no_show(config.no_show()?)
+        .with_waitlist(waitlist.clone());
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay::new(
             Arc::new(PgAuditOutbox { pool: pg.clone() }),
@@ -256,6 +268,7 @@ impl AppState {
             rate_limiter,
             scheduling,
             appointments,
+            waitlist,
             idempotency,
             notifications,
             billing,

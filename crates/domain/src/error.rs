@@ -35,6 +35,12 @@ pub enum Conflict {
     NoShowLimit,
     /// The slot lies inside time off of its doctor (or a clinic holiday).
     DoctorTimeOff,
+    /// A waitlist offer holds the slot for another patient until it is answered or expires.
+    SlotHeld,
+    /// The waitlist offer was accepted, declined or has expired.
+    OfferClosed,
+    /// The patient is already on this doctor's waitlist.
+    AlreadyWaiting,
 }
 
 impl Conflict {
@@ -56,6 +62,9 @@ impl Conflict {
             Self::ChatClosed => "CHAT_CLOSED",
             Self::NoShowLimit => "NO_SHOW_LIMIT",
             Self::DoctorTimeOff => "DOCTOR_TIME_OFF",
+            Self::SlotHeld => "SLOT_HELD",
+            Self::OfferClosed => "OFFER_CLOSED",
+            Self::AlreadyWaiting => "ALREADY_WAITING",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`directory`]: patients, doctors, departments and who may see or change them.
 //! - [`scheduling`]: weekly schedules, DST-correct slot generation, cached availability.
 //! - [`appointments`]: booking, the status machine and who may move it.
+//! - [`waitlist`]: patients waiting for a doctor, offers that hold a freed slot for the first.
 //! - [`billing`]: the bill of a completed visit, payment, OVERDUE, refund.
 //! - [`prescriptions`], [`medical_records`]: clinical content and the files behind it.
 //! - [`audit`]: the audit event written with every change, the outbox relay, the search.
@@ -50,3 +51,4 @@ pub mod scheduling;
 #[cfg(test)]
 mod testing;
 pub mod text;
+pub mod waitlist;

@@ -363,6 +363,14 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
         ),
     );
     bases.insert(
+        "acceptWaitlistOffer",
+        post(
+            &format!("/waitlist/offers/{nowhere}/accept"),
+            token(&v.patient),
+            json!({ "reason": "Ear ache" }),
+        ),
+    );
+    bases.insert(
         "registerWalkIn",
         post(
             "/appointments/walk-ins",
@@ -407,6 +415,7 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
     bases.insert("searchAuditLog", get("/audit-logs", token(&v.admin)));
     bases.insert("listAppointments", get("/appointments", token(&v.desk)));
     bases.insert("listBills", get("/billings", token(&v.admin)));
+    bases.insert("listWaitlist", get("/waitlist", token(&v.desk)));
     bases.insert("listDepartments", get("/departments", None));
     bases.insert(
         "listNotifications",

@@ -38,3 +38,4 @@ mod stores;
 mod time_off;
 mod uploads;
 mod visit;
+mod waitlist;

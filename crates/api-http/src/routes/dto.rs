@@ -237,3 +237,4 @@ page_dto!(
     MedicalRecordPage,
     crate::routes::medical_records::MedicalRecordDto
 );
+page_dto!(WaitlistPage, crate::routes::waitlist::WaitlistEntryDto);

@@ -17,3 +17,4 @@ pub mod prescriptions;
 pub mod schedules;
 pub mod time_off;
 pub mod users;
+pub mod waitlist;

@@ -27,6 +27,9 @@ pub struct SlotFacts {
     pub is_available: bool,
     /// The slot overlaps time off of its doctor or a clinic holiday (read after the lock).
     pub in_time_off: bool,
+    /// The patient a live waitlist offer holds the slot for (read after the lock): nobody
+    /// else books it until the offer is accepted, declined or expires.
+    pub held_for: Option<Uuid>,
 }
 
 /// The doctor of a slot or walk-in, as read in the transaction.
@@ -169,6 +172,14 @@ pub fn check_slot(slot: &SlotFacts, now: DateTime<Utc>) -> Result<(), DomainErro
     Ok(())
 }
 
+/// Nobody but the patient a waitlist offer holds the slot for takes it (the desk included).
+pub fn check_hold(slot: &SlotFacts, patient_id: Uuid) -> Result<(), DomainError> {
+    match slot.held_for {
+        Some(holder) if holder != patient_id => Err(DomainError::Conflict(Conflict::SlotHeld)),
+        _ => Ok(()),
+    }
+}
+
 /// The doctor takes appointments and its account is active.
 pub fn check_doctor(doctor: &DoctorFacts) -> Result<(), DomainError> {
     if doctor.is_available && doctor.is_active {
@@ -188,6 +199,7 @@ pub fn plan_booking(
     meta: &RequestMeta,
 ) -> Result<BookingPlan, DomainError> {
     check_slot(slot, booking.now)?;
+    check_hold(slot, booking.patient_id)?;
     check_doctor(doctor)?;
     if let Some(window) = booking.window {
         window
@@ -245,6 +257,7 @@ pub fn plan_reschedule(
         return Err(DomainError::Conflict(Conflict::StaleStatus));
     }
     check_slot(slot, now)?;
+    check_hold(slot, current.patient_id)?;
     if slot.doctor_id != current.doctor_id {
         return Err(DomainError::validation(
             "timeSlotId",
@@ -351,6 +364,7 @@ mod tests {
             ends_at: starts_at + chrono::Duration::minutes(30),
             is_available: available,
             in_time_off: false,
+            held_for: None,
         }
     }
 
@@ -413,6 +427,21 @@ mod tests {
             plan_booking(&by_desk, &away, &d, Uuid::new_v4(), &RequestMeta::default()).unwrap_err(),
             DomainError::Conflict(Conflict::DoctorTimeOff)
         );
+    }
+
+    #[test]
+    fn a_held_slot_is_booked_only_by_the_patient_it_is_held_for() {
+        let d = doctor(true, true);
+        let meta = RequestMeta::default();
+        let b = booking();
+        let mut held = slot(60, true, d.id);
+        held.held_for = Some(Uuid::new_v4());
+        assert_eq!(
+            plan_booking(&b, &held, &d, Uuid::new_v4(), &meta).unwrap_err(),
+            DomainError::Conflict(Conflict::SlotHeld)
+        );
+        held.held_for = Some(b.patient_id);
+        assert!(plan_booking(&b, &held, &d, Uuid::new_v4(), &meta).is_ok());
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct AppointmentService {
     time_guards: Option<TimeGuards>,
     /// When a no-show may be recorded, and what it costs.
     no_show: NoShowPolicy,
+    /// Told when a cancellation or a move frees a slot (the waitlist offers it).
+    freed: Arc<dyn crate::waitlist::SlotsFreed>,
 }
 
 /// No-shows: recorded by the visit's doctor or the desk from `grace` after the start (the
@@ -167,7 +169,13 @@ impl AppointmentService {
             booking_window: BookingWindow::default(),
             time_guards: None,
             no_show: NoShowPolicy::default(),
+            freed: Arc::new(crate::waitlist::NobodyWaits),
         }
+    }
+
+    /// Who is told when a slot frees up (nobody by default).
+    pub fn with_waitlist(self, freed: Arc<dyn crate::waitlist::SlotsFreed>) -> Self {
+        Self { freed, ..self }
     }
 
     /// The clinic's no-show rule (15 minutes' grace, no fee by default).
@@ -397,6 +405,7 @@ impl AppointmentService {
             self.cache
                 .invalidate(moved.appointment.doctor_id, &[date])
                 .await;
+            self.freed.slots_freed().await;
         }
         Ok(moved.appointment)
     }
@@ -443,6 +452,7 @@ impl AppointmentService {
             )
             .await?;
         self.cache.invalidate(moved.doctor_id, &dates).await;
+        self.freed.slots_freed().await;
         Ok(moved)
     }
 
@@ -587,6 +597,7 @@ mod tests {
             booking_window: BookingWindow::default(),
             time_guards: None,
             no_show: NoShowPolicy::default(),
+            freed: Arc::new(crate::waitlist::NobodyWaits),
         }
     }
 

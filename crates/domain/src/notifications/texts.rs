@@ -71,6 +71,18 @@ pub fn time_off_displaces(from: DateTime<Utc>, to: DateTime<Utc>, visits: usize)
     )
 }
 
+/// GENERAL to a waiting patient: a slot is held for them until the offer expires.
+pub fn waitlist_offer(starts_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Notice {
+    notice(
+        "A slot is held for you",
+        format!(
+            "A slot on {} UTC opened on the waitlist you joined. It is held for you until {} UTC: accept it to book, or it goes to the next patient.",
+            starts_at.format("%Y-%m-%d %H:%M"),
+            expires_at.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
 /// PRESCRIPTION to the patient: the medicines, as the doctor wrote them.
 pub fn prescription<'a>(medicines: impl IntoIterator<Item = &'a str>) -> Notice {
     let names: Vec<&str> = medicines.into_iter().collect();

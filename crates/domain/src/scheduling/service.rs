@@ -37,6 +37,8 @@ pub struct SchedulingService {
     horizon_days: i64,
     /// The clinic's booking window for patients (a doctor may override it).
     booking_window: BookingWindow,
+    /// Told when new slots appear (the waitlist offers them).
+    freed: Arc<dyn crate::waitlist::SlotsFreed>,
 }
 
 impl SchedulingService {
@@ -60,7 +62,13 @@ impl SchedulingService {
             tz,
             horizon_days,
             booking_window: BookingWindow::default(),
+            freed: Arc::new(crate::waitlist::NobodyWaits),
         }
+    }
+
+    /// Who is told when new slots appear (nobody by default).
+    pub fn with_waitlist(self, freed: Arc<dyn crate::waitlist::SlotsFreed>) -> Self {
+        Self { freed, ..self }
     }
 
     /// The clinic's booking window for patients (none by default).
@@ -222,6 +230,7 @@ impl SchedulingService {
         self.cache
             .invalidate(doctor_id, &dates.into_iter().collect::<Vec<_>>())
             .await;
+        self.freed.slots_freed().await;
         Ok(created)
     }
 
@@ -272,6 +281,7 @@ impl SchedulingService {
         self.cache
             .invalidate(current.doctor_id, &dates.into_iter().collect::<Vec<_>>())
             .await;
+        self.freed.slots_freed().await;
         Ok(updated)
     }
 
@@ -368,6 +378,7 @@ mod tests {
             tz: Tz::UTC,
             horizon_days: 14,
             booking_window: BookingWindow::default(),
+            freed: Arc::new(crate::waitlist::NobodyWaits),
         }
     }
 

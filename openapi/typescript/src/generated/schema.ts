@@ -1202,10 +1202,100 @@ export interface paths {
         patch: operations["setUserStatus"];
         trace?: never;
     };
+    "/waitlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Waitlist entries, oldest first: a patient's own, a doctor's own waitlist, or (the desk and
+         *     admins) the whole list.
+         */
+        get: operations["listWaitlist"];
+        put?: never;
+        /**
+         * Join a doctor's waitlist (a patient for itself, the desk for a patient). When a matching
+         *     slot is free or frees up, the patient waiting longest gets an offer holding it for
+         *     `WAITLIST_HOLD_MINUTES`, and a notification.
+         */
+        post: operations["joinWaitlist"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/waitlist/offers/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an offer (its patient, or the desk on the patient's behalf): the held slot is booked
+         *     in one transaction. After the hold it is 409 `OFFER_CLOSED`.
+         */
+        post: operations["acceptWaitlistOffer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/waitlist/offers/{id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline an offer: the patient keeps waiting for another slot and this one goes to the next
+         *     patient.
+         */
+        post: operations["declineWaitlistOffer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/waitlist/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One entry the caller may see (404 otherwise). */
+        get: operations["getWaitlistEntry"];
+        put?: never;
+        post?: never;
+        /**
+         * Leave the waitlist (a patient its own entry, the desk any); a held slot goes to the next
+         *     patient.
+         */
+        delete: operations["leaveWaitlist"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptOfferRequest: {
+            reason: string;
+            type?: null | components["schemas"]["AppointmentType"];
+        };
         AppointmentDto: {
             cancelReason?: string | null;
             /**
@@ -1807,6 +1897,26 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        JoinWaitlistRequest: {
+            /** Format: uuid */
+            doctorId: string;
+            /**
+             * Format: date
+             * @description First local day the patient could come (today or later).
+             */
+            from: string;
+            partOfDay?: null | components["schemas"]["PartOfDay"];
+            /**
+             * Format: uuid
+             * @description Required when staff add a patient; patients wait for themselves.
+             */
+            patientId?: string | null;
+            /**
+             * Format: date
+             * @description Last local day, at most 89 days after `from`.
+             */
+            to: string;
+        };
         /**
          * @description The order of an appointment list: by start time, soonest (the default) or newest first.
          * @enum {string}
@@ -1934,6 +2044,24 @@ export interface components {
         };
         /** @enum {string} */
         NotificationType: "BOOKING_CONFIRMATION" | "REMINDER" | "PRESCRIPTION" | "PAYMENT" | "GENERAL";
+        /** @description A slot held for the patient until `expiresAt`. */
+        OfferDto: {
+            /** Format: date-time */
+            endsAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            slotId: string;
+            /** Format: date-time */
+            startsAt: string;
+        };
+        /**
+         * @description A part of the day, by the slot's local start time.
+         * @enum {string}
+         */
+        PartOfDay: "MORNING" | "AFTERNOON" | "EVENING";
         PatientDto: {
             email: string;
             /** Format: uuid */
@@ -2353,6 +2481,47 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        WaitlistEntryDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            doctorId: string;
+            /** Format: date */
+            from: string;
+            /** Format: uuid */
+            id: string;
+            offer: null | components["schemas"]["OfferDto"];
+            partOfDay: null | components["schemas"]["PartOfDay"];
+            /** Format: uuid */
+            patientId: string;
+            status: components["schemas"]["WaitlistStatus"];
+            /** Format: date */
+            to: string;
+        };
+        WaitlistPage: {
+            items: components["schemas"]["WaitlistEntryDto"][];
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
+            /** Format: int32 */
+            perPage: number;
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 1,000.
+             */
+            total: number;
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
+            totalIsExact: boolean;
+        };
+        /**
+         * @description Where an entry stands.
+         * @enum {string}
+         */
+        WaitlistStatus: "WAITING" | "OFFERED" | "BOOKED" | "LEFT" | "EXPIRED";
         WalkInRequest: {
             /** Format: uuid */
             doctorId: string;
@@ -6099,6 +6268,328 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWaitlist: {
+        parameters: {
+            query?: {
+                /** @description One doctor's waitlist (a doctor always sees its own). */
+                doctorId?: string;
+                /** @description One patient's entries (a patient always sees its own). */
+                patientId?: string;
+                status?: components["schemas"]["WaitlistStatus"];
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
+                page?: number;
+                /** @description Items per page, 20 by default. */
+                perPage?: number;
+                /** @description The `nextCursor` of the page before, passed back as it is with the same filters. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitlistPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Bad filter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    joinWaitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinWaitlistRequest"];
+            };
+        };
+        responses: {
+            /** @description Waiting (or already offered a slot) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitlistEntryDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Doctors do not join waitlists */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such doctor or patient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description ALREADY_WAITING for this doctor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    acceptWaitlistOffer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Offer id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptOfferRequest"];
+            };
+        };
+        responses: {
+            /** @description Booked */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppointmentDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Doctors do not book */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such open offer of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF or DOCTOR_UNAVAILABLE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    declineWaitlistOffer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Offer id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Declined */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Doctors do not answer offers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such open offer of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OFFER_CLOSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWaitlistEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Entry id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitlistEntryDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    leaveWaitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Entry id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Doctors do not manage waitlists */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description STALE_STATUS: no longer waiting */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];

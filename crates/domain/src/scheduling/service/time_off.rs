@@ -157,6 +157,7 @@ impl SchedulingService {
         for doctor_id in doctors {
             self.cache.invalidate(doctor_id, &days).await;
         }
+        self.freed.slots_freed().await;
         Ok(())
     }
 
