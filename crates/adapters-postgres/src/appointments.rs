@@ -202,6 +202,17 @@ pub(crate) async fn book_in(
     b: &NewBooking,
     meta: &RequestMeta,
 ) -> Result<Booked, TxError> {
+    book_with(conn, b, meta, true).await
+}
+
+/// Books as [`book_in`] decides; `notify: false` leaves out the per-visit notifications (a
+/// series sends one for all).
+async fn book_with(
+    conn: &mut AsyncPgConnection,
+    b: &NewBooking,
+    meta: &RequestMeta,
+    notify: bool,
+) -> Result<Booked, TxError> {
     let slot = lock_slot(conn, b.slot_id, b.now).await?;
     let doctor = doctor_facts(conn, slot.doctor_id)
         .await?
@@ -228,8 +239,10 @@ pub(crate) async fn book_in(
     if let Some(key) = &b.idempotency_key {
         crate::idempotency::mark_committed(conn, key, b.id).await?;
     }
-    let notices: Vec<_> = plan.notices.iter().map(|n| (Some(b.id), n)).collect();
-    insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
+    if notify {
+        let notices: Vec<_> = plan.notices.iter().map(|n| (Some(b.id), n)).collect();
+        insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
+    }
     insert_events(conn, std::slice::from_ref(&plan.event)).await?;
     Ok(Booked {
         appointment: Appointment::try_from(row)?,
@@ -442,6 +455,37 @@ impl AppointmentRepository for PgAppointmentRepository {
         Ok(created)
     }
 
+    async fn book_series(
+        &self,
+        series: domain::appointments::series::NewSeries,
+        meta: RequestMeta,
+    ) -> Result<domain::appointments::series::SeriesBooked, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let booked = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                series::book_series_in(conn, &series, &meta).await
+            })
+            .await?;
+        Ok(booked)
+    }
+
+    async fn cancel_following(
+        &self,
+        id: Uuid,
+        reason: String,
+        by: Uuid,
+        _now: DateTime<Utc>,
+        meta: RequestMeta,
+    ) -> Result<Vec<Booked>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let cancelled = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                series::cancel_following_in(conn, id, &reason, by, &meta).await
+            })
+            .await?;
+        Ok(cancelled)
+    }
+
     async fn no_shows(
         &self,
         patient_id: Uuid,
@@ -512,6 +556,221 @@ impl AppointmentRepository for PgAppointmentRepository {
         insert_user_notices(&mut conn, NotificationType::Reminder, &notices)
             .await
             .map_err(DomainError::from)
+    }
+}
+
+/// Recurring series (kept apart from single bookings for reading).
+pub(crate) mod series {
+    use super::*;
+    use crate::schema::{appointment_series, appointment_series_members};
+    use domain::appointments::series::{
+        cancel_following_event, series_event, series_notices, skips_occurrence, NewSeries,
+        Occurrence, SeriesBooked, Unbooked,
+    };
+
+    pub async fn book_series_in(
+        conn: &mut AsyncPgConnection,
+        s: &NewSeries,
+        meta: &RequestMeta,
+    ) -> Result<SeriesBooked, TxError> {
+        let r = &s.request;
+        let (patient_user, doctor_user): (Uuid, Uuid) = (
+            patients::table
+                .find(r.patient_id)
+                .select(patients::user_id)
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(DomainError::NotFound("patient"))?,
+            doctors::table
+                .find(r.doctor_id)
+                .select(doctors::user_id)
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(DomainError::NotFound("doctor"))?,
+        );
+        let mut booked = Vec::new();
+        let mut unbooked = Vec::new();
+        for (position, &date) in (1u32..).zip(&s.dates) {
+            let slot: Option<Uuid> = time_slots::table
+                .filter(time_slots::doctor_id.eq(r.doctor_id))
+                .filter(time_slots::date.eq(date))
+                .filter(time_slots::start_time.eq(r.start_time))
+                .select(time_slots::id)
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(slot_id) = slot else {
+                unbooked.push(Unbooked {
+                    occurrence: position,
+                    date,
+                    reason: DomainError::validation(
+                        "startTime",
+                        "no slot of the doctor starts then: outside its schedule, or time off",
+                    ),
+                });
+                continue;
+            };
+            let booking = NewBooking {
+                id: Uuid::new_v4(),
+                patient_id: r.patient_id,
+                slot_id,
+                kind: r.kind,
+                reason: r.reason.clone(),
+                booked_by: s.booked_by,
+                now: s.now,
+                idempotency_key: None,
+                window: None,
+            };
+            // Its own savepoint: a refusal (or a constraint) undoes this occurrence only.
+            let attempt = conn
+                .transaction::<Booked, TxError, _>(async |conn| {
+                    book_with(conn, &booking, meta, false).await
+                })
+                .await;
+            match attempt {
+                Ok(done) => booked.push(Occurrence {
+                    occurrence: position,
+                    slot_date: done.slot_date.unwrap_or(date),
+                    appointment: done.appointment,
+                }),
+                Err(TxError(reason)) if skips_occurrence(&reason) => unbooked.push(Unbooked {
+                    occurrence: position,
+                    date,
+                    reason,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        if booked.is_empty() {
+            let first = unbooked.into_iter().next().map(|u| u.reason);
+            return Err(first.unwrap_or(DomainError::NotFound("slot")).into());
+        }
+        diesel::insert_into(appointment_series::table)
+            .values((
+                appointment_series::id.eq(s.id),
+                appointment_series::patient_id.eq(r.patient_id),
+                appointment_series::doctor_id.eq(r.doctor_id),
+                appointment_series::first_date.eq(r.first_date),
+                appointment_series::start_time.eq(r.start_time),
+                appointment_series::every_weeks.eq(i32::try_from(r.every_weeks).unwrap_or(0)),
+                appointment_series::occurrences.eq(i32::try_from(r.occurrences).unwrap_or(0)),
+                appointment_series::created_by.eq(s.booked_by),
+                appointment_series::created_at.eq(s.now),
+            ))
+            .execute(conn)
+            .await?;
+        let members: Vec<_> = booked
+            .iter()
+            .map(|o| {
+                (
+                    appointment_series_members::appointment_id.eq(o.appointment.id),
+                    appointment_series_members::series_id.eq(s.id),
+                    appointment_series_members::occurrence
+                        .eq(i32::try_from(o.occurrence).unwrap_or(0)),
+                )
+            })
+            .collect();
+        diesel::insert_into(appointment_series_members::table)
+            .values(&members)
+            .execute(conn)
+            .await?;
+        let first = booked[0].appointment.id;
+        let notices = series_notices(&booked, patient_user, doctor_user);
+        let notices: Vec<_> = notices.iter().map(|n| (Some(first), n)).collect();
+        insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
+        insert_events(conn, &[series_event(s, &booked, meta)]).await?;
+        Ok(SeriesBooked {
+            id: s.id,
+            booked,
+            unbooked,
+        })
+    }
+
+    pub async fn cancel_following_in(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        reason: &str,
+        by: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Vec<Booked>, TxError> {
+        let member: Option<(Uuid, i32)> = appointment_series_members::table
+            .find(id)
+            .select((
+                appointment_series_members::series_id,
+                appointment_series_members::occurrence,
+            ))
+            .first(conn)
+            .await
+            .optional()?;
+        let (series_id, from) = member.ok_or_else(|| {
+            DomainError::validation("id", "this appointment is not part of a series")
+        })?;
+        let rows: Vec<AppointmentRow> = appointments::table
+            .inner_join(appointment_series_members::table)
+            .filter(appointment_series_members::series_id.eq(series_id))
+            .filter(appointment_series_members::occurrence.ge(from))
+            .filter(appointments::status.eq_any([
+                PgAppointmentStatus::Scheduled,
+                PgAppointmentStatus::Confirmed,
+            ]))
+            .order(appointments::starts_at.asc())
+            .select(AppointmentRow::as_select())
+            .for_update()
+            .load(conn)
+            .await?;
+        let mut cancelled = Vec::new();
+        let mut events = Vec::new();
+        for row in rows {
+            let before = Appointment::try_from(row)?;
+            let after: AppointmentRow = diesel::update(appointments::table.find(before.id))
+                .set((
+                    appointments::status.eq(PgAppointmentStatus::Cancelled),
+                    appointments::cancel_reason.eq(reason),
+                ))
+                .returning(AppointmentRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let after = Appointment::try_from(after)?;
+            let mut slot_date = None;
+            if let Some(slot_id) = after.time_slot_id {
+                slot_date = Some(
+                    diesel::update(time_slots::table.find(slot_id))
+                        .set(time_slots::is_available.eq(true))
+                        .returning(time_slots::date)
+                        .get_result(conn)
+                        .await?,
+                );
+            }
+            events.push(cancel_following_event(&before, &after, by, meta));
+            cancelled.push(Booked {
+                appointment: after,
+                slot_date,
+            });
+        }
+        if let Some(first) = <[Booked]>::first(&cancelled) {
+            let patient_user: Uuid = patients::table
+                .find(first.appointment.patient_id)
+                .select(patients::user_id)
+                .first(conn)
+                .await?;
+            let notice = UserNotice {
+                user_id: patient_user,
+                notice: domain::notifications::texts::series_cancelled(
+                    cancelled.len(),
+                    first.appointment.starts_at,
+                ),
+            };
+            insert_user_notices(
+                conn,
+                NotificationType::General,
+                &[(Some(first.appointment.id), &notice)],
+            )
+            .await?;
+        }
+        insert_events(conn, &events).await?;
+        Ok(cancelled)
     }
 }
 

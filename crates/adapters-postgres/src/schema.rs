@@ -40,6 +40,32 @@ pub mod sql_types {
 
 diesel::table! {
     use diesel::sql_types::*;
+
+    appointment_series (id) {
+        id -> Uuid,
+        patient_id -> Uuid,
+        doctor_id -> Uuid,
+        first_date -> Date,
+        start_time -> Time,
+        every_weeks -> Int4,
+        occurrences -> Int4,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    appointment_series_members (appointment_id) {
+        appointment_id -> Uuid,
+        series_id -> Uuid,
+        occurrence -> Int4,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use super::sql_types::AppointmentType;
     use super::sql_types::AppointmentStatus;
 
@@ -381,6 +407,11 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(appointment_series -> doctors (doctor_id));
+diesel::joinable!(appointment_series -> patients (patient_id));
+diesel::joinable!(appointment_series -> users (created_by));
+diesel::joinable!(appointment_series_members -> appointment_series (series_id));
+diesel::joinable!(appointment_series_members -> appointments (appointment_id));
 diesel::joinable!(appointments -> doctors (doctor_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointments -> time_slots (time_slot_id));
@@ -412,6 +443,8 @@ diesel::joinable!(waitlist_offers -> time_slots (slot_id));
 diesel::joinable!(waitlist_offers -> waitlist_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    appointment_series,
+    appointment_series_members,
     appointments,
     audit_outbox,
     billings,

@@ -165,8 +165,8 @@ impl Application {
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
         analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
-        medical_records, notifications, patients, prescriptions, schedules, time_off, users,
-        waitlist,
+        medical_records, notifications, patients, prescriptions, schedules, series, time_off,
+        users, waitlist,
     };
     cfg.service(analytics::dashboard)
         .service(analytics::dashboard_csv)
@@ -229,6 +229,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(appointments::no_show)
         .service(appointments::reschedule)
         .service(appointments::walk_in)
+        .service(series::book)
+        .service(series::cancel_following)
         .service(notifications::stream_ticket)
         .service(notifications::stream)
         .service(notifications::list)

@@ -53,7 +53,7 @@ pub struct AppState {
     pub audit_log: MongoAuditLog,
     pub audit_relay: AuditRelay,
     pub rate_limiter: RedisRateLimiter,
-    pub scheduling: SchedulingService,
+    pub scheduling: Arc<SchedulingService>,
     pub appointments: AppointmentService,
     /// Shared with the services that free slots, which tell it to offer them at once.
     pub waitlist: Arc<domain::waitlist::WaitlistService>,
@@ -153,17 +153,19 @@ impl AppState {
             config.timezone()?,
             chrono::Duration::minutes(config.waitlist_hold_minutes),
         ));
-        let scheduling = SchedulingService::new(
-            Arc::new(PgScheduleRepository { pool: pg.clone() }),
-            Arc::new(adapters_postgres::PgTimeOffRepository { pool: pg.clone() }),
-            directory_repo.clone(),
-            slot_cache.clone(),
-            clock.clone(),
-            config.timezone()?,
-            config.slot_horizon_days,
-        )
-        .with_booking_window(config.booking_window())
-        .with_waitlist(waitlist.clone());
+        let scheduling = Arc::new(
+            SchedulingService::new(
+                Arc::new(PgScheduleRepository { pool: pg.clone() }),
+                Arc::new(adapters_postgres::PgTimeOffRepository { pool: pg.clone() }),
+                directory_repo.clone(),
+                slot_cache.clone(),
+                clock.clone(),
+                config.timezone()?,
+                config.slot_horizon_days,
+            )
+            .with_booking_window(config.booking_window())
+            .with_waitlist(waitlist.clone()),
+        );
         let appointment_repo = Arc::new(PgAppointmentRepository { pool: pg.clone() });
         let billing = domain::billing::BillingService::new(
             Arc::new(adapters_postgres::PgBillingRepository { pool: pg.clone() }),
@@ -230,7 +232,8 @@ impl AppState {
             zone: config.timezone()?,
         })
         .with_no_show(config.no_show()?)
-        .with_waitlist(waitlist.clone());
+        .with_waitlist(waitlist.clone())
+        .with_series(scheduling.clone(), config.timezone()?);
         let audit_log = MongoAuditLog::new(&mongo);
         let audit_relay = AuditRelay::new(
             Arc::new(PgAuditOutbox { pool: pg.clone() }),

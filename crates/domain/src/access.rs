@@ -49,6 +49,8 @@ pub enum Permission {
     Chat,
     /// Read the dashboard: admins the clinic's, a doctor its own (`domain::analytics`).
     Analytics,
+    /// Book and cancel a series of recurring visits (the desk and admins).
+    BookSeries,
     /// See recorded time off (staff; a doctor its own and the clinic's holidays).
     ViewTimeOff,
 }
@@ -66,7 +68,9 @@ impl Permission {
             Self::ListPatients | Self::ViewTimeOff => &[Admin, Receptionist, Doctor],
             Self::ListBills => &[Admin, Receptionist, Patient],
             Self::ReadPrescriptions => &[Admin, Doctor, Patient],
-            Self::RegisterPatients | Self::RegisterWalkIns => &[Admin, Receptionist],
+            Self::RegisterPatients | Self::RegisterWalkIns | Self::BookSeries => {
+                &[Admin, Receptionist]
+            }
             Self::EditPatients | Self::Book | Self::Pay => &[Admin, Receptionist, Patient],
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
             Self::WritePrescriptions => &[Doctor],
@@ -98,7 +102,7 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 19] = [
+        let cases: [(Permission, &[Role]); 20] = [
             (Permission::ListPatients, &[A, R, D]),
             (Permission::ListBills, &[A, R, P]),
             (Permission::ReadPrescriptions, &[A, D, P]),
@@ -118,6 +122,7 @@ mod tests {
             (Permission::Chat, &[D, P]),
             (Permission::Analytics, &[A, D]),
             (Permission::ViewTimeOff, &[A, R, D]),
+            (Permission::BookSeries, &[A, R]),
         ];
         for (permission, allowed) in cases {
             for role in [A, D, R, P] {

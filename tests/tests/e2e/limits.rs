@@ -363,6 +363,24 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
         ),
     );
     bases.insert(
+        "bookAppointmentSeries",
+        post(
+            "/appointment-series",
+            token(&v.desk),
+            json!({ "patientId": v.patient_id, "doctorId": other_doctor, "firstDate": "2031-01-06",
+                "startTime": "13:00", "everyWeeks": 2, "occurrences": 3, "type": "FOLLOW_UP",
+                "reason": "Ear ache" }),
+        ),
+    );
+    bases.insert(
+        "cancelFollowingAppointments",
+        post(
+            &format!("/appointments/{}/cancel-following", v.appointment_id),
+            token(&v.desk),
+            json!({ "reason": "The patient called" }),
+        ),
+    );
+    bases.insert(
         "acceptWaitlistOffer",
         post(
             &format!("/waitlist/offers/{nowhere}/accept"),

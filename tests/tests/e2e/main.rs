@@ -34,6 +34,7 @@ mod pages;
 mod redis_use;
 mod scheduling_rules;
 mod seed;
+mod series;
 mod stores;
 mod time_off;
 mod uploads;

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod patients;
 pub mod prescriptions;
 pub mod schedules;
+pub mod series;
 pub mod time_off;
 pub mod users;
 pub mod waitlist;

@@ -6,6 +6,7 @@
 //! slot exactly one succeeds; the others get `Conflict(SlotTaken)`.
 
 pub mod booking;
+pub mod series;
 mod service;
 pub mod status;
 
@@ -177,6 +178,31 @@ pub trait AppointmentRepository: Send + Sync {
         booking: WalkIn,
         meta: crate::audit::RequestMeta,
     ) -> Result<Appointment, DomainError>;
+
+    /// Books a series in one transaction (see [`series`]): inserts the series, then for each
+    /// date the doctor's slot starting at the series' local time, booked as
+    /// [`AppointmentRepository::book`] decides inside its own savepoint (without the per-visit
+    /// notifications); a refusal [`series::skips_occurrence`] lists is recorded and the rest go
+    /// on. One notification per series to patient and doctor ([`series::series_notices`]), the
+    /// series' audit event. When nothing books, nothing is written and the first refusal is
+    /// the error.
+    async fn book_series(
+        &self,
+        series: series::NewSeries,
+        meta: crate::audit::RequestMeta,
+    ) -> Result<series::SeriesBooked, DomainError>;
+
+    /// Cancels `id` and every later occurrence of its series still SCHEDULED or CONFIRMED, in
+    /// one transaction (slots freed, an audit event each, one notification to the patient).
+    /// `Validation("id")` when it is not part of a series.
+    async fn cancel_following(
+        &self,
+        id: Uuid,
+        reason: String,
+        by: Uuid,
+        now: DateTime<Utc>,
+        meta: crate::audit::RequestMeta,
+    ) -> Result<Vec<Booked>, DomainError>;
 
     /// How many of the patient's appointments were no-shows: in all, and starting since
     /// `since`.

@@ -1,8 +1,10 @@
 //! Appointment use cases with the role rules of the spec.
 
+mod series;
+
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use super::booking::BookingWindow;
@@ -75,6 +77,10 @@ pub struct AppointmentService {
     no_show: NoShowPolicy,
     /// Told when a cancellation or a move frees a slot (the waitlist offers it).
     freed: Arc<dyn crate::waitlist::SlotsFreed>,
+    /// Generates the slots a series books beyond the horizon (none: only existing slots).
+    slots: Option<Arc<dyn crate::scheduling::SlotSource>>,
+    /// The clinic's zone: a series' dates are local.
+    zone: chrono_tz::Tz,
 }
 
 /// No-shows: recorded by the visit's doctor or the desk from `grace` after the start (the
@@ -170,6 +176,21 @@ impl AppointmentService {
             time_guards: None,
             no_show: NoShowPolicy::default(),
             freed: Arc::new(crate::waitlist::NobodyWaits),
+            slots: None,
+            zone: chrono_tz::Tz::UTC,
+        }
+    }
+
+    /// Series: where their slots come from, and the clinic's zone their dates are in.
+    pub fn with_series(
+        self,
+        slots: Arc<dyn crate::scheduling::SlotSource>,
+        zone: chrono_tz::Tz,
+    ) -> Self {
+        Self {
+            slots: Some(slots),
+            zone,
+            ..self
         }
     }
 
@@ -598,6 +619,8 @@ mod tests {
             time_guards: None,
             no_show: NoShowPolicy::default(),
             freed: Arc::new(crate::waitlist::NobodyWaits),
+            slots: None,
+            zone: chrono_tz::Tz::UTC,
         }
     }
 

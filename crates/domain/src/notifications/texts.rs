@@ -83,6 +83,39 @@ pub fn waitlist_offer(starts_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> No
     )
 }
 
+/// BOOKING_CONFIRMATION to the patient for a whole series of visits.
+pub fn series_booked(count: usize, first: DateTime<Utc>) -> Notice {
+    notice(
+        "Appointments booked",
+        format!(
+            "{count} recurring appointments are booked for you, the first on {} UTC.",
+            first.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
+/// BOOKING_CONFIRMATION to the doctor for a whole series of visits.
+pub fn series_booked_for_doctor(count: usize, first: DateTime<Utc>) -> Notice {
+    notice(
+        "New recurring appointments",
+        format!(
+            "{count} recurring appointments were booked with you, the first on {} UTC.",
+            first.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
+/// GENERAL to the patient when the desk cancels the rest of a series.
+pub fn series_cancelled(count: usize, from: DateTime<Utc>) -> Notice {
+    notice(
+        "Appointments cancelled",
+        format!(
+            "{count} of your recurring appointments, from {} UTC on, were cancelled.",
+            from.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
 /// PRESCRIPTION to the patient: the medicines, as the doctor wrote them.
 pub fn prescription<'a>(medicines: impl IntoIterator<Item = &'a str>) -> Notice {
     let names: Vec<&str> = medicines.into_iter().collect();

@@ -255,6 +255,14 @@ pub trait ScheduleRepository: Send + Sync {
     ) -> Result<(), DomainError>;
 }
 
+/// Makes sure the slots a booking will look for exist: generates a doctor's slots on the
+/// given dates from its active schedules (time off excepted), also beyond the horizon.
+/// Idempotent.
+#[async_trait]
+pub trait SlotSource: Send + Sync {
+    async fn ensure_slots(&self, doctor_id: Uuid, dates: &[NaiveDate]) -> Result<(), DomainError>;
+}
+
 /// Recorded time off, in PostgreSQL (see [`time_off`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

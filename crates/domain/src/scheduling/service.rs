@@ -349,6 +349,38 @@ impl SchedulingService {
     }
 }
 
+#[async_trait::async_trait]
+impl super::SlotSource for SchedulingService {
+    async fn ensure_slots(&self, doctor_id: Uuid, dates: &[NaiveDate]) -> Result<(), DomainError> {
+        let (Some(&first), Some(&last)) = (dates.iter().min(), dates.iter().max()) else {
+            return Ok(());
+        };
+        let span = Span {
+            starts_at: crate::scheduling::time_off::at_or_after(
+                self.tz,
+                first.and_time(chrono::NaiveTime::MIN),
+            )
+            .unwrap_or_else(|| self.clock.now()),
+            ends_at: crate::scheduling::time_off::at_or_after(
+                self.tz,
+                (last + Duration::days(1)).and_time(chrono::NaiveTime::MIN),
+            )
+            .unwrap_or_else(|| self.clock.now()),
+        };
+        let away = self.time_off.overlapping(Some(doctor_id), span).await?;
+        let mut slots = Vec::new();
+        for schedule in self.schedules.list_for_doctor(doctor_id).await? {
+            for &date in dates {
+                slots.extend(self.slots_of(&schedule, date, date, &away));
+            }
+        }
+        if self.schedules.insert_slots(slots).await? > 0 {
+            self.cache.invalidate(doctor_id, dates).await;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

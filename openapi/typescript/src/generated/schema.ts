@@ -38,6 +38,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/appointment-series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Book a series of recurring visits for one patient and doctor at the same local time (the
+         *     desk and admins). Every free occurrence is booked in one transaction; `notBooked` lists the
+         *     others and why. When none can be booked, nothing is written and the first occurrence's
+         *     refusal is the answer.
+         */
+        post: operations["bookAppointmentSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/appointments": {
         parameters: {
             query?: never;
@@ -112,6 +134,26 @@ export interface paths {
          *     any time before IN_PROGRESS. Frees the slot.
          */
         post: operations["cancelAppointment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/appointments/{id}/cancel-following": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel this visit and every later one of its series still SCHEDULED or CONFIRMED, in one
+         *     transaction (the desk and admins); the patient is notified once.
+         */
+        post: operations["cancelFollowingAppointments"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1451,6 +1493,15 @@ export interface components {
             timeSlotId: string;
             type: components["schemas"]["AppointmentType"];
         };
+        /** @description A booked visit of the series. */
+        BookedOccurrenceDto: {
+            appointment: components["schemas"]["AppointmentDto"];
+            /**
+             * Format: int32
+             * @description 1-based position in the series.
+             */
+            occurrence: number;
+        };
         /**
          * @description A doctor's booking window: what the doctor set (`null`: the clinic's value) and what
          *     patients booking themselves are held to.
@@ -1500,8 +1551,18 @@ export interface components {
             role?: null | components["schemas"]["Role"];
             title: string;
         };
+        CancelFollowingRequest: {
+            reason: string;
+        };
         CancelRequest: {
             reason: string;
+        };
+        CancelledDto: {
+            /**
+             * @description The visits cancelled, soonest first (those already started, done or cancelled stay as
+             *     they were).
+             */
+            cancelled: components["schemas"]["AppointmentDto"][];
         };
         /**
          * @description A headline figure now and in the previous period. Counts are integers; rates and money are
@@ -2313,6 +2374,42 @@ export interface components {
              */
             message: string;
         };
+        SeriesBody: {
+            /** Format: uuid */
+            doctorId: string;
+            /**
+             * Format: int32
+             * @description Weeks between visits, 1 (weekly) to 12; 1 when left out.
+             * @example 2
+             */
+            everyWeeks?: number;
+            /**
+             * Format: date
+             * @description The first visit's local date (today or later).
+             */
+            firstDate: string;
+            /**
+             * Format: int32
+             * @description 2 to 26 visits.
+             * @example 6
+             */
+            occurrences: number;
+            /** Format: uuid */
+            patientId: string;
+            reason: string;
+            /**
+             * @description Every visit's local start time (`HH:MM`): the doctor's slot starting then is booked.
+             * @example 09:00
+             */
+            startTime: string;
+            type: components["schemas"]["AppointmentType"];
+        };
+        SeriesDto: {
+            booked: components["schemas"]["BookedOccurrenceDto"][];
+            /** Format: uuid */
+            id: string;
+            notBooked: components["schemas"]["UnbookedOccurrenceDto"][];
+        };
         /** @description One signed-in device of the current user. */
         SessionDto: {
             /** @description The session making this request. */
@@ -2452,6 +2549,18 @@ export interface components {
         TimeOffRecordedDto: {
             needsRescheduling: components["schemas"]["DisplacedDto"][];
             timeOff: components["schemas"]["TimeOffDto"];
+        };
+        /**
+         * @description A visit of the series that could not be booked, with the error a single booking of it
+         *     would have had (`VALIDATION_FAILED` on `startTime` when the doctor has no slot starting then).
+         */
+        UnbookedOccurrenceDto: {
+            code: string;
+            /** Format: date */
+            date: string;
+            message: string;
+            /** Format: int32 */
+            occurrence: number;
         };
         /** @description The multipart form (documentation only; the handler streams it). */
         UploadRecordForm: {
@@ -2698,6 +2807,72 @@ export interface operations {
                 };
             };
             /** @description An unknown range, a missing from/to, more than 366 days */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    bookAppointmentSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeriesBody"];
+            };
+        };
+        responses: {
+            /** @description Booked (some occurrences may be listed in notBooked) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Only the desk and admins book series */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such patient or doctor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No occurrence could be booked (the first's refusal) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid series */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2969,6 +3144,66 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description No reason, or inside the notice period */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelFollowingAppointments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelFollowingRequest"];
+            };
+        };
+        responses: {
+            /** @description Cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelledDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Only the desk and admins */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such appointment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not part of a series, or no reason */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,2 @@
+DROP TABLE appointment_series_members;
+DROP TABLE appointment_series;
