@@ -191,6 +191,59 @@ impl TestApp {
             .unwrap_or_default()
     }
 
+    /// The roll-up's rows (folded and not) that differ from the raw aggregation of the tables, as
+    /// text: empty when the roll-up is exact. Rows of nothing but zeros count as absent.
+    pub async fn rollup_differences(&self) -> Vec<String> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            row: String,
+        }
+        const DIFF: &str = r#"
+            WITH kept AS (
+                SELECT day, doctor_id, sum(scheduled) AS scheduled, sum(confirmed) AS confirmed,
+                       sum(in_progress) AS in_progress, sum(completed) AS completed,
+                       sum(cancelled) AS cancelled, sum(slots) AS slots,
+                       sum(slots_taken) AS slots_taken, sum(paid) AS paid, sum(pending) AS pending,
+                       sum(overdue) AS overdue, sum(refunded) AS refunded, sum(no_show) AS no_show
+                FROM (SELECT * FROM analytics_daily UNION ALL SELECT * FROM analytics_daily_changes) x
+                GROUP BY day, doctor_id
+            ), raw AS (
+                SELECT * FROM analytics_raw_daily((SELECT zone FROM analytics_settings))
+            ), nonzero_kept AS (
+                SELECT * FROM kept WHERE (scheduled, confirmed, in_progress, completed, cancelled, slots,
+                    slots_taken, paid, pending, overdue, refunded, no_show)
+                    <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            ), lead_kept AS (
+                SELECT day, hours, sum(appointments) AS appointments
+                FROM (SELECT * FROM analytics_lead_hours
+                      UNION ALL SELECT * FROM analytics_lead_hours_changes) x
+                GROUP BY day, hours HAVING sum(appointments) <> 0
+            ), lead_raw AS (
+                SELECT * FROM analytics_raw_lead_hours((SELECT zone FROM analytics_settings))
+            )
+            SELECT 'kept only: ' || k::text AS row
+            FROM (SELECT * FROM nonzero_kept EXCEPT SELECT * FROM raw) k
+            UNION ALL
+            SELECT 'raw only: ' || r::text FROM (SELECT * FROM raw EXCEPT SELECT * FROM nonzero_kept) r
+            UNION ALL
+            SELECT 'lead kept only: ' || l::text
+            FROM (SELECT * FROM lead_kept EXCEPT SELECT * FROM lead_raw) l
+            UNION ALL
+            SELECT 'lead raw only: ' || l::text
+            FROM (SELECT * FROM lead_raw EXCEPT SELECT * FROM lead_kept) l
+        "#;
+        let mut conn = self.app.pg.get().await.unwrap();
+        diesel::sql_query(DIFF)
+            .load::<Row>(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.row)
+            .collect()
+    }
+
     /// `SELECT count(*)` of a table.
     pub async fn count_rows(&self, table: &str) -> i64 {
         use diesel_async::RunQueryDsl;

@@ -226,59 +226,6 @@ async fn sql(app: &TestApp, sql: &str) {
     conn.batch_execute(sql).await.unwrap();
 }
 
-/// The roll-up's rows (folded and not) that differ from the raw aggregation of the tables, as
-/// text: empty when the roll-up is exact. Rows of nothing but zeros count as absent.
-async fn rollup_differences(app: &TestApp) -> Vec<String> {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        row: String,
-    }
-    const DIFF: &str = r#"
-        WITH kept AS (
-            SELECT day, doctor_id, sum(scheduled) AS scheduled, sum(confirmed) AS confirmed,
-                   sum(in_progress) AS in_progress, sum(completed) AS completed,
-                   sum(cancelled) AS cancelled, sum(slots) AS slots,
-                   sum(slots_taken) AS slots_taken, sum(paid) AS paid, sum(pending) AS pending,
-                   sum(overdue) AS overdue, sum(refunded) AS refunded, sum(no_show) AS no_show
-            FROM (SELECT * FROM analytics_daily UNION ALL SELECT * FROM analytics_daily_changes) x
-            GROUP BY day, doctor_id
-        ), raw AS (
-            SELECT * FROM analytics_raw_daily((SELECT zone FROM analytics_settings))
-        ), nonzero_kept AS (
-            SELECT * FROM kept WHERE (scheduled, confirmed, in_progress, completed, cancelled, slots,
-                slots_taken, paid, pending, overdue, refunded, no_show)
-                <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        ), lead_kept AS (
-            SELECT day, hours, sum(appointments) AS appointments
-            FROM (SELECT * FROM analytics_lead_hours
-                  UNION ALL SELECT * FROM analytics_lead_hours_changes) x
-            GROUP BY day, hours HAVING sum(appointments) <> 0
-        ), lead_raw AS (
-            SELECT * FROM analytics_raw_lead_hours((SELECT zone FROM analytics_settings))
-        )
-        SELECT 'kept only: ' || k::text AS row
-        FROM (SELECT * FROM nonzero_kept EXCEPT SELECT * FROM raw) k
-        UNION ALL
-        SELECT 'raw only: ' || r::text FROM (SELECT * FROM raw EXCEPT SELECT * FROM nonzero_kept) r
-        UNION ALL
-        SELECT 'lead kept only: ' || l::text
-        FROM (SELECT * FROM lead_kept EXCEPT SELECT * FROM lead_raw) l
-        UNION ALL
-        SELECT 'lead raw only: ' || l::text
-        FROM (SELECT * FROM lead_raw EXCEPT SELECT * FROM lead_kept) l
-    "#;
-    let mut conn = app.app.pg.get().await.unwrap();
-    diesel::sql_query(DIFF)
-        .load::<Row>(&mut conn)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.row)
-        .collect()
-}
-
 /// The counts of a dashboard's list (`byStatus`, `byDay`) by their key.
 fn counts(list: &Value, key: &str) -> Vec<(String, u64)> {
     list.as_array()
@@ -628,10 +575,10 @@ async fn every_figure_is_exact_across_dst_changes_in_the_clinics_zone() {
 
     // The fold changes where the counts are kept, not what they are; the roll-up equals the
     // raw aggregation before and after it.
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     api_http::jobs::fold_analytics_once(&app.app).await.unwrap();
     assert_eq!(app.count_rows("analytics_daily_changes").await, 0);
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     let key = app.app.redis.key("analytics:clinic:2026-03-28..2026-03-31");
     let _: i64 = app
         .app
@@ -650,7 +597,7 @@ async fn every_figure_is_exact_across_dst_changes_in_the_clinics_zone() {
 async fn the_rollup_follows_every_change_the_api_makes() {
     let (app, clock) = TestApp::spawn_with_manual_clock(|_| {}).await;
     let mut v = app.visit("80.50", true).await;
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     app.step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
 
@@ -664,7 +611,7 @@ async fn the_rollup_follows_every_change_the_api_makes() {
     let results =
         futures::future::join_all(racers.iter().map(|p| app.book(&p.token, &slots[0], None))).await;
     assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1);
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 
     let (status, second) = app.book(&v.other_patient.token, &slots[1], None).await;
     assert_eq!(status, 201, "{second}");
@@ -706,7 +653,7 @@ async fn the_rollup_follows_every_change_the_api_makes() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 
     // The bill goes overdue by the job, is paid, then refunded.
     let (_, bills) = app
@@ -718,7 +665,7 @@ async fn the_rollup_follows_every_change_the_api_makes() {
         api_http::jobs::mark_overdue_once(&app.app).await.unwrap(),
         1
     );
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     // Two weeks on, the morning's sessions have expired.
     app.relogin(&mut v.desk).await;
     app.relogin(&mut v.admin).await;
@@ -741,9 +688,9 @@ async fn the_rollup_follows_every_change_the_api_makes() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     api_http::jobs::fold_analytics_once(&app.app).await.unwrap();
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }
 
 /// Random changes to a seeded clinic from four connections at once (some transactions
@@ -763,7 +710,7 @@ async fn concurrent_random_changes_leave_the_rollup_equal_to_the_raw_aggregation
     )
     .await
     .unwrap();
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 
     // Each statement picks its rows at random in PostgreSQL; the tables' rules (one active
     // booking per slot, no overlapping visits of a patient, bills' paid fields) refuse some.
@@ -863,9 +810,9 @@ async fn concurrent_random_changes_leave_the_rollup_equal_to_the_raw_aggregation
         refused > 0,
         "some changes are refused by the rules: {outcomes:?}"
     );
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
     api_http::jobs::fold_analytics_once(&app.app).await.unwrap();
-    assert_eq!(rollup_differences(&app).await, Vec::<String>::new());
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }
 
 /// Two `serve` processes asked for the same missing dashboard at once count it once: the one

@@ -282,6 +282,8 @@ async fn a_series_books_what_is_free_lists_the_rest_and_cancels_from_one_visit_o
         (422, Some("id")),
         "{body}"
     );
+    // Savepoints rolled back the refused occurrences: the roll-up kept only what committed.
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }
 
 /// The id of the patient's visit with the other doctor (not in any series).

@@ -363,4 +363,6 @@ async fn a_booking_racing_time_off_is_either_listed_or_refused() {
         "and was found by the recording transaction (so notified)"
     );
     assert!(app.free_slots(&doctor_id, date).await.is_empty());
+    // The dashboard's roll-up saw every slot withdrawn and every booking.
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }

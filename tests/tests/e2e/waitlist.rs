@@ -459,4 +459,5 @@ async fn an_accepting_patient_and_the_desk_racing_for_a_held_slot_have_one_winne
             .await,
         4
     );
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }
