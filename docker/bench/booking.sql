@@ -1,5 +1,5 @@
--- pgbench script: the statements a booking transaction runs (lock the slot, read the doctor,
--- read the patient, insert the appointment, take the slot, two notifications, the audit outbox
+-- pgbench script: the statements a booking transaction runs (lock the slot, is it inside time
+-- off, is it held by a waitlist offer, read the doctor, read the patient, insert the appointment, take the slot, two notifications, the audit outbox
 -- row), on a random free slot of the benchmark's pool, each statement finding its rows by the
 -- slot number. It ends in ROLLBACK so every run books the same free slots: the ceiling of what
 -- PostgreSQL itself does for this transaction on this machine, without HTTP, JSON or Redis.
@@ -8,6 +8,12 @@
 BEGIN;
 SELECT s.doctor_id, s.date, s.starts_at, s.ends_at, s.is_available
   FROM time_slots s WHERE s.id = (SELECT id FROM bench_slots WHERE n = :n) FOR UPDATE;
+SELECT EXISTS (SELECT 1 FROM time_off t
+                WHERE (t.doctor_id = s.doctor_id OR t.doctor_id IS NULL)
+                  AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at)
+  FROM time_slots s WHERE s.id = (SELECT id FROM bench_slots WHERE n = :n);
+SELECT patient_id FROM waitlist_offers
+ WHERE slot_id = (SELECT id FROM bench_slots WHERE n = :n) AND status = 'OPEN' AND expires_at > now();
 SELECT d.consultation_fee, d.is_available, u.is_active, u.id
   FROM doctors d JOIN users u ON u.id = d.user_id
  WHERE d.id = (SELECT doctor_id FROM time_slots WHERE id = (SELECT id FROM bench_slots WHERE n = :n));

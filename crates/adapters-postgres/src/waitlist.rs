@@ -120,11 +120,22 @@ type OfferRow = (
     DateTime<Utc>,
     DateTime<Utc>,
     DateTime<Utc>,
+    String,
 );
 
 fn offer_of(r: OfferRow) -> Offer {
-    let (id, entry_id, patient_id, doctor_id, slot_id, slot_date, starts_at, ends_at, expires_at) =
-        r;
+    let (
+        id,
+        entry_id,
+        patient_id,
+        doctor_id,
+        slot_id,
+        slot_date,
+        starts_at,
+        ends_at,
+        expires_at,
+        status,
+    ) = r;
     Offer {
         id,
         entry_id,
@@ -135,6 +146,7 @@ fn offer_of(r: OfferRow) -> Offer {
         starts_at,
         ends_at,
         expires_at,
+        open: status == OPEN,
     }
 }
 
@@ -153,6 +165,7 @@ macro_rules! offers_with_slots {
                 time_slots::starts_at,
                 time_slots::ends_at,
                 waitlist_offers::expires_at,
+                waitlist_offers::status,
             ))
     };
 }
@@ -282,6 +295,7 @@ async fn offer_in(
         starts_at: pair.starts_at,
         ends_at: pair.ends_at,
         expires_at,
+        open: true,
     };
     let inserted = diesel::insert_into(waitlist_offers::table)
         .values((
@@ -467,7 +481,7 @@ impl WaitlistRepository for PgWaitlistRepository {
 
     async fn offer(&self, id: Uuid) -> Result<Option<Offer>, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let row: Option<OfferRow> = open_offers!()
+        let row: Option<OfferRow> = offers_with_slots!()
             .filter(waitlist_offers::id.eq(id))
             .first(&mut conn)
             .await

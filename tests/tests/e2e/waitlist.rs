@@ -259,7 +259,7 @@ async fn a_freed_slot_is_offered_in_turn_and_accepting_books_it() {
             Some(accept_body()),
         )
         .await;
-    assert_eq!(status, 404, "no open offer any more");
+    assert_eq!(status, 409, "answered already: OFFER_CLOSED");
 
     // The first leaves; the evening patient never matched a morning slot.
     cancel(&app, &desk, &booked[1]).await;

@@ -216,13 +216,13 @@ pub async fn leave(
 }
 
 /// Accept an offer (its patient, or the desk on the patient's behalf): the held slot is booked
-/// in one transaction. After the hold it is 409 `OFFER_CLOSED`.
+/// in one transaction. An offer already answered, or past its hold, is 409 `OFFER_CLOSED`.
 #[utoipa::path(operation_id = "acceptWaitlistOffer", tag = "waitlist", security(("bearer" = [])), request_body = AcceptOfferRequest,
     params(("id" = Uuid, Path, description = "Offer id")),
     responses(
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 403, description = "Doctors do not book", body = ErrorBody),
-        (status = 404, description = "No such open offer of yours", body = ErrorBody),
+        (status = 404, description = "No such offer of yours", body = ErrorBody),
         (status = 409, description = "OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF or DOCTOR_UNAVAILABLE", body = ErrorBody),
         (status = 422, description = "Invalid reason", body = ErrorBody),
     ))]
@@ -254,8 +254,8 @@ pub async fn accept(
     responses(
         (status = 204, description = "Declined"),
         (status = 403, description = "Doctors do not answer offers", body = ErrorBody),
-        (status = 404, description = "No such open offer of yours", body = ErrorBody),
-        (status = 409, description = "OFFER_CLOSED", body = ErrorBody),
+        (status = 404, description = "No such offer of yours", body = ErrorBody),
+        (status = 409, description = "OFFER_CLOSED: answered already or past its hold", body = ErrorBody),
     ))]
 #[post("/waitlist/offers/{id}/decline")]
 pub async fn decline(

@@ -68,9 +68,13 @@ impl SeriesRequest {
             ));
         }
         let step = Duration::weeks(i64::from(self.every_weeks));
-        Ok((0..self.occurrences)
+        let dates: Vec<NaiveDate> = (0..self.occurrences)
             .map(|k| self.first_date + step * i32::try_from(k).unwrap_or(0))
-            .collect())
+            .collect();
+        if let Some(&last) = dates.last() {
+            crate::dates::check_date("firstDate", last)?;
+        }
+        Ok(dates)
     }
 }
 
@@ -225,6 +229,13 @@ mod tests {
         assert_eq!(field(request(0, 4, 0)), "everyWeeks");
         assert_eq!(field(request(13, 4, 0)), "everyWeeks");
         assert_eq!(field(request(1, 4, -1)), "firstDate");
+        let mut late = request(12, 26, 0);
+        late.first_date = NaiveDate::from_ymd_opt(9999, 6, 1).unwrap();
+        assert_eq!(
+            field(late),
+            "firstDate",
+            "the last visit would fall after 9999"
+        );
         let mut odd = request(1, 4, 0);
         odd.start_time = NaiveTime::from_hms_opt(9, 0, 30).unwrap();
         assert_eq!(field(odd), "startTime");

@@ -145,6 +145,8 @@ pub struct Offer {
     pub ends_at: DateTime<Utc>,
     /// The hold ends here; after it, the slot goes to the next patient.
     pub expires_at: DateTime<Utc>,
+    /// Still waiting for an answer (not accepted, declined or expired).
+    pub open: bool,
 }
 
 impl Offer {
@@ -224,7 +226,7 @@ pub trait WaitlistRepository: Send + Sync {
         event: AuditEvent,
     ) -> Result<Option<Offer>, DomainError>;
 
-    /// An open offer by id.
+    /// An offer by id, open or not.
     async fn offer(&self, id: Uuid) -> Result<Option<Offer>, DomainError>;
 
     /// In one transaction: the offer is still open and its hold runs at `booking.now`

@@ -18,7 +18,7 @@ use crate::appointments::{Appointment, AppointmentType, NewBooking};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
-use crate::error::DomainError;
+use crate::error::{Conflict, DomainError};
 use crate::identity::{parse_optional_text, Actor, Role};
 use crate::paging::{Page, PageRequest};
 use crate::scheduling::SlotCache;
@@ -109,7 +109,8 @@ impl WaitlistService {
         }
     }
 
-    /// An open offer the actor may answer: its patient's, or any for the desk.
+    /// An open offer the actor may answer: its patient's, or any for the desk. Another
+    /// patient's is `NotFound`; one already answered or expired is `Conflict(OfferClosed)`.
     async fn answerable_offer(&self, actor: &Actor, id: Uuid) -> Result<Offer, DomainError> {
         actor.require(Permission::Book)?;
         let offer = self
@@ -121,6 +122,7 @@ impl WaitlistService {
             Role::Patient if actor.patient_id != Some(offer.patient_id) => {
                 Err(DomainError::NotFound("offer"))
             }
+            _ if !offer.open => Err(DomainError::Conflict(Conflict::OfferClosed)),
             _ => Ok(offer),
         }
     }
@@ -321,7 +323,6 @@ mod tests {
     use crate::audit::RequestMeta;
     use crate::clock::FixedClock;
     use crate::directory::MockDirectoryRepository;
-    use crate::error::Conflict;
     use crate::scheduling::MockSlotCache;
     use crate::waitlist::MockWaitlistRepository;
     use chrono::{TimeZone, Utc};
@@ -369,6 +370,7 @@ mod tests {
             starts_at: now() + Duration::hours(3),
             ends_at: now() + Duration::hours(4),
             expires_at: now() + Duration::minutes(30),
+            open: true,
         }
     }
 
@@ -412,16 +414,25 @@ mod tests {
         let mine = actor(Role::Patient);
         let theirs = offer(Uuid::new_v4());
         let own = offer(mine.patient_id.unwrap());
+        let mut answered = offer(mine.patient_id.unwrap());
+        answered.open = false;
+        let known = [theirs.clone(), own.clone(), answered.clone()];
         let mut repo = MockWaitlistRepository::new();
-        let (a, b) = (theirs.clone(), own.clone());
         repo.expect_offer()
-            .returning(move |id| Ok([a.clone(), b.clone()].into_iter().find(|o| o.id == id)));
+            .returning(move |id| Ok(known.iter().find(|o| o.id == id).cloned()));
+        // Only the open own offer reaches the repository's decline (which found it closed
+        // meanwhile, as a racing answer would).
         repo.expect_decline()
+            .times(1)
             .returning(|_, _, _| Err(DomainError::Conflict(Conflict::OfferClosed)));
         let svc = service(repo, MockSlotCache::new());
         assert_eq!(
             svc.decline(&mine, theirs.id).await,
             Err(DomainError::NotFound("offer"))
+        );
+        assert_eq!(
+            svc.decline(&mine, answered.id).await,
+            Err(DomainError::Conflict(Conflict::OfferClosed))
         );
         assert_eq!(
             svc.decline(&mine, own.id).await,

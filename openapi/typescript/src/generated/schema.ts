@@ -1280,7 +1280,7 @@ export interface paths {
         put?: never;
         /**
          * Accept an offer (its patient, or the desk on the patient's behalf): the held slot is booked
-         *     in one transaction. After the hold it is 409 `OFFER_CLOSED`.
+         *     in one transaction. An offer already answered, or past its hold, is 409 `OFFER_CLOSED`.
          */
         post: operations["acceptWaitlistOffer"];
         delete?: never;
@@ -6654,7 +6654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such open offer of yours */
+            /** @description No such offer of yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6717,7 +6717,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such open offer of yours */
+            /** @description No such offer of yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6726,7 +6726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description OFFER_CLOSED */
+            /** @description OFFER_CLOSED: answered already or past its hold */
             409: {
                 headers: {
                     [name: string]: unknown;
