@@ -30,7 +30,9 @@ CREATE TABLE waitlist_offers (
     id         uuid PRIMARY KEY,
     entry_id   uuid NOT NULL REFERENCES waitlist_entries (id) ON DELETE CASCADE,
     patient_id uuid NOT NULL REFERENCES patients (id) ON DELETE CASCADE,
-    slot_id    uuid NOT NULL REFERENCES time_slots (id),
+    -- A slot withdrawn (time off, a changed schedule) takes its offers with it; the
+    -- withdrawing transaction first puts the entries of its open offers back to WAITING.
+    slot_id    uuid NOT NULL REFERENCES time_slots (id) ON DELETE CASCADE,
     status     varchar(16) NOT NULL DEFAULT 'OPEN' CONSTRAINT waitlist_offers_status_known
                    CHECK (status IN ('OPEN', 'ACCEPTED', 'DECLINED', 'EXPIRED')),
     expires_at timestamptz NOT NULL,

@@ -23,7 +23,7 @@ use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::{after_at, keyset_page};
 use crate::schema::{
     appointments, doctor_booking_windows, doctor_departments, doctors, notifications, patients,
-    time_off, time_slots, users,
+    schedules, time_off, time_slots, users,
 };
 use crate::PgPool;
 
@@ -103,9 +103,17 @@ async fn lock_slot(
         .optional()?;
     let (doctor_id, date, starts_at, ends_at, is_available) =
         slot.ok_or(DomainError::NotFound("slot"))?;
-    // After the lock: time off recorded meanwhile locked this slot first, so it is seen here.
-    let in_time_off = crate::time_off::is_away(conn, doctor_id, starts_at, ends_at).await?;
-    let held_for = crate::waitlist::held_for(conn, slot_id, now).await?;
+    // After the lock, in one statement: time off and offers recorded meanwhile locked this
+    // slot first, so they are seen here.
+    let around: SlotSurroundings = diesel::sql_query(SLOT_SURROUNDINGS)
+        .bind::<diesel::sql_types::Uuid, _>(slot_id)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .get_result(conn)
+        .await?;
+    if !around.schedule_active {
+        // A deactivated schedule's slot kept for its history: not bookable any more.
+        return Err(DomainError::NotFound("slot").into());
+    }
     Ok(SlotFacts {
         id: slot_id,
         doctor_id,
@@ -113,9 +121,30 @@ async fn lock_slot(
         starts_at,
         ends_at,
         is_available,
-        in_time_off,
-        held_for,
+        in_time_off: around.in_time_off,
+        held_for: around.held_for,
     })
+}
+
+/// What else decides whether a locked slot can be taken.
+const SLOT_SURROUNDINGS: &str = "
+SELECT EXISTS (SELECT 1 FROM time_off t
+                WHERE (t.doctor_id = s.doctor_id OR t.doctor_id IS NULL)
+                  AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at) AS in_time_off,
+       (SELECT o.patient_id FROM waitlist_offers o
+         WHERE o.slot_id = s.id AND o.status = 'OPEN' AND o.expires_at > $2) AS held_for,
+       COALESCE((SELECT sc.is_active FROM schedules sc WHERE sc.id = s.schedule_id), false)
+           AS schedule_active
+  FROM time_slots s WHERE s.id = $1";
+
+#[derive(QueryableByName)]
+struct SlotSurroundings {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    in_time_off: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    held_for: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    schedule_active: bool,
 }
 
 /// The doctor as booking sees it; `None` when there is no such doctor.
@@ -594,9 +623,12 @@ pub(crate) mod series {
         let mut unbooked = Vec::new();
         for (position, &date) in (1u32..).zip(&s.dates) {
             let slot: Option<Uuid> = time_slots::table
+                .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
+                .filter(schedules::is_active.eq(true))
                 .filter(time_slots::doctor_id.eq(r.doctor_id))
                 .filter(time_slots::date.eq(date))
                 .filter(time_slots::start_time.eq(r.start_time))
+                .order(time_slots::starts_at)
                 .select(time_slots::id)
                 .first(conn)
                 .await
@@ -795,6 +827,15 @@ pub(crate) mod moves {
             .await
             .optional()?;
         let current = Appointment::try_from(current.ok_or(DomainError::NotFound("appointment"))?)?;
+        // Both slots at once, by start, as every path that locks several slots does.
+        let both: Vec<Uuid> = current.time_slot_id.into_iter().chain([slot_id]).collect();
+        time_slots::table
+            .filter(time_slots::id.eq_any(both))
+            .order((time_slots::starts_at, time_slots::id))
+            .select(time_slots::id)
+            .for_update()
+            .load::<Uuid>(conn)
+            .await?;
         let slot = lock_slot(conn, slot_id, now).await?;
         // A patient moving its visit: the doctor's overrides of the window, read here.
         let window = match window {

@@ -52,6 +52,18 @@ pub fn map_diesel(error: DieselError) -> DomainError {
         if matches!(kind, DatabaseErrorKind::ClosedConnection) {
             return DomainError::Unavailable("database");
         }
+        // Two transactions that locked rows in opposite orders (every path takes slots by
+        // start, then offers, then entries, so this is rare): PostgreSQL aborted this one, and
+        // the same request succeeds when sent again. 503 with Retry-After says exactly that.
+        if matches!(kind, DatabaseErrorKind::SerializationFailure)
+            || info.message().starts_with("deadlock detected")
+        {
+            tracing::warn!(
+                message = info.message(),
+                "transaction aborted by a lock conflict; the client may retry"
+            );
+            return DomainError::Unavailable("database");
+        }
     }
     let at = std::panic::Location::caller();
     DomainError::unexpected(

@@ -170,23 +170,31 @@ impl ScheduleRepository for PgScheduleRepository {
                     return Err(DomainError::NotFound("schedule").into());
                 }
                 // Withdraw future slots nobody ever booked; booked ones are never touched.
-                let withdrawn: Vec<NaiveDate> = diesel::delete(
-                    time_slots::table
-                        .filter(time_slots::schedule_id.eq(schedule.id))
-                        .filter(time_slots::starts_at.gt(now))
-                        .filter(diesel::dsl::not(diesel::dsl::exists(
-                            appointments::table
-                                .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
-                        )))
-                        // A slot ever offered from the waitlist keeps its offers' history.
-                        .filter(diesel::dsl::not(diesel::dsl::exists(
-                            waitlist_offers::table
-                                .filter(waitlist_offers::slot_id.eq(time_slots::id)),
-                        ))),
-                )
-                .returning(time_slots::date)
-                .get_results(conn)
-                .await?;
+                // Locked first, by start as every path that locks several slots: an offer
+                // being made on one commits before the withdrawal reads them.
+                let future: Vec<Uuid> = time_slots::table
+                    .filter(time_slots::schedule_id.eq(schedule.id))
+                    .filter(time_slots::starts_at.gt(now))
+                    .order((time_slots::starts_at, time_slots::id))
+                    .select(time_slots::id)
+                    .for_update()
+                    .load(conn)
+                    .await?;
+                let doomed: Vec<Uuid> = time_slots::table
+                    .filter(time_slots::id.eq_any(&future))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        appointments::table
+                            .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
+                    )))
+                    .select(time_slots::id)
+                    .load(conn)
+                    .await?;
+                crate::waitlist::release_offers_on(conn, &doomed, now).await?;
+                let withdrawn: Vec<NaiveDate> =
+                    diesel::delete(time_slots::table.filter(time_slots::id.eq_any(&doomed)))
+                        .returning(time_slots::date)
+                        .get_results(conn)
+                        .await?;
                 insert_slot_rows(conn, &slots).await?;
                 insert_events(conn, std::slice::from_ref(&event)).await?;
                 Ok(withdrawn

@@ -16,7 +16,7 @@ use crate::appointments::insert_user_notices;
 use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgRole};
 use crate::errors::{map_pool, DbResultExt, TxError};
-use crate::schema::{appointments, patients, time_off, time_slots, users, waitlist_offers};
+use crate::schema::{appointments, patients, time_off, time_slots, users};
 use crate::PgPool;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -45,27 +45,6 @@ impl From<TimeOffRow> for TimeOff {
     }
 }
 
-/// Whether `[starts_at, ends_at)` overlaps time off of `doctor_id` or a clinic holiday.
-pub(crate) async fn is_away(
-    conn: &mut AsyncPgConnection,
-    doctor_id: Uuid,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-) -> Result<bool, diesel::result::Error> {
-    diesel::select(diesel::dsl::exists(
-        time_off::table
-            .filter(
-                time_off::doctor_id
-                    .eq(doctor_id)
-                    .or(time_off::doctor_id.is_null()),
-            )
-            .filter(time_off::starts_at.lt(ends_at))
-            .filter(time_off::ends_at.gt(starts_at)),
-    ))
-    .get_result(conn)
-    .await
-}
-
 #[derive(Clone)]
 pub struct PgTimeOffRepository {
     pub pool: PgPool,
@@ -76,8 +55,8 @@ async fn create_in(
     t: &TimeOff,
     event: &AuditEvent,
 ) -> Result<Written, TxError> {
-    // The doctor's slots in the span (every doctor's for a holiday), in one order so two
-    // recordings never deadlock. A booking holding one of them commits first and its
+    // The doctor's slots in the span (every doctor's for a holiday), by start like every path
+    // that locks several slots, so two of them never deadlock. A booking holding one of them commits first and its
     // appointment is found below; one arriving later waits and then sees the time off.
     let covered = || {
         let mut q = time_slots::table
@@ -89,18 +68,26 @@ async fn create_in(
         }
         q
     };
-    {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let locked: Vec<Locked> = {
         use diesel::sql_types::{Nullable, Timestamptz, Uuid as SqlUuid};
         diesel::sql_query(
             "SELECT id FROM time_slots WHERE starts_at < $1 AND ends_at > $2 \
-             AND ($3::uuid IS NULL OR doctor_id = $3) ORDER BY id FOR UPDATE",
+             AND ($3::uuid IS NULL OR doctor_id = $3) ORDER BY starts_at, id FOR UPDATE",
         )
         .bind::<Timestamptz, _>(t.ends_at)
         .bind::<Timestamptz, _>(t.starts_at)
         .bind::<Nullable<SqlUuid>, _>(t.doctor_id)
-        .execute(conn)
-        .await?;
-    }
+        .load(conn)
+        .await?
+    };
+    // Offers holding slots inside the time off end: their patients wait for another slot.
+    let covered_ids: Vec<Uuid> = locked.into_iter().map(|l| l.id).collect();
+    crate::waitlist::release_offers_on(conn, &covered_ids, t.created_at).await?;
     diesel::insert_into(time_off::table)
         .values(TimeOffRow {
             id: t.id,
@@ -123,9 +110,6 @@ async fn create_in(
                     .filter(diesel::dsl::not(diesel::dsl::exists(
                         appointments::table
                             .filter(appointments::time_slot_id.eq(time_slots::id.nullable())),
-                    )))
-                    .filter(diesel::dsl::not(diesel::dsl::exists(
-                        waitlist_offers::table.filter(waitlist_offers::slot_id.eq(time_slots::id)),
                     )))
                     .select(time_slots::id),
             ),

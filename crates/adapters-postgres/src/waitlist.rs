@@ -30,21 +30,27 @@ use crate::PgPool;
 
 const OPEN: &str = "OPEN";
 
-/// The patient an open, unexpired offer holds `slot_id` for (read by the booking transaction
-/// after it locked the slot).
-pub(crate) async fn held_for(
+/// Slots about to be withdrawn (time off, a changed schedule) or put out of reach (time off
+/// over a slot kept for its history): their open offers end, and the entries holding them wait
+/// again. Called with the slots already locked, so no offer is made on them meanwhile.
+pub(crate) async fn release_offers_on(
     conn: &mut AsyncPgConnection,
-    slot_id: Uuid,
+    slot_ids: &[Uuid],
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, diesel::result::Error> {
-    waitlist_offers::table
-        .filter(waitlist_offers::slot_id.eq(slot_id))
-        .filter(waitlist_offers::status.eq(OPEN))
-        .filter(waitlist_offers::expires_at.gt(now))
-        .select(waitlist_offers::patient_id)
-        .first(conn)
-        .await
-        .optional()
+) -> Result<(), diesel::result::Error> {
+    let entries: Vec<Uuid> = diesel::update(
+        waitlist_offers::table
+            .filter(waitlist_offers::slot_id.eq_any(slot_ids))
+            .filter(waitlist_offers::status.eq(OPEN)),
+    )
+    .set((
+        waitlist_offers::status.eq("EXPIRED"),
+        waitlist_offers::decided_at.eq(now),
+    ))
+    .returning(waitlist_offers::entry_id)
+    .get_results(conn)
+    .await?;
+    back_to_waiting(conn, entries, now).await
 }
 
 /// The held slot was booked by its patient: the offer is ACCEPTED and its entry BOOKED.
@@ -444,7 +450,15 @@ impl WaitlistRepository for PgWaitlistRepository {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         let released = conn
             .transaction::<Option<Offer>, TxError, _>(async move |conn| {
-                // Lock order everywhere: slot, then offer, then entry.
+                // The entry first: an offer being made on it commits before we read its
+                // offers (so none is left open behind a LEFT entry).
+                waitlist_entries::table
+                    .find(id)
+                    .select(waitlist_entries::id)
+                    .for_update()
+                    .first::<Uuid>(conn)
+                    .await
+                    .optional()?;
                 let released: Vec<Uuid> = diesel::update(
                     waitlist_offers::table
                         .filter(waitlist_offers::entry_id.eq(id))
@@ -618,6 +632,20 @@ impl WaitlistRepository for PgWaitlistRepository {
             })
             .await?;
         Ok(expired)
+    }
+
+    async fn anyone_waiting(&self, doctor_id: Option<Uuid>) -> Result<bool, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let mut q = waitlist_entries::table
+            .filter(waitlist_entries::status.eq(WaitlistStatus::Waiting.as_str()))
+            .into_boxed();
+        if let Some(d) = doctor_id {
+            q = q.filter(waitlist_entries::doctor_id.eq(d));
+        }
+        diesel::select(diesel::dsl::exists(q))
+            .get_result(&mut conn)
+            .await
+            .db()
     }
 
     async fn offer_next(

@@ -145,14 +145,20 @@ impl AppState {
         } else {
             Arc::new(NoSlotCache)
         };
-        let waitlist = Arc::new(domain::waitlist::WaitlistService::new(
-            Arc::new(adapters_postgres::PgWaitlistRepository { pool: pg.clone() }),
-            directory_repo.clone(),
-            slot_cache.clone(),
-            clock.clone(),
-            config.timezone()?,
-            chrono::Duration::minutes(config.waitlist_hold_minutes),
-        ));
+        let waitlist = Arc::new(
+            domain::waitlist::WaitlistService::new(
+                Arc::new(adapters_postgres::PgWaitlistRepository { pool: pg.clone() }),
+                directory_repo.clone(),
+                slot_cache.clone(),
+                clock.clone(),
+                config.timezone()?,
+                chrono::Duration::minutes(config.waitlist_hold_minutes),
+            )
+            .with_no_show_limit(
+                Arc::new(PgAppointmentRepository { pool: pg.clone() }),
+                config.no_show()?.booking_limit,
+            ),
+        );
         let scheduling = Arc::new(
             SchedulingService::new(
                 Arc::new(PgScheduleRepository { pool: pg.clone() }),

@@ -402,6 +402,20 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
         (409, Some("NO_SHOW_LIMIT")),
         "{body}"
     );
+    // Nor through the waitlist.
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/waitlist",
+            Some(&v.patient.token),
+            Some(json!({ "doctorId": v.doctor_id, "from": date, "to": date })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("NO_SHOW_LIMIT")),
+        "{body}"
+    );
     let (status, body) = app
         .book(&v.desk.token, &later, Some(v.patient_id.as_str()))
         .await;

@@ -461,3 +461,164 @@ async fn an_accepting_patient_and_the_desk_racing_for_a_held_slot_have_one_winne
     );
     assert_eq!(app.rollup_differences().await, Vec::<String>::new());
 }
+
+/// Offers and entries agree: every open offer's entry is OFFERED and every OFFERED entry has
+/// exactly one open offer; no open offer holds a slot inside time off.
+async fn offers_agree_with_entries(app: &TestApp) {
+    let stray = app
+        .count_rows(
+            "waitlist_offers o JOIN waitlist_entries e ON e.id = o.entry_id \
+             WHERE o.status = 'OPEN' AND e.status <> 'OFFERED'",
+        )
+        .await;
+    assert_eq!(
+        stray, 0,
+        "an open offer behind an entry that is not OFFERED"
+    );
+    let bare = app
+        .count_rows(
+            "waitlist_entries e WHERE e.status = 'OFFERED' AND (SELECT count(*) FROM \
+             waitlist_offers o WHERE o.entry_id = e.id AND o.status = 'OPEN') <> 1",
+        )
+        .await;
+    assert_eq!(bare, 0, "an OFFERED entry without exactly one open offer");
+    let away = app
+        .count_rows(
+            "waitlist_offers o JOIN time_slots s ON s.id = o.slot_id WHERE o.status = 'OPEN' \
+             AND EXISTS (SELECT 1 FROM time_off t WHERE (t.doctor_id = s.doctor_id OR \
+             t.doctor_id IS NULL) AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at)",
+        )
+        .await;
+    assert_eq!(away, 0, "an open offer holding a slot inside time off");
+}
+
+/// A patient leaving while the slot it waits for frees up: never an open offer left behind a
+/// LEFT entry (the slot would stay held for nobody).
+#[tokio::test]
+async fn leaving_while_a_slot_frees_up_leaves_no_offer_behind() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (doctor, desk, date, booked) = full_morning(&app, &admin, 3, 6).await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    for appointment in &booked {
+        let patient = app.patient().await;
+        let (status, e) = join(
+            &app,
+            &patient,
+            json!({ "doctorId": doctor_id, "from": date, "to": date }),
+        )
+        .await;
+        assert_eq!(status, 201, "{e}");
+        let leave_path = format!("/waitlist/{}", e["id"].as_str().unwrap());
+        let (_, (left, _)) = tokio::join!(
+            cancel(&app, &desk, appointment),
+            app.json(Method::DELETE, &leave_path, Some(&patient.token), None)
+        );
+        assert_eq!(left, 204);
+        offers_agree_with_entries(&app).await;
+    }
+    assert_eq!(
+        app.free_slots(&doctor_id, date).await.len(),
+        booked.len(),
+        "nobody waits: every freed slot is free for all"
+    );
+}
+
+/// Everything that withdraws, frees or takes slots at once with two processes matching: a
+/// schedule change, time off, a series, cancellations, patients joining. Every answer is
+/// clean (no 5xx) and offers still agree with entries and time off afterwards.
+#[tokio::test]
+async fn slot_changes_racing_the_matcher_answer_cleanly_and_keep_offers_consistent() {
+    let app = TestApp::spawn().await;
+    let other = app.sibling().await;
+    let admin = app.admin().await;
+    let (doctor, desk, date, booked) = full_morning(&app, &admin, 4, 8).await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (_, day) = day_ahead(4);
+    let second = app
+        .schedule(&admin, &doctor_id, day, "13:00", "15:00", 30)
+        .await;
+    let mut waiting = Vec::new();
+    for _ in 0..6 {
+        let p = app.patient().await;
+        let (status, e) = join(
+            &app,
+            &p,
+            json!({ "doctorId": doctor_id, "from": date, "to": date + Duration::days(21) }),
+        )
+        .await;
+        assert_eq!(status, 201, "{e}");
+        waiting.push(p);
+    }
+    let series_patient = app.patient().await;
+    let mut statuses = Vec::new();
+    let cancels = booked.iter().map(|id| {
+        let path = format!("/appointments/{id}/cancel");
+        let token = desk.token.clone();
+        let app = &app;
+        async move {
+            app.json(
+                Method::POST,
+                &path,
+                Some(&token),
+                Some(json!({ "reason": "Called" })),
+            )
+            .await
+            .0
+        }
+    });
+    let schedule_path = format!("/schedules/{second}");
+    let change = app.json(
+        Method::PUT,
+        &schedule_path,
+        Some(&admin.token),
+        Some(
+            json!({ "dayOfWeek": day, "startTime": "13:15", "endTime": "15:15",
+                     "slotDurationMinutes": 30, "bufferMinutes": 10 }),
+        ),
+    );
+    let away = app.json(
+        Method::POST,
+        "/time-off",
+        Some(&doctor.token),
+        Some(
+            json!({ "doctorId": doctor_id, "from": date + Duration::days(7),
+                     "to": date + Duration::days(7) }),
+        ),
+    );
+    let series = other.json(
+        Method::POST,
+        "/appointment-series",
+        Some(&desk.token),
+        Some(
+            json!({ "patientId": series_patient.profile_id, "doctorId": doctor_id,
+                     "firstDate": date, "startTime": "09:30", "occurrences": 4,
+                     "type": "FOLLOW_UP", "reason": "Physiotherapy" }),
+        ),
+    );
+    let matching = (0..4).map(|i| {
+        let through = if i % 2 == 0 { &app } else { &other };
+        async move {
+            api_http::jobs::match_waitlist_once(&through.app)
+                .await
+                .is_ok()
+        }
+    });
+    let (cancelled, (changed, _), (recorded, _), (booked_series, _), matched) = tokio::join!(
+        futures::future::join_all(cancels),
+        change,
+        away,
+        series,
+        futures::future::join_all(matching)
+    );
+    statuses.extend(cancelled);
+    statuses.extend([changed, recorded, booked_series]);
+    assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+    assert!(
+        matched.iter().all(|ok| *ok),
+        "every matching pass ran cleanly"
+    );
+    api_http::jobs::match_waitlist_once(&app.app).await.unwrap();
+    offers_agree_with_entries(&app).await;
+    assert_eq!(app.rollup_differences().await, Vec::<String>::new());
+}

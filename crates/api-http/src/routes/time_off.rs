@@ -1,7 +1,7 @@
 //! Time off: a doctor's leave or a clinic holiday (see `domain::scheduling::time_off`).
 
 use actix_web::{delete, get, post, web, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::access::Permission;
 use domain::scheduling::{TimeOff, TimeOffRecorded, TimeOffRequest};
 use serde::{Deserialize, Serialize};
@@ -162,7 +162,12 @@ pub async fn list(
     user.0.require(Permission::ViewTimeOff)?;
     let q = query.into_inner();
     let from = q.from.unwrap_or_else(|| state.scheduling.today());
-    let to = q.to.unwrap_or(from + Duration::days(90));
+    let to = match q.to {
+        Some(to) => to,
+        None => from
+            .checked_add_days(chrono::Days::new(90))
+            .ok_or_else(|| ApiError::validation("from", "is out of range"))?,
+    };
     let found = state
         .scheduling
         .list_time_off(&user.0, q.doctor_id, from, to)

@@ -133,7 +133,7 @@ pub struct AcceptOfferRequest {
         (status = 201, description = "Waiting (or already offered a slot)", body = WaitlistEntryDto),
         (status = 403, description = "Doctors do not join waitlists", body = ErrorBody),
         (status = 404, description = "No such doctor or patient", body = ErrorBody),
-        (status = 409, description = "ALREADY_WAITING for this doctor", body = ErrorBody),
+        (status = 409, description = "ALREADY_WAITING for this doctor, or NO_SHOW_LIMIT (a patient sent to the desk)", body = ErrorBody),
         (status = 422, description = "Invalid range", body = ErrorBody),
     ))]
 #[post("/waitlist")]
@@ -163,7 +163,12 @@ pub async fn join(
 /// Waitlist entries, oldest first: a patient's own, a doctor's own waitlist, or (the desk and
 /// admins) the whole list.
 #[utoipa::path(operation_id = "listWaitlist", tag = "waitlist", security(("bearer" = [])), params(WaitlistQuery),
-    responses((status = 200, description = "A page of entries", body = WaitlistPage), (status = 422, description = "Bad filter", body = ErrorBody)))]
+    responses(
+        (status = 200, description = "A page of entries", body = WaitlistPage),
+        (status = 403, description = "A patient account without a patient record", body = ErrorBody),
+        (status = 404, description = "A doctor account without a doctor record", body = ErrorBody),
+        (status = 422, description = "Bad filter", body = ErrorBody),
+    ))]
 #[get("/waitlist")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -223,7 +228,7 @@ pub async fn leave(
         (status = 201, description = "Booked", body = AppointmentDto),
         (status = 403, description = "Doctors do not book", body = ErrorBody),
         (status = 404, description = "No such offer of yours", body = ErrorBody),
-        (status = 409, description = "OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF or DOCTOR_UNAVAILABLE", body = ErrorBody),
+        (status = 409, description = "OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF, DOCTOR_UNAVAILABLE or NO_SHOW_LIMIT", body = ErrorBody),
         (status = 422, description = "Invalid reason", body = ErrorBody),
     ))]
 #[post("/waitlist/offers/{id}/accept")]

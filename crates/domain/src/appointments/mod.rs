@@ -17,6 +17,7 @@ use uuid::Uuid;
 pub use booking::{DoctorFacts, DueReminder, SlotFacts, UserNotice};
 pub use service::{
     AppointmentAction, AppointmentService, BookingRequest, NoShowPolicy, TimeGuards,
+    NO_SHOW_WINDOW_DAYS,
 };
 pub use status::AppointmentStatus;
 

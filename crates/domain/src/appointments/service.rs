@@ -426,7 +426,9 @@ impl AppointmentService {
             self.cache
                 .invalidate(moved.appointment.doctor_id, &[date])
                 .await;
-            self.freed.slots_freed().await;
+            self.freed
+                .slots_freed(Some(moved.appointment.doctor_id))
+                .await;
         }
         Ok(moved.appointment)
     }
@@ -473,7 +475,7 @@ impl AppointmentService {
             )
             .await?;
         self.cache.invalidate(moved.doctor_id, &dates).await;
-        self.freed.slots_freed().await;
+        self.freed.slots_freed(Some(moved.doctor_id)).await;
         Ok(moved)
     }
 

@@ -230,7 +230,7 @@ impl SchedulingService {
         self.cache
             .invalidate(doctor_id, &dates.into_iter().collect::<Vec<_>>())
             .await;
-        self.freed.slots_freed().await;
+        self.freed.slots_freed(Some(doctor_id)).await;
         Ok(created)
     }
 
@@ -281,7 +281,7 @@ impl SchedulingService {
         self.cache
             .invalidate(current.doctor_id, &dates.into_iter().collect::<Vec<_>>())
             .await;
-        self.freed.slots_freed().await;
+        self.freed.slots_freed(Some(current.doctor_id)).await;
         Ok(updated)
     }
 

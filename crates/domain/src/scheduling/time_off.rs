@@ -420,6 +420,26 @@ mod tests {
                 let (first, last) = span.slot_dates(tz);
                 prop_assert!(slot.date >= first && slot.date <= last, "cache dates miss {slot:?}");
             }
+            // Independently of the instants, on the wall clock as the request was meant: whole
+            // days keep exactly the slots dated outside them; part of a day (on days whose
+            // offset does not change) keeps exactly the slots that do not meet it locally.
+            let steady = |d: NaiveDate| {
+                let offset = |t: NaiveTime| local_instant(tz, d.and_time(t)).map(|i| i.naive_utc() - d.and_time(t));
+                offset(NaiveTime::MIN) == offset(hm(23, 59))
+            };
+            for slot in &all {
+                let local = (slot.date.and_time(slot.start_time), slot.date.and_time(slot.end_time));
+                let meets = match (off.start_time, off.end_time) {
+                    (None, None) => Some(slot.date >= off.from && slot.date <= off.to),
+                    (Some(a), Some(b)) if steady(off.from) && steady(off.to) && steady(slot.date) => {
+                        Some(local.0 < off.to.and_time(b) && off.from.and_time(a) < local.1)
+                    }
+                    _ => None,
+                };
+                if let Some(meets) = meets {
+                    prop_assert_eq!(kept.contains(slot), !meets, "{:?} against {:?}", slot, off);
+                }
+            }
         }
     }
 }

@@ -255,6 +255,10 @@ pub trait WaitlistRepository: Send + Sync {
     async fn expire(&self, now: DateTime<Utc>, today: NaiveDate)
         -> Result<Vec<Offer>, DomainError>;
 
+    /// Whether any entry waits (for `doctor_id`, or for anyone): one indexed read, so freeing
+    /// a slot costs nothing more when nobody waits.
+    async fn anyone_waiting(&self, doctor_id: Option<Uuid>) -> Result<bool, DomainError>;
+
     /// Makes the next offer in one transaction (see the module's rules): locks the oldest
     /// WAITING entry with a matching slot and the earliest such slot, skipping rows other
     /// processes hold, writes the offer holding it until `now + hold`, the entry OFFERED, the
@@ -267,11 +271,12 @@ pub trait WaitlistRepository: Send + Sync {
     ) -> Result<Option<Offer>, DomainError>;
 }
 
-/// Told when slots may have become free, so waiting patients get offers at once. Best
-/// effort: the waitlist's timer catches anything a failed call missed.
+/// Told when slots of a doctor (`None`: of any doctor) may have become free, so waiting
+/// patients get offers at once. Best effort: the waitlist's timer catches anything a failed
+/// call missed.
 #[async_trait]
 pub trait SlotsFreed: Send + Sync {
-    async fn slots_freed(&self);
+    async fn slots_freed(&self, doctor_id: Option<Uuid>);
 }
 
 /// Nobody waits (the default of the services that free slots).
@@ -280,7 +285,7 @@ pub struct NobodyWaits;
 
 #[async_trait]
 impl SlotsFreed for NobodyWaits {
-    async fn slots_freed(&self) {}
+    async fn slots_freed(&self, _: Option<Uuid>) {}
 }
 
 #[cfg(test)]

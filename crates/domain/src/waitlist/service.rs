@@ -14,7 +14,7 @@ use super::{
     WaitlistStatus, MAX_WAIT_DAYS,
 };
 use crate::access::Permission;
-use crate::appointments::{Appointment, AppointmentType, NewBooking};
+use crate::appointments::{Appointment, AppointmentRepository, AppointmentType, NewBooking};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::directory::DirectoryRepository;
@@ -34,6 +34,9 @@ pub struct WaitlistService {
     tz: Tz,
     /// How long an offer holds its slot.
     hold: Duration,
+    /// The clinic's `NO_SHOW_BOOKING_LIMIT` and where no-shows are counted: a patient over it
+    /// books through the desk, so it neither joins nor accepts online.
+    no_show_limit: Option<(Arc<dyn AppointmentRepository>, u32)>,
 }
 
 /// A request to wait for a doctor.
@@ -64,7 +67,36 @@ impl WaitlistService {
             clock,
             tz,
             hold,
+            no_show_limit: None,
         }
+    }
+
+    /// Holds patients to the clinic's no-show limit (none by default).
+    pub fn with_no_show_limit(
+        self,
+        appointments: Arc<dyn AppointmentRepository>,
+        limit: Option<u32>,
+    ) -> Self {
+        Self {
+            no_show_limit: limit.map(|l| (appointments, l)),
+            ..self
+        }
+    }
+
+    /// A patient acting online over the no-show limit is sent to the desk, as when booking.
+    async fn check_no_show_limit(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<(), DomainError> {
+        let (Role::Patient, Some((appointments, limit))) = (actor.role, &self.no_show_limit) else {
+            return Ok(());
+        };
+        let since = self.clock.now() - Duration::days(crate::appointments::NO_SHOW_WINDOW_DAYS);
+        if appointments.no_shows(patient_id, since).await?.recent >= u64::from(*limit) {
+            return Err(DomainError::Conflict(Conflict::NoShowLimit));
+        }
+        Ok(())
     }
 
     fn today(&self) -> NaiveDate {
@@ -147,6 +179,7 @@ impl WaitlistService {
             ));
         }
         let patient_id = self.patient_for(actor, request.patient_id).await?;
+        self.check_no_show_limit(actor, patient_id).await?;
         let doctor = self
             .directory
             .doctor(request.doctor_id)
@@ -174,7 +207,7 @@ impl WaitlistService {
         )
         .after(entry.snapshot());
         self.repo.join(entry.clone(), event).await?;
-        self.slots_freed().await;
+        self.slots_freed(Some(entry.doctor_id)).await;
         // As it stands after matching (it may hold an offer already).
         Ok(self.repo.get(entry.id).await?.unwrap_or(entry))
     }
@@ -222,7 +255,7 @@ impl WaitlistService {
             self.cache
                 .invalidate(released.doctor_id, &[released.slot_date])
                 .await;
-            self.slots_freed().await;
+            self.slots_freed(Some(released.doctor_id)).await;
         }
         Ok(())
     }
@@ -239,6 +272,7 @@ impl WaitlistService {
         let reason = parse_optional_text(Some(reason), "reason", 2000)?
             .ok_or_else(|| DomainError::validation("reason", "must not be empty"))?;
         let offer = self.answerable_offer(actor, offer_id).await?;
+        self.check_no_show_limit(actor, offer.patient_id).await?;
         let booking = NewBooking {
             id: Uuid::new_v4(),
             patient_id: offer.patient_id,
@@ -279,7 +313,7 @@ impl WaitlistService {
         self.cache
             .invalidate(declined.doctor_id, &[declined.slot_date])
             .await;
-        self.slots_freed().await;
+        self.slots_freed(Some(declined.doctor_id)).await;
         Ok(())
     }
 
@@ -310,8 +344,14 @@ impl WaitlistService {
 
 #[async_trait]
 impl SlotsFreed for WaitlistService {
-    async fn slots_freed(&self) {
-        if let Err(error) = self.run_matching().await {
+    async fn slots_freed(&self, doctor_id: Option<Uuid>) {
+        let matched = async {
+            if self.repo.anyone_waiting(doctor_id).await? {
+                self.run_matching().await?;
+            }
+            Ok::<_, DomainError>(())
+        };
+        if let Err(error) = matched.await {
             tracing::warn!(%error, "waitlist matching failed; the timer will retry");
         }
     }
@@ -446,15 +486,22 @@ mod tests {
 
     #[tokio::test]
     async fn matching_expires_first_then_offers_until_nothing_matches_dropping_each_cached_day() {
+        let on = |days: i64| {
+            let mut o = offer(Uuid::new_v4());
+            o.slot_date += Duration::days(days);
+            o
+        };
+        let (expired, made) = (on(1), [on(2), on(3)]);
+        let expected: Vec<(Uuid, NaiveDate)> = [&expired, &made[0], &made[1]]
+            .iter()
+            .map(|o| (o.doctor_id, o.slot_date))
+            .collect();
         let mut repo = MockWaitlistRepository::new();
         let mut seq = mockall::Sequence::new();
-        let expired = offer(Uuid::new_v4());
-        let expired_day = expired.slot_date;
         repo.expect_expire()
             .times(1)
             .in_sequence(&mut seq)
             .returning(move |_, _| Ok(vec![expired.clone()]));
-        let made = [offer(Uuid::new_v4()), offer(Uuid::new_v4())];
         let mut queue = made.to_vec();
         repo.expect_offer_next()
             .times(3)
@@ -467,12 +514,23 @@ mod tests {
                     Some(queue.remove(0))
                 })
             });
+        let dropped = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut cache = MockSlotCache::new();
+        let seen = dropped.clone();
         cache
             .expect_invalidate()
             .times(3)
-            .returning(move |_, dates| assert_eq!(dates, [expired_day]));
+            .returning(move |doctor, dates| {
+                for &date in dates {
+                    seen.lock().unwrap().push((doctor, date));
+                }
+            });
         let svc = service(repo, cache);
         assert_eq!(svc.run_matching().await, Ok(2));
+        assert_eq!(
+            *dropped.lock().unwrap(),
+            expected,
+            "each offer's own doctor and day"
+        );
     }
 }

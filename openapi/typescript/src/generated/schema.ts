@@ -6539,6 +6539,24 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description A patient account without a patient record */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A doctor account without a doctor record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Bad filter */
             422: {
                 headers: {
@@ -6594,7 +6612,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ALREADY_WAITING for this doctor */
+            /** @description ALREADY_WAITING for this doctor, or NO_SHOW_LIMIT (a patient sent to the desk) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6663,7 +6681,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF or DOCTOR_UNAVAILABLE */
+            /** @description OFFER_CLOSED, SLOT_TAKEN, PATIENT_OVERLAP, DOCTOR_TIME_OFF, DOCTOR_UNAVAILABLE or NO_SHOW_LIMIT */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -76,8 +76,10 @@ impl AppointmentService {
                     .await;
             }
         }
-        if !cancelled.is_empty() {
-            self.freed.slots_freed().await;
+        if let Some(first) = cancelled.first() {
+            self.freed
+                .slots_freed(Some(first.appointment.doctor_id))
+                .await;
         }
         Ok(cancelled.into_iter().map(|c| c.appointment).collect())
     }

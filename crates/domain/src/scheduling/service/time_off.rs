@@ -157,7 +157,7 @@ impl SchedulingService {
         for doctor_id in doctors {
             self.cache.invalidate(doctor_id, &days).await;
         }
-        self.freed.slots_freed().await;
+        self.freed.slots_freed(time_off.doctor_id).await;
         Ok(())
     }
 
