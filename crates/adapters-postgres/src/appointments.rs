@@ -105,13 +105,13 @@ async fn lock_slot(
         slot.ok_or(DomainError::NotFound("slot"))?;
     // After the lock, in one statement: time off and offers recorded meanwhile locked this
     // slot first, so they are seen here.
-    let around: SlotSurroundings = diesel::sql_query(SLOT_SURROUNDINGS)
+    let around: SlotSurroundings = diesel::sql_query(SLOT_SURROUNDINGS.as_str())
         .bind::<diesel::sql_types::Uuid, _>(slot_id)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .get_result(conn)
         .await?;
-    if !around.schedule_active {
-        // A deactivated schedule's slot kept for its history: not bookable any more.
+    if !around.on_schedule {
+        // Kept for its history after its schedule was deactivated or changed: not bookable.
         return Err(DomainError::NotFound("slot").into());
     }
     Ok(SlotFacts {
@@ -127,15 +127,19 @@ async fn lock_slot(
 }
 
 /// What else decides whether a locked slot can be taken.
-const SLOT_SURROUNDINGS: &str = "
-SELECT EXISTS (SELECT 1 FROM time_off t
-                WHERE (t.doctor_id = s.doctor_id OR t.doctor_id IS NULL)
-                  AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at) AS in_time_off,
-       (SELECT o.patient_id FROM waitlist_offers o
-         WHERE o.slot_id = s.id AND o.status = 'OPEN' AND o.expires_at > $2) AS held_for,
-       COALESCE((SELECT sc.is_active FROM schedules sc WHERE sc.id = s.schedule_id), false)
-           AS schedule_active
-  FROM time_slots s WHERE s.id = $1";
+static SLOT_SURROUNDINGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM time_off t
+                         WHERE (t.doctor_id = s.doctor_id OR t.doctor_id IS NULL)
+                           AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at) AS in_time_off,
+                (SELECT o.patient_id FROM waitlist_offers o
+                  WHERE o.slot_id = s.id AND o.status = 'OPEN' AND o.expires_at > $2) AS held_for,
+                EXISTS (SELECT 1 FROM schedules sc WHERE sc.id = s.schedule_id AND {})
+                    AS on_schedule
+           FROM time_slots s WHERE s.id = $1",
+        crate::scheduling::on_schedule("s", "sc")
+    )
+});
 
 #[derive(QueryableByName)]
 struct SlotSurroundings {
@@ -144,7 +148,7 @@ struct SlotSurroundings {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
     held_for: Option<Uuid>,
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    schedule_active: bool,
+    on_schedule: bool,
 }
 
 /// The doctor as booking sees it; `None` when there is no such doctor.
@@ -624,7 +628,9 @@ pub(crate) mod series {
         for (position, &date) in (1u32..).zip(&s.dates) {
             let slot: Option<Uuid> = time_slots::table
                 .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
-                .filter(schedules::is_active.eq(true))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    &crate::scheduling::on_schedule("time_slots", "schedules"),
+                ))
                 .filter(time_slots::doctor_id.eq(r.doctor_id))
                 .filter(time_slots::date.eq(date))
                 .filter(time_slots::start_time.eq(r.start_time))

@@ -20,6 +20,23 @@ use crate::schema::{
 };
 use crate::PgPool;
 
+/// SQL: the slot `slot` is still one its schedule `schedule` generates: the schedule is
+/// active, and the slot lies on its current weekday and grid (inside its hours, its length,
+/// starting a whole number of slot-plus-buffer steps after its start). A slot kept for its
+/// history when a schedule changed (a cancelled booking still points at it) fails this, so it
+/// can neither be seen, offered nor booked beside the new grid's overlapping slots.
+pub(crate) fn on_schedule(slot: &str, schedule: &str) -> String {
+    format!(
+        "({schedule}.is_active \
+          AND {schedule}.day_of_week::text = upper(to_char({slot}.date, 'FMDy')) \
+          AND {slot}.start_time >= {schedule}.start_time \
+          AND {slot}.end_time <= {schedule}.end_time \
+          AND {slot}.end_time - {slot}.start_time = make_interval(mins => {schedule}.slot_duration_minutes) \
+          AND mod(extract(epoch FROM {slot}.start_time - {schedule}.start_time)::int, \
+                  ({schedule}.slot_duration_minutes + {schedule}.buffer_minutes) * 60) = 0)"
+    )
+}
+
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = schedules, check_for_backend(diesel::pg::Pg))]
 struct ScheduleRow {
@@ -317,7 +334,10 @@ impl ScheduleRepository for PgScheduleRepository {
             .filter(time_slots::date.eq(date))
             .filter(time_slots::is_available.eq(true))
             .filter(time_slots::starts_at.gt(now))
-            .filter(schedules::is_active.eq(true))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&on_schedule(
+                "time_slots",
+                "schedules",
+            )))
             // Slots inside time off exist when they were booked once (or generated before it):
             // hidden here, refused by booking.
             // Held for a waiting patient (an open offer): nobody else sees it.

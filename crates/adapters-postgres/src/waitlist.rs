@@ -249,7 +249,11 @@ struct Pair {
 
 /// The oldest WAITING entry with a matching slot, and its earliest such slot, both locked
 /// (rows another transaction holds are skipped). See `domain::waitlist` for what matches.
-const NEXT_PAIR: &str = "
+static NEXT_PAIR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    NEXT_PAIR_TEMPLATE.replace("{on_schedule}", &crate::scheduling::on_schedule("s", "sc"))
+});
+
+const NEXT_PAIR_TEMPLATE: &str = "
 SELECT e.id AS entry_id, e.patient_id, p.user_id AS patient_user_id, e.doctor_id,
        s.id AS slot_id, s.date AS slot_date, s.starts_at, s.ends_at
   FROM waitlist_entries e
@@ -258,7 +262,7 @@ SELECT e.id AS entry_id, e.patient_id, p.user_id AS patient_user_id, e.doctor_id
                    AND s.date BETWEEN e.from_date AND e.to_date
                    AND s.start_time >= e.earliest
                    AND (e.latest IS NULL OR s.start_time < e.latest)
-  JOIN schedules sc ON sc.id = s.schedule_id AND sc.is_active
+  JOIN schedules sc ON sc.id = s.schedule_id AND {on_schedule}
  WHERE e.status = 'WAITING'
    AND s.is_available
    AND s.starts_at > $1
@@ -283,7 +287,7 @@ async fn offer_in(
     hold: Duration,
 ) -> Result<Option<Offer>, TxError> {
     let expires_at = now + hold;
-    let pair: Option<Pair> = diesel::sql_query(NEXT_PAIR)
+    let pair: Option<Pair> = diesel::sql_query(NEXT_PAIR.as_str())
         .bind::<Timestamptz, _>(expires_at)
         .get_result(conn)
         .await

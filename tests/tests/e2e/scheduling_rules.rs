@@ -421,3 +421,72 @@ async fn a_no_show_is_recorded_after_the_grace_period_and_billed_the_clinics_fee
         .await;
     assert_eq!(status, 201, "the desk still books: {body}");
 }
+
+/// A schedule moved by a quarter of an hour: a slot of the old grid that keeps a cancelled
+/// booking (so it is not deleted) is neither shown, nor booked, nor moved onto, beside the new
+/// grid's slot that overlaps it; deactivating the schedule does the same to every kept slot.
+#[tokio::test]
+async fn a_changed_schedule_leaves_no_slot_of_its_old_grid_bookable() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let desk = app.staff(&admin, "RECEPTIONIST").await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let patient = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(3);
+    let schedule = app
+        .schedule(&admin, &doctor_id, day, "09:00", "11:00", 30)
+        .await;
+    let old = app.free_slots(&doctor_id, date).await;
+    let (status, booked) = app.book(&patient.token, &old[0], None).await;
+    assert_eq!(status, 201, "{booked}");
+    let id = booked["id"].as_str().unwrap();
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/appointments/{id}/cancel"),
+            Some(&patient.token),
+            Some(json!({ "reason": "changed plans" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rule = |start: &str, active: bool| {
+        json!({ "dayOfWeek": day, "startTime": start, "endTime": "11:00",
+                "slotDurationMinutes": 30, "isActive": active })
+    };
+    let path = format!("/schedules/{schedule}");
+    let (status, body) = app
+        .json(
+            Method::PUT,
+            &path,
+            Some(&admin.token),
+            Some(rule("09:15", true)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        free_starts(&app, &doctor_id, date).await,
+        ["09:15", "09:45", "10:15"],
+        "the kept 09:00 slot is not shown"
+    );
+    let other = app.patient().await;
+    let (status, body) = app
+        .book(&desk.token, &old[0], other.profile_id.as_deref())
+        .await;
+    assert_eq!(status, 404, "the kept 09:00 slot is not bookable: {body}");
+    // Deactivated: nothing of it is bookable, the kept slot included.
+    let (status, _) = app
+        .json(
+            Method::PUT,
+            &path,
+            Some(&admin.token),
+            Some(rule("09:15", false)),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(free_starts(&app, &doctor_id, date).await.is_empty());
+    let (status, _) = app
+        .book(&desk.token, &old[0], other.profile_id.as_deref())
+        .await;
+    assert_eq!(status, 404);
+}
