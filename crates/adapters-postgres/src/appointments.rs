@@ -110,10 +110,6 @@ async fn lock_slot(
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .get_result(conn)
         .await?;
-    if !around.on_schedule {
-        // Kept for its history after its schedule was deactivated or changed: not bookable.
-        return Err(DomainError::NotFound("slot").into());
-    }
     Ok(SlotFacts {
         id: slot_id,
         doctor_id,
@@ -123,6 +119,7 @@ async fn lock_slot(
         is_available,
         in_time_off: around.in_time_off,
         held_for: around.held_for,
+        on_schedule: around.on_schedule,
     })
 }
 

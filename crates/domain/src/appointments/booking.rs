@@ -30,6 +30,9 @@ pub struct SlotFacts {
     /// The patient a live waitlist offer holds the slot for (read after the lock): nobody
     /// else books it until the offer is accepted, declined or expires.
     pub held_for: Option<Uuid>,
+    /// Its schedule still generates it (active, same weekday and grid). A slot kept only for
+    /// a cancelled booking's history after its schedule changed is gone for booking.
+    pub on_schedule: bool,
 }
 
 /// The doctor of a slot or walk-in, as read in the transaction.
@@ -165,6 +168,9 @@ pub fn check_slot(slot: &SlotFacts, now: DateTime<Utc>) -> Result<(), DomainErro
     }
     if !slot.is_available {
         return Err(DomainError::Conflict(Conflict::SlotTaken));
+    }
+    if !slot.on_schedule {
+        return Err(DomainError::NotFound("slot"));
     }
     if slot.in_time_off {
         return Err(DomainError::Conflict(Conflict::DoctorTimeOff));
@@ -365,6 +371,7 @@ mod tests {
             is_available: available,
             in_time_off: false,
             held_for: None,
+            on_schedule: true,
         }
     }
 
@@ -414,6 +421,23 @@ mod tests {
         assert_eq!(plan.event.action, AuditAction::Create);
         assert_eq!(plan.event.user_id, Some(b.booked_by));
         assert_eq!(plan.event.after.as_ref().unwrap()["status"], "SCHEDULED");
+    }
+
+    #[test]
+    fn a_slot_off_its_schedule_is_gone_but_a_taken_one_says_taken() {
+        let d = doctor(true, true);
+        let meta = RequestMeta::default();
+        let mut kept = slot(60, true, d.id);
+        kept.on_schedule = false;
+        assert_eq!(
+            plan_booking(&booking(), &kept, &d, Uuid::new_v4(), &meta).unwrap_err(),
+            DomainError::NotFound("slot")
+        );
+        kept.is_available = false;
+        assert_eq!(
+            plan_booking(&booking(), &kept, &d, Uuid::new_v4(), &meta).unwrap_err(),
+            DomainError::Conflict(Conflict::SlotTaken)
+        );
     }
 
     #[test]
