@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bigdecimal::BigDecimal;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::appointments::booking::{BookingWindow, DoctorWindow};
@@ -21,11 +21,13 @@ use crate::audit_outbox::insert_events;
 use crate::enums::{PgAppointmentStatus, PgAppointmentType, PgNotificationType};
 use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::paging::{after_at, keyset_page};
+use crate::scheduling::ScheduleRow;
 use crate::schema::{
     appointments, doctor_booking_windows, doctor_departments, doctors, notifications, patients,
-    schedules, time_off, time_slots, users,
+    schedules, time_off, time_slots, users, waitlist_offers,
 };
 use crate::PgPool;
+use domain::scheduling::Schedule;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = appointments, check_for_backend(diesel::pg::Pg))]
@@ -87,12 +89,22 @@ async fn lock_slot(
     slot_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<SlotFacts, TxError> {
-    type SlotRow = (Uuid, NaiveDate, DateTime<Utc>, DateTime<Utc>, bool);
+    type SlotRow = (
+        Uuid,
+        NaiveDate,
+        NaiveTime,
+        NaiveTime,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        bool,
+    );
     let slot: Option<SlotRow> = time_slots::table
         .find(slot_id)
         .select((
             time_slots::doctor_id,
             time_slots::date,
+            time_slots::start_time,
+            time_slots::end_time,
             time_slots::starts_at,
             time_slots::ends_at,
             time_slots::is_available,
@@ -101,13 +113,32 @@ async fn lock_slot(
         .first(conn)
         .await
         .optional()?;
-    let (doctor_id, date, starts_at, ends_at, is_available) =
+    let (doctor_id, date, start_time, end_time, starts_at, ends_at, is_available) =
         slot.ok_or(DomainError::NotFound("slot"))?;
-    // After the lock, in one statement: time off and offers recorded meanwhile locked this
-    // slot first, so they are seen here.
-    let around: SlotSurroundings = diesel::sql_query(SLOT_SURROUNDINGS.as_str())
-        .bind::<diesel::sql_types::Uuid, _>(slot_id)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
+    // After the lock, in one typed statement (its plan prepared once per connection): time
+    // off and offers recorded meanwhile locked this slot first, so they are seen here.
+    let (in_time_off, held_for, schedule): (bool, Option<Uuid>, ScheduleRow) = time_slots::table
+        .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
+        .filter(time_slots::id.eq(slot_id))
+        .select((
+            diesel::dsl::exists(
+                time_off::table
+                    .filter(
+                        time_off::doctor_id
+                            .eq(time_slots::doctor_id.nullable())
+                            .or(time_off::doctor_id.is_null()),
+                    )
+                    .filter(time_off::starts_at.lt(time_slots::ends_at))
+                    .filter(time_off::ends_at.gt(time_slots::starts_at)),
+            ),
+            waitlist_offers::table
+                .filter(waitlist_offers::slot_id.eq(time_slots::id))
+                .filter(waitlist_offers::status.eq("OPEN"))
+                .filter(waitlist_offers::expires_at.gt(now))
+                .select(waitlist_offers::patient_id)
+                .single_value(),
+            ScheduleRow::as_select(),
+        ))
         .get_result(conn)
         .await?;
     Ok(SlotFacts {
@@ -117,35 +148,10 @@ async fn lock_slot(
         starts_at,
         ends_at,
         is_available,
-        in_time_off: around.in_time_off,
-        held_for: around.held_for,
-        on_schedule: around.on_schedule,
+        in_time_off,
+        held_for,
+        on_schedule: Schedule::from(schedule).generates(date, start_time, end_time),
     })
-}
-
-/// What else decides whether a locked slot can be taken.
-static SLOT_SURROUNDINGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT EXISTS (SELECT 1 FROM time_off t
-                         WHERE (t.doctor_id = s.doctor_id OR t.doctor_id IS NULL)
-                           AND t.starts_at < s.ends_at AND t.ends_at > s.starts_at) AS in_time_off,
-                (SELECT o.patient_id FROM waitlist_offers o
-                  WHERE o.slot_id = s.id AND o.status = 'OPEN' AND o.expires_at > $2) AS held_for,
-                EXISTS (SELECT 1 FROM schedules sc WHERE sc.id = s.schedule_id AND {})
-                    AS on_schedule
-           FROM time_slots s WHERE s.id = $1",
-        crate::scheduling::on_schedule("s", "sc")
-    )
-});
-
-#[derive(QueryableByName)]
-struct SlotSurroundings {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    in_time_off: bool,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
-    held_for: Option<Uuid>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    on_schedule: bool,
 }
 
 /// The doctor as booking sees it; `None` when there is no such doctor.

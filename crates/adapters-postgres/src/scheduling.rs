@@ -20,11 +20,10 @@ use crate::schema::{
 };
 use crate::PgPool;
 
-/// SQL: the slot `slot` is still one its schedule `schedule` generates: the schedule is
-/// active, and the slot lies on its current weekday and grid (inside its hours, its length,
-/// starting a whole number of slot-plus-buffer steps after its start). A slot kept for its
-/// history when a schedule changed (a cancelled booking still points at it) fails this, so it
-/// can neither be seen, offered nor booked beside the new grid's overlapping slots.
+/// SQL for `domain::scheduling::Schedule::generates` (the slot `slot` is still one its
+/// schedule `schedule` generates), for the two queries that must pick such slots in the
+/// database: the waitlist's matching and a series' occurrence lookup. Availability and the
+/// booking transaction ask the domain function itself.
 pub(crate) fn on_schedule(slot: &str, schedule: &str) -> String {
     format!(
         "({schedule}.is_active \
@@ -37,9 +36,9 @@ pub(crate) fn on_schedule(slot: &str, schedule: &str) -> String {
     )
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = schedules, check_for_backend(diesel::pg::Pg))]
-struct ScheduleRow {
+pub(crate) struct ScheduleRow {
     id: Uuid,
     doctor_id: Uuid,
     day_of_week: PgDayOfWeek,
@@ -328,16 +327,15 @@ impl ScheduleRepository for PgScheduleRepository {
         now: DateTime<Utc>,
     ) -> Result<Vec<AvailableSlot>, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let rows: Vec<SlotRow> = time_slots::table
+        // A typed query throughout, so its plan is prepared once per connection; whether the
+        // schedule still generates each slot is the domain's `Schedule::generates`, below.
+        let rows: Vec<(SlotRow, ScheduleRow)> = time_slots::table
             .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
             .filter(time_slots::doctor_id.eq(doctor_id))
             .filter(time_slots::date.eq(date))
             .filter(time_slots::is_available.eq(true))
             .filter(time_slots::starts_at.gt(now))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&on_schedule(
-                "time_slots",
-                "schedules",
-            )))
+            .filter(schedules::is_active.eq(true))
             // Slots inside time off exist when they were booked once (or generated before it):
             // hidden here, refused by booking.
             // Held for a waiting patient (an open offer): nobody else sees it.
@@ -358,13 +356,16 @@ impl ScheduleRepository for PgScheduleRepository {
                     .filter(time_off::ends_at.gt(time_slots::starts_at)),
             )))
             .order(time_slots::starts_at.asc())
-            .select(SlotRow::as_select())
+            .select((SlotRow::as_select(), ScheduleRow::as_select()))
             .load(&mut conn)
             .await
             .db()?;
         Ok(rows
             .into_iter()
-            .map(|r| AvailableSlot {
+            .filter(|(r, schedule)| {
+                Schedule::from(schedule.clone()).generates(r.date, r.start_time, r.end_time)
+            })
+            .map(|(r, _)| AvailableSlot {
                 id: r.id,
                 doctor_id: r.doctor_id,
                 date: r.date,

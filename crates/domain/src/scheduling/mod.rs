@@ -177,6 +177,25 @@ impl Schedule {
         }
     }
 
+    /// Whether this schedule, as it stands, generates a slot on `date` from `start` to `end`
+    /// (local labels): active, its weekday, inside its hours, its length, a whole number of
+    /// slot-plus-buffer steps after its start. A slot kept only for a cancelled booking's
+    /// history after the schedule changed fails this, so it is neither shown nor booked beside
+    /// the new grid's slot that overlaps it. (DST days skip some starts but move none.)
+    pub fn generates(&self, date: NaiveDate, start: NaiveTime, end: NaiveTime) -> bool {
+        use chrono::Datelike;
+        let length = chrono::Duration::minutes(i64::from(self.slot_minutes));
+        let step = i64::from(self.slot_minutes + self.buffer_minutes) * 60;
+        let offset = (start - self.start_time).num_seconds();
+        self.is_active
+            && date.weekday() == self.day_of_week.weekday()
+            && start >= self.start_time
+            && end <= self.end_time
+            && end - start == length
+            && step > 0
+            && offset % step == 0
+    }
+
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "doctorId": self.doctor_id, "dayOfWeek": self.day_of_week,

@@ -179,6 +179,28 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_off_the_current_grid_is_not_one_the_schedule_generates() {
+        let mut s = schedule(DayOfWeek::Mon, (9, 15), (11, 0), 30);
+        let monday = NaiveDate::from_ymd_opt(2030, 1, 7).unwrap();
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert!(s.generates(monday, t(9, 15), t(9, 45)));
+        assert!(s.generates(monday, t(10, 15), t(10, 45)));
+        assert!(
+            !s.generates(monday, t(9, 0), t(9, 30)),
+            "the old 09:00 grid"
+        );
+        assert!(!s.generates(monday, t(9, 30), t(10, 0)), "between steps");
+        assert!(!s.generates(monday, t(10, 45), t(11, 15)), "past the end");
+        assert!(!s.generates(monday, t(9, 15), t(9, 35)), "another length");
+        assert!(
+            !s.generates(monday.succ_opt().unwrap(), t(9, 15), t(9, 45)),
+            "another day"
+        );
+        s.is_active = false;
+        assert!(!s.generates(monday, t(9, 15), t(9, 45)));
+    }
+
+    #[test]
     fn a_buffer_leaves_its_minutes_free_after_each_slot() {
         let input = ScheduleInput::parse(
             DayOfWeek::Mon,
@@ -240,6 +262,7 @@ mod tests {
                 prop_assert_eq!(slot.date.weekday(), day.weekday());
                 prop_assert!(slot.date >= from && slot.date <= to);
                 prop_assert!(slot.ends_at > slot.starts_at);
+                prop_assert!(s.generates(slot.date, slot.start_time, slot.end_time), "{slot:?}");
             }
             for pair in slots.windows(2) {
                 // Never inside the previous slot or its buffer, in real time or on the wall clock.
