@@ -36,7 +36,7 @@ pub(crate) fn on_schedule(slot: &str, schedule: &str) -> String {
     )
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = schedules, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ScheduleRow {
     id: Uuid,
@@ -362,10 +362,12 @@ impl ScheduleRepository for PgScheduleRepository {
             .db()?;
         Ok(rows
             .into_iter()
-            .filter(|(r, schedule)| {
-                Schedule::from(schedule.clone()).generates(r.date, r.start_time, r.end_time)
+            .filter_map(|(r, schedule)| {
+                Schedule::from(schedule)
+                    .generates(r.date, r.start_time, r.end_time)
+                    .then_some(r)
             })
-            .map(|(r, _)| AvailableSlot {
+            .map(|r| AvailableSlot {
                 id: r.id,
                 doctor_id: r.doctor_id,
                 date: r.date,

@@ -30,6 +30,27 @@ use crate::PgPool;
 
 const OPEN: &str = "OPEN";
 
+/// Closes the open offers on `slot_ids` with `status`; returns their entries.
+async fn close_open_on(
+    conn: &mut AsyncPgConnection,
+    slot_ids: &[Uuid],
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, diesel::result::Error> {
+    diesel::update(
+        waitlist_offers::table
+            .filter(waitlist_offers::slot_id.eq_any(slot_ids))
+            .filter(waitlist_offers::status.eq(OPEN)),
+    )
+    .set((
+        waitlist_offers::status.eq(status),
+        waitlist_offers::decided_at.eq(now),
+    ))
+    .returning(waitlist_offers::entry_id)
+    .get_results(conn)
+    .await
+}
+
 /// Slots about to be withdrawn (time off, a changed schedule) or put out of reach (time off
 /// over a slot kept for its history): their open offers end, and the entries holding them wait
 /// again. Called with the slots already locked, so no offer is made on them meanwhile.
@@ -38,18 +59,7 @@ pub(crate) async fn release_offers_on(
     slot_ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<(), diesel::result::Error> {
-    let entries: Vec<Uuid> = diesel::update(
-        waitlist_offers::table
-            .filter(waitlist_offers::slot_id.eq_any(slot_ids))
-            .filter(waitlist_offers::status.eq(OPEN)),
-    )
-    .set((
-        waitlist_offers::status.eq("EXPIRED"),
-        waitlist_offers::decided_at.eq(now),
-    ))
-    .returning(waitlist_offers::entry_id)
-    .get_results(conn)
-    .await?;
+    let entries = close_open_on(conn, slot_ids, "EXPIRED", now).await?;
     back_to_waiting(conn, entries, now).await
 }
 
@@ -59,18 +69,7 @@ pub(crate) async fn close_accepted(
     slot_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), diesel::result::Error> {
-    let entries: Vec<Uuid> = diesel::update(
-        waitlist_offers::table
-            .filter(waitlist_offers::slot_id.eq(slot_id))
-            .filter(waitlist_offers::status.eq(OPEN)),
-    )
-    .set((
-        waitlist_offers::status.eq("ACCEPTED"),
-        waitlist_offers::decided_at.eq(now),
-    ))
-    .returning(waitlist_offers::entry_id)
-    .get_results(conn)
-    .await?;
+    let entries = close_open_on(conn, &[slot_id], "ACCEPTED", now).await?;
     diesel::update(waitlist_entries::table.filter(waitlist_entries::id.eq_any(entries)))
         .set((
             waitlist_entries::status.eq(WaitlistStatus::Booked.as_str()),

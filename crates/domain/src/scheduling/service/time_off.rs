@@ -146,11 +146,16 @@ impl SchedulingService {
         let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
             return Ok(());
         };
-        let doctors = self.doctors_of(&time_off).await?;
+        // One read of the active schedules gives both the doctors concerned and their rules.
+        let active = self.schedules.list_active().await?;
+        let doctors: BTreeSet<Uuid> = match time_off.doctor_id {
+            Some(doctor_id) => BTreeSet::from([doctor_id]),
+            None => active.iter().map(|s| s.doctor_id).collect(),
+        };
         let still_away = self.time_off.overlapping(None, self.horizon_span()).await?;
-        for schedule in self.schedules.list_active().await? {
+        for schedule in &active {
             if doctors.contains(&schedule.doctor_id) {
-                let slots = self.slots_of(&schedule, first, last, &still_away);
+                let slots = self.slots_of(schedule, first, last, &still_away);
                 self.schedules.insert_slots(slots).await?;
             }
         }
