@@ -9,7 +9,7 @@ BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
         tools stack-up stack-down stack-status build migrate bench bench-chat bench-scale bench-analytics clean-stack \
-        sdk sdk-deps sdk-check sdk-test demo contract
+        sdk sdk-deps sdk-check sdk-test demo contract test-tools
 
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
@@ -32,7 +32,7 @@ demo: stack-up build secret
 
 # The cargo tests, then the TypeScript SDK's tests against a real server (scripts/sdk-test.sh),
 # then the contract test; all three run, and any failing fails the target.
-test: stack-up
+test: stack-up test-tools
 	status=0; $(ENV) cargo test --workspace --no-fail-fast || status=$$?; \
 	$(MAKE) --no-print-directory sdk-test || status=$$?; \
 	$(MAKE) --no-print-directory contract || status=$$?; exit $$status
@@ -42,6 +42,10 @@ test: stack-up
 # 5xx, a body or Content-Type not as documented, or an undocumented status. About 3 minutes.
 contract: stack-up build
 	scripts/contract-test.sh
+
+# The Python tools the end-to-end tests run (an iCalendar parser, a JSON-schema validator).
+test-tools:
+	@scripts/test-tools.sh
 
 lint: fmt-check clippy purity openapi-check schema-check sdk-check
 

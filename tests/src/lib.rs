@@ -12,6 +12,7 @@ pub mod chat;
 pub mod clinic;
 pub mod db;
 pub mod proxy;
+pub mod receiver;
 pub mod servers;
 
 use std::sync::Arc;

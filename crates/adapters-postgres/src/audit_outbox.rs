@@ -1,6 +1,7 @@
 //! The audit outbox: events are inserted in the transaction of the change they record (each
 //! row gets its globally unique `event_id` from the column default), and shipped to the audit
-//! sink by [`PgAuditOutbox::relay_batch`].
+//! sink by [`PgAuditOutbox::relay_batch`]. The same call writes the changes' webhook events
+//! (`crate::webhooks::insert_webhook_events`).
 
 use std::sync::Arc;
 
@@ -78,8 +79,9 @@ pub async fn insert_events(
     diesel::insert_into(audit_outbox::table)
         .values(&rows)
         .execute(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    // The same changes, as webhook events for the endpoints that subscribe to them.
+    crate::webhooks::insert_webhook_events(conn, events).await
 }
 
 /// The outbox relay's PostgreSQL side.

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod appointments;
 pub mod audit_outbox;
 pub mod billing;
+pub mod calendar_feeds;
 pub mod chat;
 pub mod directory;
 pub mod enums;
@@ -27,6 +28,7 @@ pub mod schema;
 pub mod seed;
 pub mod time_off;
 pub mod waitlist;
+pub mod webhooks;
 
 pub use analytics::PgAnalyticsRepository;
 pub use appointments::PgAppointmentRepository;

@@ -132,6 +132,19 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    calendar_feeds (doctor_id) {
+        doctor_id -> Uuid,
+        #[max_length = 64]
+        token_hash -> Bpchar,
+        include_patient_names -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     chat_conversations (appointment_id) {
         appointment_id -> Uuid,
         last_seq -> Int8,
@@ -407,6 +420,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    webhook_deliveries (id) {
+        id -> Int8,
+        endpoint_id -> Uuid,
+        event_id -> Int8,
+        #[max_length = 16]
+        status -> Varchar,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        first_attempt_at -> Nullable<Timestamptz>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        #[max_length = 500]
+        last_error -> Nullable<Varchar>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    webhook_endpoints (id) {
+        id -> Uuid,
+        #[max_length = 2048]
+        url -> Varchar,
+        #[max_length = 200]
+        description -> Nullable<Varchar>,
+        #[max_length = 128]
+        secret -> Varchar,
+        event_types -> Array<Nullable<Text>>,
+        is_active -> Bool,
+        #[max_length = 300]
+        disabled_reason -> Nullable<Varchar>,
+        lease_owner -> Nullable<Uuid>,
+        lease_until -> Nullable<Timestamptz>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    webhook_events (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        #[max_length = 40]
+        event_type -> Varchar,
+        data -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(appointment_series -> doctors (doctor_id));
 diesel::joinable!(appointment_series -> patients (patient_id));
 diesel::joinable!(appointment_series -> users (created_by));
@@ -417,6 +487,7 @@ diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointments -> time_slots (time_slot_id));
 diesel::joinable!(billings -> appointments (appointment_id));
 diesel::joinable!(billings -> patients (patient_id));
+diesel::joinable!(calendar_feeds -> doctors (doctor_id));
 diesel::joinable!(chat_conversations -> appointments (appointment_id));
 diesel::joinable!(doctor_booking_windows -> doctors (doctor_id));
 diesel::joinable!(doctor_departments -> departments (department_id));
@@ -441,6 +512,9 @@ diesel::joinable!(waitlist_entries -> users (created_by));
 diesel::joinable!(waitlist_offers -> patients (patient_id));
 diesel::joinable!(waitlist_offers -> time_slots (slot_id));
 diesel::joinable!(waitlist_offers -> waitlist_entries (entry_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_endpoints -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     appointment_series,
@@ -448,6 +522,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     audit_outbox,
     billings,
+    calendar_feeds,
     chat_conversations,
     departments,
     doctor_booking_windows,
@@ -465,4 +540,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     waitlist_entries,
     waitlist_offers,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
 );

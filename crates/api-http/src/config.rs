@@ -165,6 +165,37 @@ pub struct Config {
     #[arg(long, env = "WAITLIST_MATCH_SECS", default_value_t = 30)]
     pub waitlist_match_secs: u64,
 
+    /// Webhook receivers may be only at public addresses, plus these networks:
+    /// comma-separated addresses or CIDR ranges (`10.20.0.0/16,127.0.0.1`). Empty: public only.
+    #[arg(long, env = "WEBHOOK_ALLOWED_NETWORKS", default_value = "")]
+    pub webhook_allowed_networks: String,
+
+    /// Whether webhook URLs must use https (set false only for receivers on a trusted network).
+    #[arg(long, env = "WEBHOOK_REQUIRE_HTTPS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_require_https: bool,
+
+    /// How long one webhook request may take, in milliseconds, before it counts as failed.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// The first retry's delay after a failed webhook delivery, in seconds; it doubles per
+    /// attempt up to `WEBHOOK_RETRY_MAX_SECS`.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 30)]
+    pub webhook_retry_base_secs: i64,
+
+    /// The longest delay between two attempts of a webhook delivery, in seconds.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_SECS", default_value_t = 3600)]
+    pub webhook_retry_max_secs: i64,
+
+    /// How long a failing webhook delivery is retried, in hours, before it is given up and its
+    /// endpoint switched off.
+    #[arg(long, env = "WEBHOOK_GIVE_UP_HOURS", default_value_t = 24)]
+    pub webhook_give_up_hours: i64,
+
+    /// How often the webhook relay looks for due deliveries, in milliseconds.
+    #[arg(long, env = "WEBHOOK_RELAY_INTERVAL_MS", default_value_t = 1000)]
+    pub webhook_relay_interval_ms: u64,
+
     /// How long before an appointment its REMINDER notification is written, in minutes.
     #[arg(long, env = "REMINDER_LEAD_MINUTES", default_value_t = 1440)]
     pub reminder_lead_minutes: i64,
@@ -274,6 +305,11 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("BOOKING_MAX_ADVANCE_DAYS", 0, 3650),
     ("WAITLIST_HOLD_MINUTES", 1, 1440),
     ("WAITLIST_MATCH_SECS", 1, 3600),
+    ("WEBHOOK_TIMEOUT_MS", 100, 60_000),
+    ("WEBHOOK_RETRY_BASE_SECS", 1, 3600),
+    ("WEBHOOK_RETRY_MAX_SECS", 1, 86_400),
+    ("WEBHOOK_GIVE_UP_HOURS", 1, 168),
+    ("WEBHOOK_RELAY_INTERVAL_MS", 10, 60_000),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -345,6 +381,30 @@ impl Config {
         }
     }
 
+    /// Where webhook requests may go (`WEBHOOK_ALLOWED_NETWORKS`).
+    pub fn webhook_policy(&self) -> anyhow::Result<domain::webhooks::addresses::AddressPolicy> {
+        domain::webhooks::addresses::AddressPolicy::parse(&self.webhook_allowed_networks)
+            .map_err(|e| anyhow::anyhow!("WEBHOOK_ALLOWED_NETWORKS: {e}"))
+    }
+
+    /// How the webhook relay retries and leases (the ranges are checked at start-up).
+    pub fn webhook_relay(&self) -> domain::webhooks::service::RelaySettings {
+        domain::webhooks::service::RelaySettings {
+            retry: domain::webhooks::RetryPolicy {
+                base: chrono::Duration::seconds(self.webhook_retry_base_secs),
+                max: chrono::Duration::seconds(self.webhook_retry_max_secs),
+                give_up_after: chrono::Duration::hours(self.webhook_give_up_hours),
+            },
+            // Renewed at every attempt; a crashed process's endpoints wait this long.
+            lease: chrono::Duration::milliseconds(
+                i64::try_from(self.webhook_timeout_ms).unwrap_or(10_000) * 3,
+            )
+            .max(chrono::Duration::seconds(30)),
+            endpoints_per_pass: 16,
+            deliveries_per_claim: 100,
+        }
+    }
+
     /// The clinic's time zone, refusing an unknown name.
     pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
         self.clinic_timezone.parse().map_err(|_| {
@@ -395,6 +455,9 @@ impl Config {
         if let Err(e) = self.no_show() {
             problems.push(e.to_string());
         }
+        if let Err(e) = self.webhook_policy() {
+            problems.push(e.to_string());
+        }
         for origin in self.cors_origins() {
             if !is_origin(&origin) {
                 problems.push(format!(
@@ -434,6 +497,11 @@ impl Config {
             "BOOKING_MAX_ADVANCE_DAYS" => self.booking_max_advance_days.into(),
             "WAITLIST_HOLD_MINUTES" => self.waitlist_hold_minutes.into(),
             "WAITLIST_MATCH_SECS" => self.waitlist_match_secs.into(),
+            "WEBHOOK_TIMEOUT_MS" => self.webhook_timeout_ms.into(),
+            "WEBHOOK_RETRY_BASE_SECS" => self.webhook_retry_base_secs.into(),
+            "WEBHOOK_RETRY_MAX_SECS" => self.webhook_retry_max_secs.into(),
+            "WEBHOOK_GIVE_UP_HOURS" => self.webhook_give_up_hours.into(),
+            "WEBHOOK_RELAY_INTERVAL_MS" => self.webhook_relay_interval_ms.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

@@ -225,6 +225,8 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         C::SlotHeld => "this slot is held for a patient on the waitlist; try another slot",
         C::OfferClosed => "this offer is no longer open: it was accepted, declined or has expired",
         C::AlreadyWaiting => "the patient is already on this doctor's waitlist",
+        C::WebhookLimit => "the clinic has registered the most webhook endpoints it may; delete one first",
+        C::DeliveryPending => "this delivery is still pending; it will be sent (or retried) without a redelivery",
         C::ChatClosed => {
             "this conversation takes no more messages: the appointment was cancelled, or completed longer ago than the chat window"
         }

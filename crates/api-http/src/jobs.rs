@@ -218,3 +218,27 @@ pub fn spawn_live_notifications(state: web::Data<AppState>) -> tokio::task::Join
     crate::chat::spawn_relay(state);
     tokio::spawn(adapters_postgres::live::listen(url, to))
 }
+
+/// The webhook relay's step: delivers what is due to every endpoint this process can claim.
+/// Returns how many deliveries succeeded.
+pub async fn deliver_webhooks_once(state: &AppState) -> Result<usize, DomainError> {
+    state.webhooks.deliver_due().await
+}
+
+/// Delivers due webhooks every `WEBHOOK_RELAY_INTERVAL_MS` (several processes may: an
+/// endpoint is delivered to by one process at a time, in order).
+pub fn spawn_webhook_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_millis(state.config.webhook_relay_interval_ms);
+        loop {
+            match deliver_webhooks_once(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(delivered = n, "webhooks delivered"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::errors::cause_chain(&e), "webhook relay failed; retrying")
+                }
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

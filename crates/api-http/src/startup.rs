@@ -117,6 +117,7 @@ impl Application {
             AbortOnDrop(crate::jobs::spawn_live_notifications(state.clone())),
             AbortOnDrop(crate::jobs::spawn_analytics_fold(state.clone())),
             AbortOnDrop(crate::jobs::spawn_waitlist(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_webhook_relay(state.clone())),
         ];
         Ok(Self {
             port,
@@ -164,9 +165,9 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
-        medical_records, notifications, patients, prescriptions, schedules, series, time_off,
-        users, waitlist,
+        analytics, appointments, audit, auth, billing, calendar, chat, departments, doctors,
+        health, medical_records, notifications, patients, prescriptions, schedules, series,
+        time_off, users, waitlist, webhooks,
     };
     cfg.service(analytics::dashboard)
         .service(analytics::dashboard_csv)
@@ -200,6 +201,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(doctors::get)
         .service(doctors::update)
         .service(doctors::set_departments)
+        .service(calendar::issue)
+        .service(calendar::get)
+        .service(calendar::revoke)
+        .service(calendar::read_feed)
         .service(departments::list)
         .service(departments::get)
         .service(departments::create)
@@ -250,7 +255,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(billing::get)
         .service(billing::pay)
         .service(billing::refund)
-        .service(audit::search);
+        .service(audit::search)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::update)
+        .service(webhooks::remove)
+        .service(webhooks::rotate_secret)
+        .service(webhooks::deliveries)
+        .service(webhooks::redeliver);
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {

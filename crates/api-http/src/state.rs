@@ -57,6 +57,8 @@ pub struct AppState {
     pub appointments: AppointmentService,
     /// Shared with the services that free slots, which tell it to offer them at once.
     pub waitlist: Arc<domain::waitlist::WaitlistService>,
+    pub webhooks: Arc<domain::webhooks::WebhookService>,
+    pub calendar_feeds: domain::calendar::CalendarFeedService,
     pub idempotency: domain::idempotency::Idempotency,
     pub notifications: domain::notifications::NotificationService,
     pub billing: domain::billing::BillingService,
@@ -258,6 +260,28 @@ impl AppState {
                 .max(chrono::Duration::seconds(10))
                 * 3,
         );
+        let webhooks = Arc::new(domain::webhooks::WebhookService::new(
+            Arc::new(adapters_postgres::webhooks::PgWebhookRepository { pool: pg.clone() }),
+            Arc::new(
+                adapters_webhooks::HttpWebhookSender::new(
+                    config.webhook_policy()?,
+                    std::time::Duration::from_millis(config.webhook_timeout_ms),
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+            ),
+            clock.clone(),
+            config.webhook_policy()?,
+            config.webhook_require_https,
+            config.webhook_relay(),
+        ));
+        let calendar_feeds = domain::calendar::CalendarFeedService::new(
+            Arc::new(
+                adapters_postgres::calendar_feeds::PgCalendarFeedRepository { pool: pg.clone() },
+            ),
+            clock.clone(),
+            config.timezone()?,
+            config.slot_horizon_days,
+        );
         let notifications = domain::notifications::NotificationService::new(Arc::new(
             adapters_postgres::PgNotificationRepository { pool: pg.clone() },
         ));
@@ -278,6 +302,8 @@ impl AppState {
             scheduling,
             appointments,
             waitlist,
+            webhooks,
+            calendar_feeds,
             idempotency,
             notifications,
             billing,

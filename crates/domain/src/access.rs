@@ -53,6 +53,10 @@ pub enum Permission {
     BookSeries,
     /// See recorded time off (staff; a doctor its own and the clinic's holidays).
     ViewTimeOff,
+    /// Register webhook endpoints and read their delivery logs (admins).
+    ManageWebhooks,
+    /// Issue and revoke a calendar feed (a doctor its own; admins may read and revoke).
+    CalendarFeed,
 }
 
 impl Permission {
@@ -64,7 +68,8 @@ impl Permission {
             | Self::ManageDepartments
             | Self::Refund
             | Self::Broadcast
-            | Self::SearchAudit => &[Admin],
+            | Self::SearchAudit
+            | Self::ManageWebhooks => &[Admin],
             Self::ListPatients | Self::ViewTimeOff => &[Admin, Receptionist, Doctor],
             Self::ListBills => &[Admin, Receptionist, Patient],
             Self::ReadPrescriptions => &[Admin, Doctor, Patient],
@@ -75,7 +80,7 @@ impl Permission {
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
             Self::WritePrescriptions => &[Doctor],
             Self::Chat => &[Doctor, Patient],
-            Self::Analytics => &[Admin, Doctor],
+            Self::Analytics | Self::CalendarFeed => &[Admin, Doctor],
         }
     }
 
@@ -102,7 +107,7 @@ mod tests {
     #[test]
     fn the_role_table_of_the_spec() {
         use Role::{Admin as A, Doctor as D, Patient as P, Receptionist as R};
-        let cases: [(Permission, &[Role]); 20] = [
+        let cases: [(Permission, &[Role]); 22] = [
             (Permission::ListPatients, &[A, R, D]),
             (Permission::ListBills, &[A, R, P]),
             (Permission::ReadPrescriptions, &[A, D, P]),
@@ -123,6 +128,8 @@ mod tests {
             (Permission::Analytics, &[A, D]),
             (Permission::ViewTimeOff, &[A, R, D]),
             (Permission::BookSeries, &[A, R]),
+            (Permission::ManageWebhooks, &[A]),
+            (Permission::CalendarFeed, &[A, D]),
         ];
         for (permission, allowed) in cases {
             for role in [A, D, R, P] {

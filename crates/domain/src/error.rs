@@ -41,6 +41,10 @@ pub enum Conflict {
     OfferClosed,
     /// The patient is already on this doctor's waitlist.
     AlreadyWaiting,
+    /// The clinic has registered as many webhook endpoints as it may.
+    WebhookLimit,
+    /// A redelivery of a delivery that is still pending (it will be sent anyway).
+    DeliveryPending,
 }
 
 impl Conflict {
@@ -65,6 +69,8 @@ impl Conflict {
             Self::SlotHeld => "SLOT_HELD",
             Self::OfferClosed => "OFFER_CLOSED",
             Self::AlreadyWaiting => "ALREADY_WAITING",
+            Self::WebhookLimit => "WEBHOOK_LIMIT",
+            Self::DeliveryPending => "DELIVERY_PENDING",
         }
     }
 }

@@ -238,3 +238,8 @@ page_dto!(
     crate::routes::medical_records::MedicalRecordDto
 );
 page_dto!(WaitlistPage, crate::routes::waitlist::WaitlistEntryDto);
+page_dto!(WebhookPage, crate::routes::webhooks::WebhookDto);
+page_dto!(
+    WebhookDeliveryPage,
+    crate::routes::webhooks::WebhookDeliveryDto
+);

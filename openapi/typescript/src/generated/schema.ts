@@ -555,6 +555,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/calendar/{token}/appointments.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The doctor's appointments from 30 days ago to the slot horizon, as iCalendar (RFC 5545),
+         *     for calendar applications to subscribe to. No login: the token in the path is the
+         *     credential.
+         */
+        get: operations["readCalendarFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/chat/socket": {
         parameters: {
             query?: never;
@@ -697,6 +718,31 @@ export interface paths {
         put: operations["setBookingWindow"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/doctors/{id}/calendar-feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the doctor has a feed, and whether it shows names (the doctor, or an admin). The
+         *     URL itself cannot be read back.
+         */
+        get: operations["getCalendarFeed"];
+        put?: never;
+        /**
+         * Issue the doctor's calendar feed URL, or rotate it: the previous URL stops working at once
+         *     (the doctor itself).
+         */
+        post: operations["issueCalendarFeed"];
+        /** Revoke the feed: its URL answers 404 from now on (the doctor, or an admin). */
+        delete: operations["revokeCalendarFeed"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1330,6 +1376,104 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The registered endpoints, oldest first (admins). Secrets are never listed. */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint (admins). The answer carries the signing secret, shown this
+         *     once. Events of the chosen types are POSTed to it as they happen, signed, in order, at
+         *     least once.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One endpoint (admins). */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Delete an endpoint and its delivery log (admins). */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** Change an endpoint (admins): its URL, description, event types, or whether it is on. */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log, newest first (admins): each attempt's outcome, and when a
+         *     failed one is tried again.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivered or failed event again (admins): a new delivery at the end of the
+         *     endpoint's queue, with the same event id.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new signing secret (admins), shown this once; requests are signed with it from now on. */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1551,6 +1695,18 @@ export interface components {
             role?: null | components["schemas"]["Role"];
             title: string;
         };
+        CalendarFeedDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            doctorId: string;
+            includePatientNames: boolean;
+            /**
+             * Format: date-time
+             * @description When the URL was last issued or the choice changed.
+             */
+            updatedAt: string;
+        };
         CancelFollowingRequest: {
             reason: string;
         };
@@ -1760,6 +1916,17 @@ export interface components {
             /** Format: int64 */
             count: number;
         };
+        CreateWebhookRequest: {
+            description?: string | null;
+            /** @description At least one. */
+            eventTypes: components["schemas"]["EventType"][];
+            /**
+             * @description Where events are POSTed: https (plain http only where the operator allows it), a public
+             *     address unless the operator allows the network (`WEBHOOK_ALLOWED_NETWORKS`).
+             * @example https://erp.example-clinic.com/healthsync
+             */
+            url: string;
+        };
         /** @description The dashboard of a period. */
         DashboardDto: {
             /** Format: int64 */
@@ -1808,6 +1975,11 @@ export interface components {
         };
         /** @enum {string} */
         DayOfWeek: "MON" | "TUE" | "WED" | "THU" | "FRI" | "SAT" | "SUN";
+        /**
+         * @description Where a delivery stands.
+         * @enum {string}
+         */
+        DeliveryStatus: "PENDING" | "DELIVERED" | "FAILED";
         DepartmentDto: {
             description?: string | null;
             /** Format: uuid */
@@ -1937,6 +2109,11 @@ export interface components {
             message: string;
         };
         /**
+         * @description The kinds of event an endpoint can subscribe to.
+         * @enum {string}
+         */
+        EventType: "appointment.booked" | "appointment.confirmed" | "appointment.cancelled" | "appointment.rescheduled" | "appointment.completed" | "appointment.no_show" | "bill.paid" | "bill.refunded" | "bill.overdue" | "prescription.written";
+        /**
          * Format: binary
          * @description A file's raw bytes (documentation only).
          */
@@ -1957,6 +2134,23 @@ export interface components {
         Health: {
             /** @example ok */
             status: string;
+        };
+        IssueCalendarFeedRequest: {
+            /**
+             * @description Show patients' names in event titles. Off by default: calendar applications sync to
+             *     phones and to their vendors' servers.
+             */
+            includePatientNames?: boolean;
+        };
+        /** @description The feed with its secret URL: the only time the URL is shown. */
+        IssuedCalendarFeedDto: components["schemas"]["CalendarFeedDto"] & {
+            /** @description The same, as a path on this server. */
+            path: string;
+            /**
+             * @description The subscription URL, as this request reached the server. Anyone holding it reads the
+             *     calendar: keep it secret; rotate (issue again) or revoke it if it leaks.
+             */
+            url: string;
         };
         JoinWaitlistRequest: {
             /** Format: uuid */
@@ -2562,6 +2756,17 @@ export interface components {
             /** Format: int32 */
             occurrence: number;
         };
+        UpdateWebhookRequest: {
+            /** @description An empty string clears it. */
+            description?: string | null;
+            eventTypes?: components["schemas"]["EventType"][] | null;
+            /**
+             * @description `true` switches an endpoint the relay switched off back on (its pending deliveries
+             *     resume); `false` pauses it (nothing new is queued for it meanwhile).
+             */
+            isActive?: boolean | null;
+            url?: string | null;
+        };
         /** @description The multipart form (documentation only; the handler streams it). */
         UploadRecordForm: {
             /** @description Empty or left out: none. */
@@ -2637,6 +2842,99 @@ export interface components {
             /** Format: uuid */
             patientId: string;
             reason: string;
+        };
+        /** @description One delivery of one event to the endpoint. */
+        WebhookDeliveryDto: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliveredAt: string | null;
+            /**
+             * Format: uuid
+             * @description The event's id, the same in every delivery and redelivery of it (`HealthSync-Event-Id`).
+             */
+            eventId: string;
+            eventType: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            lastAttemptAt: string | null;
+            /** @description What went wrong last ("timed out after 10000 ms", "the receiver answered HTTP 500", ...). */
+            lastError: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's last HTTP status; null when it did not answer.
+             */
+            lastStatusCode: number | null;
+            /**
+             * Format: date-time
+             * @description When a failed delivery is tried again; null when not waiting for a retry.
+             */
+            nextAttemptAt: string | null;
+            status: components["schemas"]["DeliveryStatus"];
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDeliveryDto"][];
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
+            /** Format: int32 */
+            perPage: number;
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 1,000.
+             */
+            total: number;
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
+            totalIsExact: boolean;
+        };
+        WebhookDto: {
+            /** Format: date-time */
+            createdAt: string;
+            description: string | null;
+            /** @description Why the relay switched it off (failing for `WEBHOOK_GIVE_UP_HOURS`); null otherwise. */
+            disabledReason: string | null;
+            eventTypes: components["schemas"]["EventType"][];
+            /** Format: uuid */
+            id: string;
+            isActive: boolean;
+            /** Format: date-time */
+            updatedAt: string;
+            url: string;
+        };
+        WebhookPage: {
+            items: components["schemas"]["WebhookDto"][];
+            /** @description Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+            nextCursor?: string | null;
+            /**
+             * Format: int32
+             * @description The page number; null on a page read by `cursor`.
+             */
+            page?: number | null;
+            /** Format: int32 */
+            perPage: number;
+            /**
+             * Format: int64
+             * @description Items matching the filters, counted up to 1,000.
+             */
+            total: number;
+            /** @description False when the count stopped at 1,000: there are more than `total`. */
+            totalIsExact: boolean;
+        };
+        /** @description An endpoint with its signing secret: the only time the secret is shown. */
+        WebhookWithSecretDto: components["schemas"]["WebhookDto"] & {
+            /**
+             * @description The HMAC-SHA256 key of the `HealthSync-Signature` header. Store it now: it cannot be
+             *     read again (rotate it to get a new one).
+             * @example whsec_3f9a...
+             */
+            secret: string;
         };
         WritePrescriptionRequest: {
             diagnosis: string;
@@ -4481,6 +4779,42 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    readCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The feed's secret, from its URL */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            /** @description No such feed (never issued, rotated or revoked) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     openChatSocket: {
         parameters: {
             query?: {
@@ -4993,6 +5327,156 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Doctor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients and the desk */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No feed, or another doctor's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    issueCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Doctor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IssueCalendarFeedRequest"];
+            };
+        };
+        responses: {
+            /** @description The feed and its secret URL */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedCalendarFeedDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Only doctors have feeds; an admin cannot issue a doctor's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the caller's own doctor record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Doctor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Patients and the desk */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No feed, or another doctor's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6836,6 +7320,426 @@ export interface operations {
             };
             /** @description STALE_STATUS: no longer waiting */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
+                page?: number;
+                /** @description Items per page, 20 by default. */
+                perPage?: number;
+                /** @description The `nextCursor` of the page before, passed back as it is. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad page */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Registered; keep the secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description WEBHOOK_LIMIT: as many endpoints as the clinic may have */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A URL that is not https, carries credentials, or points at a private address; no event types */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid change */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["DeliveryStatus"];
+                /** @description 1-based page number, up to 500; deeper pages are read with `cursor`. */
+                page?: number;
+                /** @description Items per page, 20 by default. */
+                perPage?: number;
+                /** @description The `nextCursor` of the page before, passed back as it is with the same filters. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad filter or page */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+                /** @description Delivery id */
+                deliveryId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint or delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description DELIVERY_PENDING: it is still queued */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint and its new secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretDto"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
