@@ -43,7 +43,7 @@ test: stack-up test-tools
 contract: stack-up build
 	scripts/contract-test.sh
 
-# The Python tools the end-to-end tests run (an iCalendar parser, a JSON-schema validator).
+# The Python tools the end-to-end tests run (an iCalendar parser).
 test-tools:
 	@scripts/test-tools.sh
 

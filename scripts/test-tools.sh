@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Python tools the end-to-end tests run into .stack/test-venv (pinned, with
-# hashes, from scripts/test-tools/requirements.txt): an independent iCalendar parser for the
-# calendar feed and a JSON-schema validator for FHIR resources. Reinstalled only when the
-# requirements change. The tests find it at .stack/test-venv/bin/python (or HS_TEST_PYTHON).
+# hashes, from scripts/test-tools/requirements.txt): an iCalendar parser independent of the
+# server's writer, for the calendar feed. Reinstalled only when the requirements change. The tests find it at .stack/test-venv/bin/python (or HS_TEST_PYTHON).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.stack/test-venv"

@@ -89,6 +89,11 @@ fn text_of(field: &str, n: usize) -> String {
         "phone" | "emergencyContactPhone" => "1".repeat(n),
         // 8 digits, a point and two places is the longest fee; one more digit is 1e8 or more.
         "consultationFee" => format!("{}.50", "9".repeat(n.saturating_sub(3))),
+        // A webhook URL of exactly n characters.
+        "url" => format!(
+            "https://hooks.example.com/{}",
+            "u".repeat(n.saturating_sub(26))
+        ),
         _ => "x".repeat(n),
     }
 }
@@ -422,6 +427,31 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
             json!({ "title": "Closed", "message": "Closed on Monday", "role": "DOCTOR" }),
         ),
     );
+    let hook = json!({ "url": "https://hooks.example.com/h", "description": "ERP",
+        "eventTypes": ["bill.paid", "appointment.booked"] });
+    bases.insert(
+        "createWebhook",
+        post("/webhooks", token(&v.admin), hook.clone()),
+    );
+    let (status, created) = app
+        .json(
+            Method::POST,
+            "/webhooks",
+            Some(&v.admin.token),
+            Some(hook.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    bases.insert(
+        "updateWebhook",
+        Base {
+            method: Method::PATCH,
+            path: format!("/webhooks/{webhook}"),
+            token: token(&v.admin),
+            body: hook,
+        },
+    );
     let get = |path: &str, token: Option<String>| Base {
         method: Method::GET,
         path: path.to_owned(),
@@ -434,6 +464,11 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
     bases.insert("listAppointments", get("/appointments", token(&v.desk)));
     bases.insert("listBills", get("/billings", token(&v.admin)));
     bases.insert("listWaitlist", get("/waitlist", token(&v.desk)));
+    bases.insert("listWebhooks", get("/webhooks", token(&v.admin)));
+    bases.insert(
+        "listWebhookDeliveries",
+        get(&format!("/webhooks/{webhook}/deliveries"), token(&v.admin)),
+    );
     bases.insert("listDepartments", get("/departments", None));
     bases.insert(
         "listNotifications",

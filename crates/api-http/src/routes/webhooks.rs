@@ -25,7 +25,6 @@ pub struct CreateWebhookRequest {
     /// Where events are POSTed: https (plain http only where the operator allows it), a public
     /// address unless the operator allows the network (`WEBHOOK_ALLOWED_NETWORKS`).
     #[schema(
-        min_length = 1,
         max_length = 2048,
         example = "https://erp.example-clinic.com/healthsync"
     )]
@@ -41,7 +40,7 @@ pub struct CreateWebhookRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
     /// An empty string clears it.
     #[schema(max_length = 200)]

@@ -126,6 +126,12 @@ pub fn parse_event_types(raw: &[String]) -> Result<Vec<EventType>, DomainError> 
             "subscribe to at least one event type",
         ));
     }
+    if raw.len() > EventType::ALL.len() {
+        return Err(DomainError::validation(
+            "eventTypes",
+            format!("at most {} event types (each once)", EventType::ALL.len()),
+        ));
+    }
     let mut types = Vec::with_capacity(raw.len());
     for (i, name) in raw.iter().enumerate() {
         let t = EventType::parse(name).ok_or_else(|| {
@@ -334,6 +340,8 @@ mod tests {
         .unwrap();
         assert_eq!(got, vec![EventType::AppointmentBooked, EventType::BillPaid]);
         assert!(parse_event_types(&[]).is_err());
+        assert!(parse_event_types(&vec!["bill.paid".to_owned(); 11]).is_err());
+        assert!(parse_event_types(&vec!["bill.paid".to_owned(); 11]).is_err());
         let err = parse_event_types(&["bill.paid".into(), "bill.lost".into()]).unwrap_err();
         assert!(
             matches!(err, DomainError::Validation { ref field, .. } if field == "eventTypes[1]")
