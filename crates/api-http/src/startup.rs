@@ -164,7 +164,7 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        analytics, appointments, audit, auth, billing, chat, departments, doctors, health,
+        analytics, appointments, audit, auth, billing, chat, departments, doctors, fhir, health,
         medical_records, notifications, patients, prescriptions, schedules, series, time_off,
         users, waitlist,
     };
@@ -250,7 +250,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(billing::get)
         .service(billing::pay)
         .service(billing::refund)
-        .service(audit::search);
+        .service(audit::search)
+        .service(fhir::metadata)
+        .service(fhir::search_appointments)
+        .service(fhir::read_appointment)
+        .service(fhir::search_schedules)
+        .service(fhir::read_schedule)
+        .service(fhir::search_slots)
+        .service(fhir::read_slot);
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
@@ -263,6 +270,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
         let json_limit = state.config.json_body_limit;
         App::new()
             .wrap(middleware::from_fn(crate::rate_limit::middleware))
+            // Outside the rate limiter, so a 429 under /fhir is an OperationOutcome too.
+            .wrap(middleware::from_fn(routes::fhir::operation_outcomes))
             .wrap(middleware::from_fn(crate::fallback::head_as_get))
             .wrap(middleware::from_fn(
                 crate::hardening::no_store_when_authenticated,
