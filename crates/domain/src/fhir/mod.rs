@@ -243,3 +243,169 @@ impl FhirReads<'_> {
         Ok(Found::paged(all, search.count, search.page))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone, Utc};
+    use chrono_tz::Tz;
+
+    use super::*;
+    use crate::appointments::{AppointmentStatus, MockAppointmentRepository};
+    use crate::clock::FixedClock;
+    use crate::directory::MockDirectoryRepository;
+    use crate::paging::{Page, PageRequest};
+    use crate::scheduling::{MockScheduleRepository, MockSlotCache, MockTimeOffRepository};
+    use crate::testing::{actor, appointment_of};
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap()
+    }
+
+    fn services(
+        appointments: MockAppointmentRepository,
+        schedules: MockScheduleRepository,
+    ) -> (AppointmentService, SchedulingService) {
+        let clock = Arc::new(FixedClock(now()));
+        (
+            AppointmentService::new(
+                Arc::new(appointments),
+                Arc::new(MockDirectoryRepository::new()),
+                Arc::new(MockSlotCache::new()),
+                clock.clone(),
+                Duration::hours(24),
+                Duration::days(30),
+            ),
+            SchedulingService::new(
+                Arc::new(schedules),
+                Arc::new(MockTimeOffRepository::new()),
+                Arc::new(MockDirectoryRepository::new()),
+                Arc::new(MockSlotCache::new()),
+                clock,
+                Tz::UTC,
+                60,
+            ),
+        )
+    }
+
+    fn search(pairs: &[(&str, &str)]) -> AppointmentSearch {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        AppointmentSearch::parse(&pairs, Tz::UTC).unwrap()
+    }
+
+    /// Searches that can only be empty for this caller never reach the store (the mock
+    /// repository has no expectation, so a call would panic).
+    #[tokio::test]
+    async fn naming_someone_the_caller_may_not_see_is_empty_without_a_query() {
+        let (appointments, scheduling) = services(
+            MockAppointmentRepository::new(),
+            MockScheduleRepository::new(),
+        );
+        let reads = FhirReads {
+            appointments: &appointments,
+            scheduling: &scheduling,
+        };
+        let other = Uuid::new_v4().to_string();
+        for (who, pairs) in [
+            (Role::Patient, vec![("patient", other.as_str())]),
+            (Role::Doctor, vec![("practitioner", other.as_str())]),
+            (Role::Admin, vec![("status", "proposed")]),
+            (
+                Role::Admin,
+                vec![("date", "gt2030-01-02"), ("date", "lt2030-01-02")],
+            ),
+        ] {
+            let found = reads
+                .appointments(&actor(who), &search(&pairs))
+                .await
+                .unwrap();
+            assert_eq!(found, Found::none(), "{who:?} {pairs:?}");
+        }
+    }
+
+    /// The desk's search reaches the repository as the API's filter: statuses mapped, the
+    /// inclusive `to` just before the exclusive bound, soonest first; a patient's own list is
+    /// narrowed to itself by the same use case as `GET /appointments`.
+    #[tokio::test]
+    async fn searches_become_the_apis_filter_and_pages() {
+        let patient = actor(Role::Patient);
+        let own = patient.patient_id.unwrap();
+        let mut repo = MockAppointmentRepository::new();
+        repo.expect_list()
+            .withf(move |f, p| {
+                f.patient_id == Some(own)
+                    && f.statuses == [AppointmentStatus::InProgress, AppointmentStatus::Completed]
+                    && f.from == Some(Utc.with_ymd_and_hms(2030, 1, 2, 0, 0, 0).unwrap())
+                    && f.to
+                        == Some(
+                            Utc.with_ymd_and_hms(2030, 1, 3, 0, 0, 0).unwrap()
+                                - Duration::microseconds(1),
+                        )
+                    && f.soonest_first
+                    && p.per_page == 5
+            })
+            .returning(move |_, _| {
+                let a = appointment_of(own, Uuid::new_v4(), AppointmentStatus::Completed, now());
+                Ok(Page {
+                    items: vec![a.clone()],
+                    total: 1000,
+                    total_is_exact: false,
+                    page: Some(1),
+                    per_page: 5,
+                    next: Some(crate::paging::Cursor::At(a.starts_at, a.id)),
+                })
+            });
+        let (appointments, scheduling) = services(repo, MockScheduleRepository::new());
+        let reads = FhirReads {
+            appointments: &appointments,
+            scheduling: &scheduling,
+        };
+        let found = reads
+            .appointments(
+                &patient,
+                &search(&[
+                    ("status", "fulfilled"),
+                    ("date", "2030-01-02"),
+                    ("_count", "5"),
+                ]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1);
+        assert_eq!(found.items[0].status, "fulfilled");
+        assert_eq!(found.total, None, "a capped count is not FHIR's total");
+        let Some(Next::Cursor(cursor)) = found.next else {
+            panic!("a cursor to the next page");
+        };
+        assert!(PageRequest::parse(None, Some(5), Some(&cursor)).is_ok());
+    }
+
+    #[test]
+    fn staff_and_the_slots_own_doctor_see_why_a_slot_is_busy() {
+        let doctor = actor(Role::Doctor);
+        let own = doctor.doctor_id.unwrap();
+        assert_eq!(viewer(Some(&doctor), own), Viewer::Staff);
+        assert_eq!(viewer(Some(&doctor), Uuid::new_v4()), Viewer::Public);
+        assert_eq!(viewer(Some(&actor(Role::Receptionist)), own), Viewer::Staff);
+        assert_eq!(viewer(Some(&actor(Role::Admin)), own), Viewer::Staff);
+        assert_eq!(viewer(Some(&actor(Role::Patient)), own), Viewer::Public);
+        assert_eq!(viewer(None, own), Viewer::Public);
+    }
+
+    #[test]
+    fn pages_of_whole_lists() {
+        let found = Found::paged((1..=7).collect::<Vec<_>>(), 3, 2);
+        assert_eq!(
+            (found.items, found.total, found.next),
+            (vec![4, 5, 6], Some(7), Some(Next::Page(3)))
+        );
+        let last = Found::paged((1..=7).collect::<Vec<_>>(), 3, 3);
+        assert_eq!((last.items, last.next), (vec![7], None));
+        let past = Found::paged((1..=7).collect::<Vec<_>>(), 3, 9);
+        assert!(past.items.is_empty());
+    }
+}
