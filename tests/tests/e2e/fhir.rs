@@ -160,10 +160,10 @@ async fn clinic(app: &TestApp) -> Clinic {
     let doctor_id = doctor.profile_id.clone().unwrap();
     let (date, day) = day_ahead(3);
     let schedule_id = app
-        .schedule(&admin, &doctor_id, day, "09:00", "12:30", 30)
+        .schedule(&admin, &doctor_id, day, "09:00", "13:00", 30)
         .await;
     let slots = app.free_slots(&doctor_id, date).await;
-    assert_eq!(slots.len(), 7);
+    assert_eq!(slots.len(), 8);
     let mut visits = Vec::new();
     for slot in &slots[..5] {
         let (status, body) = app.book(&patient.token, slot, None).await;
@@ -203,6 +203,19 @@ async fn clinic(app: &TestApp) -> Clinic {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // A patient waiting for the doctor that day is offered the earliest free slot (12:00),
+    // which the offer holds; 12:30 stays free.
+    let waiter = app.patient().await;
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/waitlist",
+            Some(&waiter.token),
+            Some(json!({ "doctorId": doctor_id, "from": date, "to": date })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    api_http::jobs::match_waitlist_once(&app.app).await.unwrap();
     Clinic {
         admin,
         desk,
@@ -490,7 +503,8 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
     assert_eq!(inactive["total"], 0);
 
     // Slots that day: four booked and the outsider's busy, the 11:00 (cancelled, then time off)
-    // busy-unavailable for staff and busy for everyone else, the last free.
+    // busy-unavailable and the 12:00 (held by a waitlist offer) busy-tentative for staff, both
+    // busy for everyone else; the 12:30 free.
     let slot_search =
         format!("/fhir/R4/Slot?schedule.actor={doctor_ref}&start=ge{date}&start=lt{next_day}");
     let expected_staff = [
@@ -500,6 +514,7 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
         "busy",
         "busy-unavailable",
         "busy",
+        "busy-tentative",
         "free",
     ];
     for (who, token) in [
@@ -520,7 +535,7 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
         let want: Vec<&str> = expected_staff
             .iter()
             .map(|s| {
-                if !staff && *s == "busy-unavailable" {
+                if !staff && s.starts_with("busy") {
                     "busy"
                 } else {
                     s
@@ -538,7 +553,26 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
             .all(|s| s["schedule"]["reference"] == format!("Schedule/{}", c.schedule_id)));
     }
     let (_, free) = fhir(&app, &mut seen, &format!("{slot_search}&status=free"), None).await;
-    assert_eq!(ids(&free), BTreeSet::from([c.slots[6].clone()]));
+    assert_eq!(ids(&free), BTreeSet::from([c.slots[7].clone()]));
+    let (_, held) = fhir(
+        &app,
+        &mut seen,
+        &format!("{slot_search}&status=busy-tentative,busy-unavailable"),
+        Some(&c.desk.token),
+    )
+    .await;
+    assert_eq!(
+        ids(&held),
+        BTreeSet::from([c.slots[4].clone(), c.slots[6].clone()])
+    );
+    let (_, held) = fhir(
+        &app,
+        &mut seen,
+        &format!("{slot_search}&status=busy-tentative"),
+        Some(&c.patient.token),
+    )
+    .await;
+    assert_eq!(held["total"], 0, "patients see no holds: {held}");
     let (_, by_rule) = fhir(
         &app,
         &mut seen,
@@ -551,7 +585,7 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
     .await;
     assert_eq!(
         (by_rule["total"].as_u64(), entries(&by_rule).len()),
-        (Some(7), 3),
+        (Some(8), 3),
         "{by_rule}"
     );
     let next = path_of(link(&by_rule, "next").expect("a next page"));
