@@ -178,6 +178,8 @@ async fn load_slot_states(
             booked: !r.is_available,
             held,
             time_off,
+            // The service reads the doctor from the directory.
+            doctor_unavailable: false,
         })
         .collect())
 }

@@ -629,6 +629,24 @@ async fn fhir_schedules_slots_and_appointments_map_ours_obey_access_and_validate
     .await;
     assert_eq!(staff_view["status"], "busy-unavailable");
 
+    // A doctor taking no appointments has no free slot: busy-unavailable for staff.
+    let (status, body) = app
+        .json(
+            Method::PATCH,
+            &format!("/doctors/{}", c.doctor_id),
+            Some(&c.admin.token),
+            Some(json!({ "isAvailable": false })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let last = format!("/fhir/R4/Slot/{}", c.slots[7]);
+    let (_, staff_view) = fhir(&app, &mut seen, &last, Some(&c.desk.token)).await;
+    assert_eq!(staff_view["status"], "busy-unavailable");
+    let (_, public_view) = fhir(&app, &mut seen, &last, None).await;
+    assert_eq!(public_view["status"], "busy");
+    let (_, free) = fhir(&app, &mut seen, &format!("{slot_search}&status=free"), None).await;
+    assert_eq!(free["total"], 0, "{free}");
+
     // Errors are OperationOutcomes with the right status, naming the parameter.
     let (status, body) = fhir(&app, &mut seen, "/fhir/R4/Appointment", None).await;
     assert_eq!(

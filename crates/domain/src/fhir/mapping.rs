@@ -74,8 +74,8 @@ impl SlotStatus {
     }
 
     /// A slot's status as `viewer` may see it. Staff (the desk, admins, the slot's own doctor)
-    /// see why a slot cannot be booked: booked `busy`, time off or closed (started, or off its
-    /// changed schedule) `busy-unavailable`, held for a waiting patient by a waitlist offer
+    /// see why a slot cannot be booked: booked `busy`, time off, a doctor taking no
+    /// appointments or closed (started, or off its changed schedule) `busy-unavailable`, held for a waiting patient by a waitlist offer
     /// `busy-tentative` (R4: "tentatively scheduled", which an unanswered offer is). Everyone
     /// else sees `free` or `busy`: the rest of the API never tells them about time off or
     /// another patient's offer, and free-or-not is what they can already read from availability.
@@ -329,6 +329,7 @@ mod tests {
             booked: false,
             held: false,
             time_off: false,
+            doctor_unavailable: false,
         }
     }
 
@@ -358,11 +359,16 @@ mod tests {
             ..state(&rule, 10)
         };
         let started = state(&rule, 10);
+        let doctor_away = SlotState {
+            doctor_unavailable: true,
+            ..state(&rule, 10)
+        };
         let cases = [
             (&free, now, "free", "free"),
             (&booked, now, "busy", "busy"),
             (&away, now, "busy-unavailable", "busy"),
             (&held, now, "busy-tentative", "busy"),
+            (&doctor_away, now, "busy-unavailable", "busy"),
             (&started, at(11), "busy-unavailable", "busy"),
             (&booked, at(11), "busy", "busy"),
         ];

@@ -237,6 +237,9 @@ pub struct SlotState {
     pub held: bool,
     /// Inside time off of its doctor, or a clinic holiday.
     pub time_off: bool,
+    /// Its doctor takes no appointments (not available, or deactivated): set from the
+    /// directory by [`SchedulingService`], since booking refuses such a doctor's slots.
+    pub doctor_unavailable: bool,
 }
 
 /// Where a slot stands now: free to book, or why not (a taken slot stays `Booked` after its
@@ -248,6 +251,7 @@ pub enum SlotAvailability {
     /// Started already, or no longer on its schedule's grid (kept only for a cancelled
     /// booking's history): nobody can book it.
     Closed,
+    /// Inside time off, or its doctor takes no appointments now.
     TimeOff,
     Held,
 }
@@ -263,7 +267,7 @@ impl SlotState {
                 .generates(self.date, self.start_time, self.end_time)
         {
             SlotAvailability::Closed
-        } else if self.time_off {
+        } else if self.time_off || self.doctor_unavailable {
             SlotAvailability::TimeOff
         } else if self.held {
             SlotAvailability::Held

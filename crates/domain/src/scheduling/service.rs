@@ -374,13 +374,27 @@ impl SchedulingService {
             .ok_or(DomainError::NotFound("schedule"))
     }
 
+    /// Whether the doctor takes appointments (booking refuses an unavailable or deactivated
+    /// doctor's slots); `NotFound` for no such doctor.
+    async fn takes_bookings(&self, doctor_id: Uuid) -> Result<bool, DomainError> {
+        let doctor = self
+            .directory
+            .doctor(doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        Ok(doctor.is_active && doctor.is_available)
+    }
+
     /// One slot in any state.
     #[tracing::instrument(name = "scheduling.slot", skip_all, fields(id = %id))]
     pub async fn slot(&self, id: Uuid) -> Result<super::SlotState, DomainError> {
-        self.schedules
+        let mut slot = self
+            .schedules
             .slot_state(id, self.clock.now())
             .await?
-            .ok_or(DomainError::NotFound("slot"))
+            .ok_or(DomainError::NotFound("slot"))?;
+        slot.doctor_unavailable = !self.takes_bookings(slot.doctor_id).await?;
+        Ok(slot)
     }
 
     /// A doctor's listed slots ([`super::SlotState::is_listed`]) on local dates `from..=to`
@@ -402,15 +416,19 @@ impl SchedulingService {
                 format!("slots are read {MAX_SLOT_DAYS} days at a time at most"),
             ));
         }
-        self.directory
-            .doctor(doctor_id)
-            .await?
-            .ok_or(DomainError::NotFound("doctor"))?;
+        let unavailable = !self.takes_bookings(doctor_id).await?;
         let slots = self
             .schedules
             .slot_states(doctor_id, from, to, self.clock.now())
             .await?;
-        Ok(slots.into_iter().filter(|s| s.is_listed()).collect())
+        Ok(slots
+            .into_iter()
+            .filter(|s| s.is_listed())
+            .map(|s| super::SlotState {
+                doctor_unavailable: unavailable,
+                ..s
+            })
+            .collect())
     }
 }
 
