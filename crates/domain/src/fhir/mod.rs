@@ -24,9 +24,9 @@
 //! Appointment statuses ([`mapping::appointment_status`]): SCHEDULED `booked`, CONFIRMED
 //! `arrived` (the desk confirms the patient's arrival on the day), IN_PROGRESS and COMPLETED
 //! `fulfilled`, CANCELLED `cancelled`, NO_SHOW `noshow`. Slot statuses
-//! ([`mapping::SlotStatus::of`]): free `free`; booked `busy`; for staff, time off, a doctor taking no
-//! appointments or no longer bookable `busy-unavailable` and held by a waitlist offer `busy-tentative`, which everyone
-//! else sees as `busy`.
+//! ([`mapping::SlotStatus::of`]): free `free`; booked `busy`; for staff, time off, a doctor
+//! taking no appointments or no longer bookable `busy-unavailable`, and held by a waitlist
+//! offer `busy-tentative`, which everyone else sees as `busy`.
 //!
 //! # Access
 //!
