@@ -74,9 +74,10 @@ impl SlotStatus {
     }
 
     /// A slot's status as `viewer` may see it. Staff (the desk, admins, the slot's own doctor)
-    /// see why a slot cannot be booked: booked `busy`, time off, a doctor taking no
-    /// appointments or closed (started, or off its changed schedule) `busy-unavailable`, held for a waiting patient by a waitlist offer
-    /// `busy-tentative` (R4: "tentatively scheduled", which an unanswered offer is). Everyone
+    /// see why a slot cannot be booked: booked `busy`; time off, a doctor taking no
+    /// appointments, or closed (started, or off its changed schedule) `busy-unavailable`; held
+    /// for a waiting patient by a waitlist offer `busy-tentative` (R4: "tentatively
+    /// scheduled", which an unanswered offer is). Everyone
     /// else sees `free` or `busy`: the rest of the API never tells them about time off or
     /// another patient's offer, and free-or-not is what they can already read from availability.
     pub fn of(availability: SlotAvailability, viewer: Viewer) -> Self {
