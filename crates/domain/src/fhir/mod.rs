@@ -152,7 +152,18 @@ impl FhirReads<'_> {
             soonest_first: true,
             ..AppointmentFilter::default()
         };
-        let found = self.appointments.list(actor, filter, page).await?;
+        // The list names its window's bounds `from`/`to` (a year past 9999, from `gt9999`);
+        // here they are `date`.
+        let found = self
+            .appointments
+            .list(actor, filter, page)
+            .await
+            .map_err(|e| match e {
+                DomainError::Validation { field, message } if field == "from" || field == "to" => {
+                    DomainError::validation("date", message)
+                }
+                other => other,
+            })?;
         Ok(Found {
             total: found.total_is_exact.then_some(found.total),
             next: found.next.map(|c| Next::Cursor(c.encode())),
@@ -382,6 +393,28 @@ mod tests {
             panic!("a cursor to the next page");
         };
         assert!(PageRequest::parse(None, Some(5), Some(&cursor)).is_ok());
+    }
+
+    /// A bound past the years the clinic works in is refused naming `date`, not the API's
+    /// `from`, before any query.
+    #[tokio::test]
+    async fn a_date_past_9999_names_date() {
+        let (appointments, scheduling) = services(
+            MockAppointmentRepository::new(),
+            MockScheduleRepository::new(),
+        );
+        let reads = FhirReads {
+            appointments: &appointments,
+            scheduling: &scheduling,
+        };
+        let err = reads
+            .appointments(&actor(Role::Admin), &search(&[("date", "gt9999")]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DomainError::Validation { field, .. } if field == "date"),
+            "{err:?}"
+        );
     }
 
     #[test]
