@@ -9,7 +9,7 @@ BIN := target/debug/healthsync
 
 .PHONY: run test lint fmt fmt-check clippy purity openapi openapi-check schema schema-check \
         tools stack-up stack-down stack-status build migrate bench bench-chat bench-scale bench-analytics clean-stack \
-        sdk sdk-deps sdk-check sdk-test demo contract test-tools
+        sdk sdk-deps sdk-check sdk-test demo contract test-tools fhir-deps
 
 run: stack-up build secret
 	$(ENV) $(BIN) migrate
@@ -32,10 +32,16 @@ demo: stack-up build secret
 
 # The cargo tests, then the TypeScript SDK's tests against a real server (scripts/sdk-test.sh),
 # then the contract test; all three run, and any failing fails the target.
-test: stack-up test-tools
+test: stack-up test-tools fhir-deps
 	status=0; $(ENV) cargo test --workspace --no-fail-fast || status=$$?; \
 	$(MAKE) --no-print-directory sdk-test || status=$$?; \
 	$(MAKE) --no-print-directory contract || status=$$?; exit $$status
+
+# The FHIR R4 validator the e2e test `fhir` runs on every resource it reads: ajv (pinned by
+# scripts/fhir/package-lock.json) and HL7's R4 4.0.1 fhir.schema.json (SHA-256 checked), into
+# .stack/fhir. The test fails, not skips, without it. Idempotent.
+fhir-deps:
+	scripts/fhir-deps.sh
 
 # The contract test: schemathesis (pinned, in .stack/contract-venv) fuzzes a server of its own
 # against openapi/openapi.json as anonymous, patient, doctor, receptionist and admin; fails on a

@@ -397,6 +397,17 @@ impl AppointmentRepository for PgAppointmentRepository {
             if let Some(s) = filter.status {
                 q = q.filter(appointments::status.eq(PgAppointmentStatus::from(s)));
             }
+            if !filter.statuses.is_empty() {
+                q = q.filter(
+                    appointments::status.eq_any(
+                        filter
+                            .statuses
+                            .iter()
+                            .map(|&s| PgAppointmentStatus::from(s))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+            }
             if let Some(from) = filter.from {
                 q = q.filter(appointments::starts_at.ge(from));
             }

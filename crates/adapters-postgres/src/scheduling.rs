@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::appointments::booking::DoctorWindow;
 use domain::audit::AuditEvent;
 use domain::error::DomainError;
-use domain::scheduling::{AvailableSlot, Schedule, ScheduleRepository, SlotSpec};
+use domain::scheduling::{AvailableSlot, Schedule, ScheduleRepository, SlotSpec, SlotState};
 use uuid::Uuid;
 
 use crate::audit_outbox::insert_events;
@@ -101,6 +101,87 @@ struct SlotRow {
     end_time: NaiveTime,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
+}
+
+/// A slot with everything [`SlotState`] reports.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = time_slots, check_for_backend(diesel::pg::Pg))]
+struct SlotStateRow {
+    id: Uuid,
+    doctor_id: Uuid,
+    date: NaiveDate,
+    start_time: NaiveTime,
+    end_time: NaiveTime,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    is_available: bool,
+}
+
+/// Which slots [`load_slot_states`] reads.
+enum SlotsOf {
+    /// A doctor's, on local dates `from..=to`.
+    Doctor(Uuid, NaiveDate, NaiveDate),
+    One(Uuid),
+}
+
+/// Loads slots with their schedule, whether an open offer holds each at `now`, and whether
+/// time off covers it, in one typed query, by start.
+async fn load_slot_states(
+    conn: &mut AsyncPgConnection,
+    which: SlotsOf,
+    now: DateTime<Utc>,
+) -> Result<Vec<SlotState>, DomainError> {
+    let held = diesel::dsl::exists(
+        waitlist_offers::table
+            .filter(waitlist_offers::slot_id.eq(time_slots::id))
+            .filter(waitlist_offers::status.eq("OPEN"))
+            .filter(waitlist_offers::expires_at.gt(now)),
+    );
+    let away = diesel::dsl::exists(
+        time_off::table
+            .filter(
+                time_off::doctor_id
+                    .eq(time_slots::doctor_id.nullable())
+                    .or(time_off::doctor_id.is_null()),
+            )
+            .filter(time_off::starts_at.lt(time_slots::ends_at))
+            .filter(time_off::ends_at.gt(time_slots::starts_at)),
+    );
+    let mut query = time_slots::table
+        .inner_join(schedules::table.on(schedules::id.eq(time_slots::schedule_id)))
+        .select((
+            SlotStateRow::as_select(),
+            ScheduleRow::as_select(),
+            held,
+            away,
+        ))
+        .order((time_slots::starts_at.asc(), time_slots::id.asc()))
+        .into_boxed();
+    query = match which {
+        SlotsOf::Doctor(doctor_id, from, to) => query
+            .filter(time_slots::doctor_id.eq(doctor_id))
+            .filter(time_slots::date.between(from, to)),
+        SlotsOf::One(id) => query.filter(time_slots::id.eq(id)),
+    };
+    let rows: Vec<(SlotStateRow, ScheduleRow, bool, bool)> = query.load(conn).await.db()?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, schedule, held, time_off)| SlotState {
+            id: r.id,
+            schedule: schedule.into(),
+            doctor_id: r.doctor_id,
+            date: r.date,
+            start_time: r.start_time,
+            end_time: r.end_time,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            booked: !r.is_available,
+            held,
+            time_off,
+            // The service reads the doctor from the directory.
+            doctor_unavailable: false,
+        })
+        .collect())
 }
 
 /// Inserts slots in chunks, skipping those that exist (the unique key makes this idempotent).
@@ -318,6 +399,29 @@ impl ScheduleRepository for PgScheduleRepository {
     async fn insert_slots(&self, slots: Vec<SlotSpec>) -> Result<usize, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         insert_slot_rows(&mut conn, &slots).await.db()
+    }
+
+    async fn slot_states(
+        &self,
+        doctor_id: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SlotState>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        load_slot_states(&mut conn, SlotsOf::Doctor(doctor_id, from, to), now).await
+    }
+
+    async fn slot_state(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SlotState>, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        Ok(load_slot_states(&mut conn, SlotsOf::One(id), now)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn available_slots(

@@ -49,6 +49,7 @@ shape with a stable `code`.",
         (name = "chat", description = "Doctor-patient conversations, one per appointment: REST and a WebSocket"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "analytics", description = "The clinic's dashboard (admins; a doctor its own)"),
+        (name = "fhir", description = "FHIR R4 (read-only, `application/fhir+json`): Schedule, Slot and Appointment read and search, the CapabilityStatement; every error is an OperationOutcome"),
     ),
 )]
 pub struct ApiDoc;
@@ -101,6 +102,15 @@ fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     ];
     let error_body =
         json!({ "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } });
+    // Under /fhir the same answers are OperationOutcomes (`routes::fhir::operation_outcomes`
+    // rewrites them), and a bad parameter is 400, never 422.
+    let outcome = json!({ "application/fhir+json": { "schema": { "$ref": "#/components/schemas/OperationOutcome" } } });
+    let fhir_shared = [
+        ("FhirUnauthorized", "401", "No valid session (issue code `login`)."),
+        ("FhirBadRequest", "400", "A search parameter is unknown, repeated or malformed (issue code `invalid`); `issue[0].expression` names it."),
+        ("FhirRateLimited", "429", "Over the per-IP request budget (issue code `throttled`); see `Retry-After`."),
+        ("FhirServiceUnavailable", "503", "A store is down (issue code `transient`); see `Retry-After`."),
+    ];
     let responses = value["components"]
         .as_object_mut()
         .expect("components")
@@ -108,6 +118,9 @@ fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
         .or_insert_with(|| json!({}));
     for (name, _, description) in shared {
         responses[name] = json!({ "description": description, "content": error_body.clone() });
+    }
+    for (name, _, description) in fhir_shared {
+        responses[name] = json!({ "description": description, "content": outcome.clone() });
     }
     let Some(paths) = value["paths"].as_object_mut() else {
         return doc;
@@ -140,8 +153,23 @@ fn with_shared_errors(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
                 _ => false,
             };
             let documented = op["responses"].as_object_mut().expect("responses");
+            if path.starts_with("/fhir/") {
+                for (name, status, _) in fhir_shared {
+                    let wanted = match status {
+                        "401" => token_checked,
+                        "400" => has_params,
+                        _ => true,
+                    };
+                    if wanted && !documented.contains_key(status) {
+                        documented.insert(
+                            status.to_owned(),
+                            json!({ "$ref": format!("#/components/responses/{name}") }),
+                        );
+                    }
+                }
+            }
             for (name, status, _) in shared {
-                if wants(name) && !documented.contains_key(status) {
+                if wants(name) && !path.starts_with("/fhir/") && !documented.contains_key(status) {
                     documented.insert(
                         status.to_owned(),
                         json!({ "$ref": format!("#/components/responses/{name}") }),

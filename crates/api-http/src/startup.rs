@@ -165,7 +165,7 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        analytics, appointments, audit, auth, billing, calendar, chat, departments, doctors,
+        analytics, appointments, audit, auth, billing, calendar, chat, departments, doctors, fhir,
         health, medical_records, notifications, patients, prescriptions, schedules, series,
         time_off, users, waitlist, webhooks,
     };
@@ -263,7 +263,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(webhooks::remove)
         .service(webhooks::rotate_secret)
         .service(webhooks::deliveries)
-        .service(webhooks::redeliver);
+        .service(webhooks::redeliver)
+        .service(fhir::metadata)
+        .service(fhir::search_appointments)
+        .service(fhir::read_appointment)
+        .service(fhir::search_schedules)
+        .service(fhir::read_schedule)
+        .service(fhir::search_slots)
+        .service(fhir::read_slot);
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
@@ -276,6 +283,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
         let json_limit = state.config.json_body_limit;
         App::new()
             .wrap(middleware::from_fn(crate::rate_limit::middleware))
+            // Outside the rate limiter, so a 429 under /fhir is an OperationOutcome too.
+            .wrap(middleware::from_fn(routes::fhir::operation_outcomes))
             .wrap(middleware::from_fn(crate::fallback::head_as_get))
             .wrap(middleware::from_fn(
                 crate::hardening::no_store_when_authenticated,

@@ -21,6 +21,7 @@
 //!   breaker that stops calls waiting on a store known to be failing.
 //! - [`lifecycle`]: the one shape of the appointment and bill status machines.
 //! - [`dates`]: the years a client may name (1900-9999), checked before any store sees them.
+//! - [`fhir`]: FHIR R4 `Schedule`, `Slot` and `Appointment` (read-only) over the use cases above.
 //! - [`error`], [`paging`], [`money`], [`text`]: shared by every area ([`text`] refuses NUL
 //!   and control characters in anything a client typed).
 //!
@@ -39,6 +40,7 @@ pub mod clock;
 pub mod dates;
 pub mod directory;
 pub mod error;
+pub mod fhir;
 pub mod health;
 pub mod idempotency;
 pub mod identity;

@@ -10,7 +10,8 @@
 //! `pages` (cursor walks of every deep list, capped totals), `chat` (conversations over real
 //! WebSockets: outsiders, reconnects, two processes, attachments, a MongoDB outage), `operations` (readiness and
 //! outages), `redis_use` (one connection, cached bytes, the circuit breaker on a hung Redis),
-//! `stores`, `migrations` (every down.sql reverses its up.sql).
+//! `stores`, `migrations` (every down.sql reverses its up.sql), `fhir` (FHIR R4 resources as every
+//! caller, validated against HL7's R4 schema).
 
 mod analytics;
 mod audit;
@@ -22,6 +23,7 @@ mod calendar;
 mod chat;
 mod clinical_access;
 mod directory;
+mod fhir;
 mod file_stores;
 mod hardening;
 mod idempotency;

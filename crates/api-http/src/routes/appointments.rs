@@ -207,6 +207,7 @@ pub async fn list(
         doctor_id: q.doctor_id,
         department_id: q.department_id,
         status: q.status,
+        statuses: Vec::new(),
         from: q.from,
         to: q.to,
         soonest_first,

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod departments;
 pub mod doctors;
 pub mod dto;
+pub mod fhir;
 pub mod health;
 pub mod medical_records;
 pub mod notifications;

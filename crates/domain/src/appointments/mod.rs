@@ -107,6 +107,9 @@ pub struct AppointmentFilter {
     /// Only appointments with doctors of this department.
     pub department_id: Option<Uuid>,
     pub status: Option<AppointmentStatus>,
+    /// When not empty, only appointments in one of these statuses (FHIR's `status=fulfilled`
+    /// is IN_PROGRESS or COMPLETED; its searches take comma-separated lists).
+    pub statuses: Vec<AppointmentStatus>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Soonest first when true, newest first otherwise.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use uuid::Uuid;
 
-pub use service::{DoctorBookingWindow, SchedulingService, TimeOffRecorded};
+pub use service::{DoctorBookingWindow, SchedulingService, TimeOffRecorded, MAX_SLOT_DAYS};
 pub use slots::{generate, SlotSpec};
 pub use time_off::{Displaced, Span, TimeOff, TimeOffRequest};
 
@@ -219,6 +219,73 @@ pub struct AvailableSlot {
     pub ends_at: DateTime<Utc>,
 }
 
+/// A slot as it stands, whatever its state: what FHIR's `Slot` reports (free slots and the
+/// rest), with its schedule so the domain can tell whether that rule still generates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotState {
+    pub id: Uuid,
+    pub schedule: Schedule,
+    pub doctor_id: Uuid,
+    pub date: NaiveDate,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Taken by an active (or no-show) appointment.
+    pub booked: bool,
+    /// Held by an open, unexpired waitlist offer.
+    pub held: bool,
+    /// Inside time off of its doctor, or a clinic holiday.
+    pub time_off: bool,
+    /// Its doctor takes no appointments (not available, or deactivated): set from the
+    /// directory by [`SchedulingService`], since booking refuses such a doctor's slots.
+    pub doctor_unavailable: bool,
+}
+
+/// Where a slot stands now: free to book, or why not (a taken slot stays `Booked` after its
+/// start, since that is what it was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotAvailability {
+    Free,
+    Booked,
+    /// Started already, or no longer on its schedule's grid (kept only for a cancelled
+    /// booking's history): nobody can book it.
+    Closed,
+    /// Inside time off, or its doctor takes no appointments now.
+    TimeOff,
+    Held,
+}
+
+impl SlotState {
+    /// What booking this slot at `now` would meet.
+    pub fn availability(&self, now: DateTime<Utc>) -> SlotAvailability {
+        if self.booked {
+            SlotAvailability::Booked
+        } else if self.starts_at <= now
+            || !self
+                .schedule
+                .generates(self.date, self.start_time, self.end_time)
+        {
+            SlotAvailability::Closed
+        } else if self.time_off || self.doctor_unavailable {
+            SlotAvailability::TimeOff
+        } else if self.held {
+            SlotAvailability::Held
+        } else {
+            SlotAvailability::Free
+        }
+    }
+
+    /// Whether the slot belongs in a list of the doctor's slots: every slot but a free one its
+    /// schedule no longer generates (it would overlap the new grid's slot at that time).
+    pub fn is_listed(&self) -> bool {
+        self.booked
+            || self
+                .schedule
+                .generates(self.date, self.start_time, self.end_time)
+    }
+}
+
 /// Schedules and slots in PostgreSQL.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -257,6 +324,23 @@ pub trait ScheduleRepository: Send + Sync {
         date: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Vec<AvailableSlot>, DomainError>;
+
+    /// Every slot of a doctor on local dates `from..=to`, in any state, by start; `held`
+    /// counts offers still open at `now`.
+    async fn slot_states(
+        &self,
+        doctor_id: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SlotState>, DomainError>;
+
+    /// One slot in any state (`None`: no such slot).
+    async fn slot_state(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SlotState>, DomainError>;
 
     /// The doctor's own booking window (nothing set: the default, all `None`).
     async fn booking_window(

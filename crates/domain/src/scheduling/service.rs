@@ -349,6 +349,89 @@ impl SchedulingService {
     }
 }
 
+/// The longest span of days one read of a doctor's slots covers (availability's bound too).
+pub const MAX_SLOT_DAYS: i64 = 31;
+
+/// Reads of schedules and slots in any state (public like the schedules and availability
+/// above; the FHIR API's `Schedule` and `Slot`).
+impl SchedulingService {
+    /// The clinic's zone (schedules and slot dates are local to it).
+    pub fn zone(&self) -> Tz {
+        self.tz
+    }
+
+    /// Now, by the clinic's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// One schedule, active or not (public, as [`Self::list`] is).
+    #[tracing::instrument(name = "scheduling.schedule", skip_all, fields(id = %id))]
+    pub async fn schedule(&self, id: Uuid) -> Result<Schedule, DomainError> {
+        self.schedules
+            .get(id)
+            .await?
+            .ok_or(DomainError::NotFound("schedule"))
+    }
+
+    /// Whether the doctor takes appointments (booking refuses an unavailable or deactivated
+    /// doctor's slots); `NotFound` for no such doctor.
+    async fn takes_bookings(&self, doctor_id: Uuid) -> Result<bool, DomainError> {
+        let doctor = self
+            .directory
+            .doctor(doctor_id)
+            .await?
+            .ok_or(DomainError::NotFound("doctor"))?;
+        Ok(doctor.is_active && doctor.is_available)
+    }
+
+    /// One slot in any state.
+    #[tracing::instrument(name = "scheduling.slot", skip_all, fields(id = %id))]
+    pub async fn slot(&self, id: Uuid) -> Result<super::SlotState, DomainError> {
+        let mut slot = self
+            .schedules
+            .slot_state(id, self.clock.now())
+            .await?
+            .ok_or(DomainError::NotFound("slot"))?;
+        slot.doctor_unavailable = !self.takes_bookings(slot.doctor_id).await?;
+        Ok(slot)
+    }
+
+    /// A doctor's listed slots ([`super::SlotState::is_listed`]) on local dates `from..=to`
+    /// (at most [`MAX_SLOT_DAYS`]), in any state, by start. `field` names the request's
+    /// parameter for a refusal.
+    #[tracing::instrument(name = "scheduling.slots", skip_all, fields(doctor_id = %doctor_id))]
+    pub async fn slots(
+        &self,
+        field: &str,
+        doctor_id: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<super::SlotState>, DomainError> {
+        crate::dates::check_date(field, from)?;
+        crate::dates::check_date(field, to)?;
+        if to < from || (to - from).num_days() >= MAX_SLOT_DAYS {
+            return Err(DomainError::validation(
+                field,
+                format!("slots are read {MAX_SLOT_DAYS} days at a time at most"),
+            ));
+        }
+        let unavailable = !self.takes_bookings(doctor_id).await?;
+        let slots = self
+            .schedules
+            .slot_states(doctor_id, from, to, self.clock.now())
+            .await?;
+        Ok(slots
+            .into_iter()
+            .filter(|s| s.is_listed())
+            .map(|s| super::SlotState {
+                doctor_unavailable: unavailable,
+                ..s
+            })
+            .collect())
+    }
+}
+
 #[async_trait::async_trait]
 impl super::SlotSource for SchedulingService {
     async fn ensure_slots(&self, doctor_id: Uuid, dates: &[NaiveDate]) -> Result<(), DomainError> {

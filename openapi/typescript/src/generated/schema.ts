@@ -804,6 +804,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/fhir/R4/Appointment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search appointments (FHIR `Appointment`): a patient finds its own, a doctor its own, the
+         *     front desk and admins all; soonest first. Naming another patient (or, for a doctor,
+         *     another doctor) finds nothing. Unknown, repeated or malformed parameters are 400 naming
+         *     the parameter in `issue[0].expression`.
+         */
+        get: operations["searchFhirAppointments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/Appointment/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read an appointment (FHIR `Appointment`) the caller may see; another's is 404. */
+        get: operations["readFhirAppointment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/Schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search a doctor's weekly rules (FHIR `Schedule`; public, as the API's schedules are).
+         *     `actor` is required.
+         */
+        get: operations["searchFhirSchedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/Schedule/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a weekly rule (FHIR `Schedule`; public). Deactivated rules stay readable
+         *     (`active: false`), so every `Slot.schedule` resolves.
+         */
+        get: operations["readFhirSchedule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/Slot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search a doctor's slots (FHIR `Slot`; public, as availability is): `free`, `busy`, and for
+         *     the front desk, admins and the doctor itself why a slot is busy (`busy-unavailable`: time
+         *     off or no longer bookable; `busy-tentative`: held by a waitlist offer).
+         */
+        get: operations["searchFhirSlots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/Slot/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a slot (FHIR `Slot`; public), in any state. */
+        get: operations["readFhirSlot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/fhir/R4/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this server does (FHIR `capabilities` interaction). Public: clients read it before
+         *     they log in.
+         */
+        get: operations["getFhirCapabilityStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1720,6 +1857,58 @@ export interface components {
              */
             cancelled: components["schemas"]["AppointmentDto"][];
         };
+        CapabilityImplementation: {
+            description: string;
+            /** @description The base URL of this FHIR endpoint. */
+            url: string;
+        };
+        CapabilityInteraction: {
+            /** @description `read` or `search-type`. */
+            code: string;
+        };
+        CapabilityResource: {
+            interaction: components["schemas"]["CapabilityInteraction"][];
+            searchParam: components["schemas"]["CapabilitySearchParam"][];
+            type: string;
+        };
+        CapabilityRest: {
+            /** @description `server`. */
+            mode: string;
+            resource: components["schemas"]["CapabilityResource"][];
+            security: components["schemas"]["CapabilitySecurity"];
+        };
+        CapabilitySearchParam: {
+            documentation: string;
+            name: string;
+            /** @description `reference`, `date`, `token` or `number`. */
+            type: string;
+        };
+        CapabilitySecurity: {
+            cors: boolean;
+            description: string;
+        };
+        CapabilitySoftware: {
+            name: string;
+            version: string;
+        };
+        /** @description `CapabilityStatement` (kind `instance`: this server as deployed). */
+        CapabilityStatement: {
+            /** @description When this statement was last changed (it changes with the code). */
+            date: string;
+            /** @example 4.0.1 */
+            fhirVersion: string;
+            format: string[];
+            implementation: components["schemas"]["CapabilityImplementation"];
+            kind: string;
+            /**
+             * @description Always `CapabilityStatement`.
+             * @example CapabilityStatement
+             */
+            resourceType: string;
+            rest: components["schemas"]["CapabilityRest"][];
+            software: components["schemas"]["CapabilitySoftware"];
+            status: string;
+        };
         /**
          * @description A headline figure now and in the previous period. Counts are integers; rates and money are
          *     exact decimal strings (`change` signed, e.g. `"-0.0500"`, `"+12.50"`).
@@ -2113,6 +2302,210 @@ export interface components {
          * @enum {string}
          */
         EventType: "appointment.booked" | "appointment.confirmed" | "appointment.cancelled" | "appointment.rescheduled" | "appointment.completed" | "appointment.no_show" | "bill.paid" | "bill.refunded" | "bill.overdue" | "prescription.written";
+        /** @description `Appointment`. */
+        FhirAppointment: {
+            /** @description HL7 v2 table 0276: ROUTINE, FOLLOWUP or EMERGENCY. */
+            appointmentType: components["schemas"]["FhirCodeableConcept"];
+            cancelationReason?: null | components["schemas"]["FhirCodeableConcept"];
+            /** @description When it was booked (`dateTime`). */
+            created: string;
+            end: string;
+            id: string;
+            meta: components["schemas"]["FhirMeta"];
+            /**
+             * Format: int32
+             * @example 30
+             */
+            minutesDuration: number;
+            /** @description The doctor (`Practitioner/<doctorId>`) and the patient (`Patient/<patientId>`). */
+            participant: components["schemas"]["FhirAppointmentParticipant"][];
+            /** @description The reason given at booking (what the rest of the API shows the same caller). */
+            reasonCode?: components["schemas"]["FhirCodeableConcept"][];
+            /**
+             * @description Always `Appointment`.
+             * @example Appointment
+             */
+            resourceType: string;
+            /** @description `Slot/<timeSlotId>`; none for a walk-in. */
+            slot?: components["schemas"]["FhirReference"][];
+            start: string;
+            /**
+             * @description `booked`, `arrived`, `fulfilled`, `cancelled` or `noshow` (see the module's table).
+             * @example booked
+             */
+            status: string;
+        };
+        /** @description A `Bundle` of type `searchset` holding `Appointment`s. */
+        FhirAppointmentBundle: {
+            entry?: components["schemas"]["FhirAppointmentEntry"][];
+            /** @description `self`, and `next` while more pages follow. */
+            link: components["schemas"]["FhirBundleLink"][];
+            /**
+             * @description Always `Bundle`.
+             * @example Bundle
+             */
+            resourceType: string;
+            /**
+             * Format: int64
+             * @description Every match, when known exactly (left out past 1,000 appointments).
+             */
+            total?: number | null;
+            /**
+             * @description Always `searchset`.
+             * @example searchset
+             */
+            type: string;
+        };
+        FhirAppointmentEntry: {
+            /** @description The resource's absolute URL. */
+            fullUrl: string;
+            resource: components["schemas"]["FhirAppointment"];
+            search: components["schemas"]["FhirEntrySearch"];
+        };
+        /** @description `Appointment.participant`. */
+        FhirAppointmentParticipant: {
+            actor: components["schemas"]["FhirReference"];
+            /** @description `required`. */
+            required: string;
+            /** @description `accepted`: both took part in booking it. */
+            status: string;
+            type?: components["schemas"]["FhirCodeableConcept"][];
+        };
+        /** @description `Bundle.link`. */
+        FhirBundleLink: {
+            /** @description `self` or `next`. */
+            relation: string;
+            url: string;
+        };
+        /** @description `CodeableConcept`. */
+        FhirCodeableConcept: {
+            coding?: components["schemas"]["FhirCoding"][];
+            text?: string | null;
+        };
+        /** @description `Coding`. */
+        FhirCoding: {
+            code: string;
+            display?: string | null;
+            system: string;
+        };
+        /** @description `Bundle.entry.search`. */
+        FhirEntrySearch: {
+            /** @description `match`. */
+            mode: string;
+        };
+        /** @description `OperationOutcome.issue`. */
+        FhirIssue: {
+            /**
+             * @description FHIR's issue type: `invalid`, `login`, `forbidden`, `not-found`, `throttled`, ...
+             * @example invalid
+             */
+            code: string;
+            /** @description The API's stable error code and what went wrong, for people. */
+            diagnostics: string;
+            /** @description The search parameter that was wrong, when one was. */
+            expression?: string[];
+            /** @description `error` (or `fatal` for a failure of the server). */
+            severity: string;
+        };
+        /** @description `Meta`: when the resource last changed. */
+        FhirMeta: {
+            /** @example 2026-11-28T10:15:00Z */
+            lastUpdated: string;
+        };
+        /** @description `Reference`: a relative literal reference (`Practitioner/<id>`). */
+        FhirReference: {
+            /** @example Practitioner/0b8f3c56-2a51-4c8e-9a39-3f0d1c2b7a10 */
+            reference: string;
+        };
+        /** @description `Schedule`: one of a doctor's weekly rules (see [`super`] for why one per rule). */
+        FhirSchedule: {
+            /** @description False once the rule is deactivated: its slots that remain (booked ones) still point here. */
+            active: boolean;
+            /** @description The doctor: `Practitioner/<doctorId>`. */
+            actor: components["schemas"]["FhirReference"][];
+            /** @description The rule in words: `Mondays 09:00-12:00 (Europe/London), 30-minute slots`. */
+            comment: string;
+            id: string;
+            /**
+             * @description Always `Schedule`.
+             * @example Schedule
+             */
+            resourceType: string;
+        };
+        /** @description A `Bundle` of type `searchset` holding `Schedule`s. */
+        FhirScheduleBundle: {
+            entry?: components["schemas"]["FhirScheduleEntry"][];
+            /** @description `self`, and `next` while more pages follow. */
+            link: components["schemas"]["FhirBundleLink"][];
+            /**
+             * @description Always `Bundle`.
+             * @example Bundle
+             */
+            resourceType: string;
+            /**
+             * Format: int64
+             * @description Every match, when known exactly (left out past 1,000 appointments).
+             */
+            total?: number | null;
+            /**
+             * @description Always `searchset`.
+             * @example searchset
+             */
+            type: string;
+        };
+        FhirScheduleEntry: {
+            /** @description The resource's absolute URL. */
+            fullUrl: string;
+            resource: components["schemas"]["FhirSchedule"];
+            search: components["schemas"]["FhirEntrySearch"];
+        };
+        /** @description `Slot`: one generated time slot. */
+        FhirSlot: {
+            /** @example 2026-12-01T09:30:00Z */
+            end: string;
+            id: string;
+            /**
+             * @description Always `Slot`.
+             * @example Slot
+             */
+            resourceType: string;
+            /** @description `Schedule/<scheduleId>`: the weekly rule that generated it (always readable). */
+            schedule: components["schemas"]["FhirReference"];
+            /** @example 2026-12-01T09:00:00Z */
+            start: string;
+            /**
+             * @description `free`, `busy`, `busy-unavailable` or `busy-tentative`.
+             * @example free
+             */
+            status: string;
+        };
+        /** @description A `Bundle` of type `searchset` holding `Slot`s. */
+        FhirSlotBundle: {
+            entry?: components["schemas"]["FhirSlotEntry"][];
+            /** @description `self`, and `next` while more pages follow. */
+            link: components["schemas"]["FhirBundleLink"][];
+            /**
+             * @description Always `Bundle`.
+             * @example Bundle
+             */
+            resourceType: string;
+            /**
+             * Format: int64
+             * @description Every match, when known exactly (left out past 1,000 appointments).
+             */
+            total?: number | null;
+            /**
+             * @description Always `searchset`.
+             * @example searchset
+             */
+            type: string;
+        };
+        FhirSlotEntry: {
+            /** @description The resource's absolute URL. */
+            fullUrl: string;
+            resource: components["schemas"]["FhirSlot"];
+            search: components["schemas"]["FhirEntrySearch"];
+        };
         /**
          * Format: binary
          * @description A file's raw bytes (documentation only).
@@ -2311,6 +2704,15 @@ export interface components {
             slotId: string;
             /** Format: date-time */
             startsAt: string;
+        };
+        /** @description `OperationOutcome`: every error answer under `/fhir`. */
+        OperationOutcome: {
+            issue: components["schemas"]["FhirIssue"][];
+            /**
+             * @description Always `OperationOutcome`.
+             * @example OperationOutcome
+             */
+            resourceType: string;
         };
         /**
          * @description A part of the day, by the slot's local start time.
@@ -2944,6 +3346,42 @@ export interface components {
         };
     };
     responses: {
+        /** @description A search parameter is unknown, repeated or malformed (issue code `invalid`); `issue[0].expression` names it. */
+        FhirBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/fhir+json": components["schemas"]["OperationOutcome"];
+            };
+        };
+        /** @description Over the per-IP request budget (issue code `throttled`); see `Retry-After`. */
+        FhirRateLimited: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/fhir+json": components["schemas"]["OperationOutcome"];
+            };
+        };
+        /** @description A store is down (issue code `transient`); see `Retry-After`. */
+        FhirServiceUnavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/fhir+json": components["schemas"]["OperationOutcome"];
+            };
+        };
+        /** @description No valid session (issue code `login`). */
+        FhirUnauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/fhir+json": components["schemas"]["OperationOutcome"];
+            };
+        };
         /** @description The body is not JSON (`MALFORMED_JSON`) or a path id is not a UUID (`INVALID_PATH`). */
         MalformedRequest: {
             headers: {
@@ -5694,6 +6132,278 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    searchFhirAppointments: {
+        parameters: {
+            query?: {
+                /** @description `Patient/<id>` or the bare id. */
+                patient?: string;
+                /** @description `Practitioner/<id>` (a doctor) or the bare id. */
+                practitioner?: string;
+                /** @description `Practitioner/<id>` or `Patient/<id>`. */
+                actor?: string;
+                /**
+                 * @description The start: `[eq|ge|gt|le|lt]` then `YYYY`, `YYYY-MM`, `YYYY-MM-DD` (clinic time zone) or
+                 *     a date-time with a zone; twice for a range (`date=ge2026-12-01&date=lt2026-12-08`).
+                 */
+                date?: string[];
+                /**
+                 * @description Comma-separated R4 codes: `booked`, `arrived`, `fulfilled`, `cancelled`, `noshow` (the
+                 *     other R4 codes are accepted and match nothing).
+                 */
+                status?: string;
+                /** @description Results per page (20 by default). */
+                _count?: number;
+                /** @description Where the page starts: pass the `next` link's value back as it is. */
+                _cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A searchset Bundle: total (when exact), self and next links, fullUrls */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirAppointmentBundle"];
+                };
+            };
+            /** @description A search parameter is unknown, repeated or malformed; `issue[0].expression` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            401: components["responses"]["FhirUnauthorized"];
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    readFhirAppointment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appointment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Appointment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirAppointment"];
+                };
+            };
+            400: components["responses"]["FhirBadRequest"];
+            401: components["responses"]["FhirUnauthorized"];
+            /** @description No such appointment, or not the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    searchFhirSchedules: {
+        parameters: {
+            query?: {
+                /** @description `Practitioner/<id>` (or the bare id): the doctor whose weekly rules to list (required). */
+                actor?: string;
+                /** @description Only active (`true`) or deactivated (`false`) rules. */
+                active?: string;
+                /** @description Results per page (20 by default). */
+                _count?: number;
+                /** @description The page, as the `next` link gives it. */
+                _page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A searchset Bundle of Schedules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirScheduleBundle"];
+                };
+            };
+            /** @description A search parameter is missing, unknown, repeated or malformed; `issue[0].expression` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            401: components["responses"]["FhirUnauthorized"];
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    readFhirSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Schedule id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirSchedule"];
+                };
+            };
+            400: components["responses"]["FhirBadRequest"];
+            401: components["responses"]["FhirUnauthorized"];
+            /** @description No such schedule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    searchFhirSlots: {
+        parameters: {
+            query?: {
+                /** @description `Schedule/<id>`: that weekly rule's slots. This or `schedule.actor` is required. */
+                schedule?: string;
+                /** @description `Practitioner/<id>` (or the bare id): the doctor's slots, chained through `Slot.schedule`. */
+                "schedule.actor"?: string;
+                /**
+                 * @description The slot's start, as `date` of the Appointment search; at most 31 clinic days are read,
+                 *     from today when no lower bound is given.
+                 */
+                start?: string[];
+                /** @description Comma-separated: `free`, `busy`, `busy-unavailable`, `busy-tentative`. */
+                status?: string;
+                /** @description Results per page (20 by default). */
+                _count?: number;
+                /** @description The page, as the `next` link gives it. */
+                _page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A searchset Bundle of Slots, by start */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirSlotBundle"];
+                };
+            };
+            /** @description A search parameter is missing, unknown, repeated or malformed, or the range is longer than 31 days; `issue[0].expression` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            401: components["responses"]["FhirUnauthorized"];
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    readFhirSlot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Slot id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Slot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirSlot"];
+                };
+            };
+            400: components["responses"]["FhirBadRequest"];
+            401: components["responses"]["FhirUnauthorized"];
+            /** @description No such slot */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["OperationOutcome"];
+                };
+            };
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
+        };
+    };
+    getFhirCapabilityStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CapabilityStatement: FHIR 4.0.1, JSON, Schedule/Slot/Appointment with read and search-type and their search parameters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["CapabilityStatement"];
+                };
+            };
+            429: components["responses"]["FhirRateLimited"];
+            503: components["responses"]["FhirServiceUnavailable"];
         };
     };
     getHealth: {
