@@ -120,6 +120,9 @@ impl CalendarFeedRepository for PgCalendarFeedRepository {
         let row: Option<(Uuid, String, bool)> = calendar_feeds::table
             .inner_join(doctors::table.inner_join(users::table))
             .filter(calendar_feeds::token_hash.eq(token_hash))
+            // A deactivated doctor's feed is closed with its account (and opens again if the
+            // account is reactivated, as its sessions would not).
+            .filter(users::is_active.eq(true))
             .select((
                 calendar_feeds::doctor_id,
                 users::name,

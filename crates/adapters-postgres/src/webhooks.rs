@@ -28,11 +28,15 @@ use crate::paging::{after_at, keyset_page};
 use crate::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
 use crate::PgPool;
 
-/// Stores the event and its deliveries when an active endpoint subscribes to its type; a
-/// no-op otherwise (one indexed read). Runs inside the change's transaction.
+/// Stores the event and its deliveries when an endpoint subscribes to its type; a no-op
+/// otherwise (one read of a small table). Runs inside the change's transaction. An endpoint the
+/// relay switched off after sustained failure (`disabled_reason` set) still queues, so nothing
+/// is lost while its receiver is down and re-enabling it delivers everything, in order; one an
+/// admin paused does not.
 const INSERT_EVENT: &str = "
     WITH subscribed AS (
-        SELECT id FROM webhook_endpoints WHERE is_active AND $1 = ANY (event_types)
+        SELECT id FROM webhook_endpoints
+         WHERE (is_active OR disabled_reason IS NOT NULL) AND $1 = ANY (event_types)
     ), event AS (
         INSERT INTO webhook_events (event_type, data)
         SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM subscribed)
@@ -171,10 +175,6 @@ impl From<DeliveryRow> for Delivery {
 struct ClaimedRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-    #[diesel(sql_type = Text)]
-    url: String,
-    #[diesel(sql_type = Text)]
-    secret: String,
 }
 
 /// Leases the endpoints whose queue head is due. The lease is by the database's clock (it is
@@ -192,8 +192,13 @@ const CLAIM: &str = "
                  ORDER BY d.id LIMIT 1)
          ORDER BY c.id
          LIMIT $4
-         FOR UPDATE SKIP LOCKED)
-    RETURNING e.id, e.url::text AS url, e.secret::text AS secret";
+         -- NO KEY: changes inserting deliveries hold KEY SHARE locks on their endpoints, which
+         -- this lock does not conflict with (the claim waits for no booking, and skips none).
+         FOR NO KEY UPDATE SKIP LOCKED)
+    RETURNING e.id";
+
+/// Serialises endpoint registrations (the limit is counted under it).
+const REGISTRATION_LOCK: i64 = 0x68_73_2d_77_65_62_68_6b; // "hs-webhk"
 
 /// Renews the lease while `$2` still holds it.
 const RENEW: &str = "
@@ -212,9 +217,19 @@ impl WebhookRepository for PgWebhookRepository {
         secret: String,
         created_by: Uuid,
         event: AuditEvent,
+        max: u64,
     ) -> Result<(), DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         conn.transaction::<(), TxError, _>(async move |conn| {
+            // Registrations take turns, so two cannot both see room for one more.
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(REGISTRATION_LOCK)
+                .execute(conn)
+                .await?;
+            let count: i64 = webhook_endpoints::table.count().get_result(conn).await?;
+            if u64::try_from(count).unwrap_or(0) >= max {
+                return Err(DomainError::Conflict(Conflict::WebhookLimit).into());
+            }
             diesel::insert_into(webhook_endpoints::table)
                 .values((
                     webhook_endpoints::id.eq(endpoint.id),
@@ -234,16 +249,6 @@ impl WebhookRepository for PgWebhookRepository {
         })
         .await
         .map_err(Into::into)
-    }
-
-    async fn count(&self) -> Result<u64, DomainError> {
-        let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let n: i64 = webhook_endpoints::table
-            .count()
-            .get_result(&mut conn)
-            .await
-            .db()?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<Endpoint>, DomainError> {
@@ -439,11 +444,7 @@ impl WebhookRepository for PgWebhookRepository {
             .db()?;
         Ok(rows
             .into_iter()
-            .map(|r| ClaimedEndpoint {
-                id: r.id,
-                url: r.url,
-                secret: r.secret,
-            })
+            .map(|r| ClaimedEndpoint { id: r.id })
             .collect())
     }
 
@@ -455,6 +456,8 @@ impl WebhookRepository for PgWebhookRepository {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
         type Head = (
             i64,
+            String,
+            String,
             i32,
             Option<DateTime<Utc>>,
             Option<DateTime<Utc>>,
@@ -465,11 +468,16 @@ impl WebhookRepository for PgWebhookRepository {
         );
         let head: Option<Head> = webhook_deliveries::table
             .inner_join(webhook_events::table)
+            .inner_join(webhook_endpoints::table)
             .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            // Switched off meanwhile (by an admin, or by another process giving up): stop.
+            .filter(webhook_endpoints::is_active.eq(true))
             .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .order(webhook_deliveries::id.asc())
             .select((
                 webhook_deliveries::id,
+                webhook_endpoints::url,
+                webhook_endpoints::secret,
                 webhook_deliveries::attempts,
                 webhook_deliveries::next_attempt_at,
                 webhook_deliveries::first_attempt_at,
@@ -483,9 +491,11 @@ impl WebhookRepository for PgWebhookRepository {
             .optional()
             .db()?;
         Ok(head.and_then(
-            |(id, attempts, next_at, first_attempt_at, event_id, event_type, data, occurred_at)| {
+            |(id, url, secret, attempts, next_at, first_attempt_at, event_id, event_type, data, occurred_at)| {
                 next_at.is_none_or(|t| t <= now).then_some(DueDelivery {
                     id,
+                    url,
+                    secret,
                     event_id,
                     event_type,
                     data,

@@ -41,7 +41,7 @@ pub async fn middleware(
         "http_request",
         request_id = %id,
         method = %req.method(),
-        path = %req.path(),
+        path = %loggable_path(req.path()),
     );
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
@@ -78,5 +78,29 @@ pub async fn middleware(
             tracing::error!(error = %e, "request errored");
             Err(e)
         }
+    }
+}
+/// The path as the request log shows it: a calendar feed's secret (the credential in its URL)
+/// becomes `{token}`, so log readers and log shippers never hold a working feed URL.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/calendar/") {
+        Some(rest) => {
+            let after = rest.find('/').map_or("", |i| &rest[i..]);
+            std::borrow::Cow::Owned(format!("/calendar/{{token}}{after}"))
+        }
+        None => std::borrow::Cow::Borrowed(path),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_tokens_never_reach_the_log() {
+        assert_eq!(loggable_path("/calendar/hscal_0123abc/appointments.ics"), "/calendar/{token}/appointments.ics");
+        assert_eq!(loggable_path("/calendar/hscal_0123abc"), "/calendar/{token}");
+        assert_eq!(loggable_path("/appointments/1"), "/appointments/1");
     }
 }

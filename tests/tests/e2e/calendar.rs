@@ -150,7 +150,11 @@ async fn the_feed_parses_with_correct_times_across_dst_and_keeps_names_private()
         assert_eq!(
             event["startUtc"],
             starts.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "the same instant"
+            "the same instant, by the feed's own VTIMEZONE"
+        );
+        assert_eq!(
+            event["startUtcBySystemZone"], event["startUtc"],
+            "and by the system's tz database"
         );
         let ends: DateTime<Utc> = appointment["endsAt"].as_str().unwrap().parse().unwrap();
         assert_eq!(
@@ -249,6 +253,19 @@ async fn the_feed_parses_with_correct_times_across_dst_and_keeps_names_private()
         )
         .await;
     assert_eq!(status, 403);
+    // A deactivated doctor's feed is closed with the account, and opens again with it.
+    for (active, expected) in [(false, 404), (true, 200)] {
+        let (status, body) = app
+            .json(
+                Method::PATCH,
+                &format!("/users/{}/status", doctor.user_id),
+                Some(&admin.token),
+                Some(json!({ "isActive": active })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(app.get(&new_path).await.status(), expected, "active: {active}");
+    }
     let (status, seen) = app
         .json(
             Method::GET,

@@ -418,9 +418,18 @@ async fn a_receiver_down_for_a_while_catches_up_and_a_dead_one_is_switched_off()
         .find(|d| d["status"] == "FAILED")
         .expect("a FAILED delivery");
     assert!(failed["nextAttemptAt"].is_null());
-    // Switched off, it takes no new events.
-    let ignored = bookings(&app, &admin, 1).await;
-    assert_eq!(deliveries(&app, &admin, &endpoint).await.len(), 5);
+    // Switched off by the relay, it still queues new events (nothing is lost while the
+    // receiver is down), but sends nothing.
+    let queued = bookings(&app, &admin, 1).await;
+    assert_eq!(deliveries(&app, &admin, &endpoint).await.len(), 6);
+    clock.advance(chrono::Duration::hours(4));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent_while_off = receiver
+        .received()
+        .iter()
+        .filter(|r| r.json["data"]["appointmentId"] == queued[0].as_str())
+        .count();
+    assert_eq!(sent_while_off, 0);
     app.wait_for_audit_shipped().await;
     let (_, audit) = app
         .json(
@@ -464,11 +473,23 @@ async fn a_receiver_down_for_a_while_catches_up_and_a_dead_one_is_switched_off()
         .await;
     assert_eq!(status, 202, "{again}");
     assert_eq!(again["eventId"], failed["eventId"]);
-    let got = receiver.wait_accepted(5, PATIENCE).await;
-    assert_eq!(got[4].json["data"]["appointmentId"], later[0].as_str());
-    assert!(!got
-        .iter()
-        .any(|r| r.json["data"]["appointmentId"] == ignored[0].as_str()));
+    // What was queued while it was off arrives first, then the redelivery, at the end.
+    let got = receiver.wait_accepted(6, PATIENCE).await;
+    assert_eq!(got[4].json["data"]["appointmentId"], queued[0].as_str());
+    assert_eq!(got[5].json["data"]["appointmentId"], later[0].as_str());
+    assert_eq!(got[5].event_id(), failed["eventId"].as_str().unwrap());
+    // An endpoint an admin pauses queues nothing.
+    let (status, _) = app
+        .json(
+            Method::PATCH,
+            &format!("/webhooks/{endpoint}"),
+            Some(&admin.token),
+            Some(json!({ "isActive": false })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    bookings(&app, &admin, 1).await;
+    assert_eq!(deliveries(&app, &admin, &endpoint).await.len(), 7, "the redelivery is the 7th");
     // A pending or foreign delivery cannot be redelivered.
     let (status, body) = app
         .json(
@@ -639,4 +660,59 @@ async fn urls_that_could_reach_internal_services_are_refused() {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+/// The lease between two relays, on the real database: while one holds an endpoint the other
+/// cannot claim it; once it lapses the other can, and the first one's late result is then
+/// refused and writes nothing (so a stalled process cannot overwrite the new owner's record).
+#[tokio::test]
+async fn a_lapsed_lease_passes_to_another_relay_and_the_first_records_nothing() {
+    use adapters_postgres::webhooks::PgWebhookRepository;
+    use domain::webhooks::{AttemptRecord, WebhookRepository};
+    let app = TestApp::spawn_with(|c| {
+        hooks_config(c);
+        // The app's own relay stays out of the way (it ran once, before anything existed).
+        c.webhook_relay_interval_ms = 60_000;
+    })
+    .await;
+    let admin = app.admin().await;
+    let receiver = Receiver::start().await;
+    let (endpoint, _) = register(&app, &admin, &receiver.url(), &["appointment.booked"]).await;
+    bookings(&app, &admin, 1).await;
+    let id: uuid::Uuid = endpoint.parse().unwrap();
+    let repo = PgWebhookRepository {
+        pool: app.app.pg.clone(),
+    };
+    let now = Utc::now();
+    let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let short = chrono::Duration::milliseconds(400);
+    let claimed = repo.claim(first, now, short, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
+    assert!(repo.claim(second, now, short, 10).await.unwrap().is_empty(), "held");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let taken = repo
+        .claim(second, now, chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "lapsed, so the second relay takes it");
+    let due = repo.next_due(id, now).await.unwrap().expect("a due delivery");
+    let delivered = AttemptRecord::Delivered {
+        at: now,
+        status_code: 200,
+    };
+    assert!(!repo
+        .record(first, id, due.id, delivered.clone(), short)
+        .await
+        .unwrap());
+    let log = deliveries(&app, &admin, &endpoint).await;
+    assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("PENDING"), Some(0)));
+    // The first relay giving back a lease it lost changes nothing.
+    repo.release(first, id).await.unwrap();
+    assert!(repo.claim(first, now, short, 10).await.unwrap().is_empty(), "still the second's");
+    assert!(repo
+        .record(second, id, due.id, delivered, short)
+        .await
+        .unwrap());
+    let log = deliveries(&app, &admin, &endpoint).await;
+    assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("DELIVERED"), Some(1)));
 }

@@ -83,8 +83,7 @@ pub async fn issue(
         .issue(&user.0, id.into_inner(), options.include_patient_names)
         .await?;
     let path = feed_path(&token);
-    let info = req.connection_info();
-    let url = format!("{}://{}{path}", info.scheme(), info.host());
+    let url = format!("{}{path}", crate::extract::origin(&req));
     Ok(HttpResponse::Created().json(IssuedCalendarFeedDto {
         feed: feed.into(),
         url,

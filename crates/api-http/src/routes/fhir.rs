@@ -139,8 +139,7 @@ pub struct ScheduleParams {
 
 /// The endpoint's absolute base URL (`http://host/fhir/R4`), for `fullUrl`s and links.
 fn base(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/fhir/R4", info.scheme(), info.host())
+    format!("{}/fhir/R4", crate::extract::origin(req))
 }
 
 /// The query's parameters, decoded.

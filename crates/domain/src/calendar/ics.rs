@@ -1,7 +1,7 @@
 //! Writing iCalendar (RFC 5545): content lines with their escaping and folding, and a
 //! `VTIMEZONE` built from the IANA zone for the span a feed covers.
 
-use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
 /// A calendar being written: content lines joined by CRLF, each folded at 75 octets.
@@ -27,7 +27,9 @@ impl Ics {
         self.raw(name, &at.format("%Y%m%dT%H%M%SZ").to_string())
     }
 
-    /// A DATE-TIME as local time of `zone`, referring to its `VTIMEZONE` by `TZID`.
+    /// A DATE-TIME as local time of `zone`, referring to its `VTIMEZONE` by `TZID`. Only for
+    /// instants [`names_unambiguously`] accepts: a local time that occurs twice means its first
+    /// occurrence (RFC 5545 3.3.5), so the second must be written in UTC.
     pub fn local(&mut self, name: &str, at: DateTime<Utc>, zone: Tz) -> &mut Self {
         let local = at.with_timezone(&zone).naive_local();
         self.raw(
@@ -56,6 +58,7 @@ impl Ics {
     /// transition in between, each as an explicit observance (no recurrence rules, so no
     /// client has to extrapolate the zone's rules).
     pub fn timezone(&mut self, zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> &mut Self {
+        let from = whole_minute(from);
         self.raw("BEGIN", "VTIMEZONE").raw("TZID", zone.name());
         let mut previous = zone.offset_from_utc_datetime(&from.naive_utc());
         self.observance(
@@ -110,12 +113,28 @@ fn utc_offset(d: Duration) -> String {
     format!("{sign}{:02}{:02}", total.abs() / 60, total.abs() % 60)
 }
 
+/// Whether `at`'s wall-clock time in `zone` names it alone: false for the second occurrence of
+/// a local time repeated when the clocks go back.
+pub fn names_unambiguously(at: DateTime<Utc>, zone: Tz) -> bool {
+    let local = at.with_timezone(&zone).naive_local();
+    match zone.from_local_datetime(&local) {
+        LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc) == at,
+        _ => true,
+    }
+}
+
+/// `at` without its seconds: transitions fall on whole minutes, and the scan below finds them
+/// at its start's second.
+fn whole_minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp().div_euclid(60) * 60, 0).unwrap_or(at)
+}
+
 /// The instants in `[from, to]` at which `zone`'s offset changes, found hour by hour and then
 /// to the minute (every zone's transitions fall on whole minutes).
 pub fn transitions(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let offset_at = |t: DateTime<Utc>| zone.offset_from_utc_datetime(&t.naive_utc()).fix();
     let mut found = Vec::new();
-    let mut t = from;
+    let mut t = whole_minute(from);
     while t < to {
         let next = (t + Duration::hours(1)).min(to);
         if offset_at(t) != offset_at(next) {
@@ -193,6 +212,32 @@ mod tests {
         let out = ics.finish();
         assert!(out.contains("BEGIN:DAYLIGHT\r\nDTSTART:20260329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nEND:DAYLIGHT"), "{out}");
         assert!(out.contains("BEGIN:STANDARD\r\nDTSTART:20261025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nEND:STANDARD"), "{out}");
+    }
+
+    #[test]
+    fn a_start_with_seconds_still_finds_transitions_on_the_minute() {
+        let zone: Tz = "Europe/Berlin".parse().unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 3, 1, 10, 17, 47).unwrap() + Duration::milliseconds(123);
+        let to = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        assert_eq!(transitions(zone, from, to), vec![Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap()]);
+        let mut ics = Ics::default();
+        ics.timezone(zone, from, to);
+        let out = ics.finish();
+        assert!(out.contains("DTSTART:20260329T020000\r\n"), "{out}");
+        assert!(out.contains("DTSTART:20260301T111700\r\n"), "the first observance on the minute: {out}");
+    }
+
+    #[test]
+    fn the_repeated_hour() {
+        let zone: Tz = "Europe/Berlin".parse().unwrap();
+        // Clocks go back at 01:00Z on 25 October 2026: 02:00-03:00 local happens twice.
+        let first = Utc.with_ymd_and_hms(2026, 10, 25, 0, 45, 0).unwrap(); // 02:45 CEST
+        let second = Utc.with_ymd_and_hms(2026, 10, 25, 1, 15, 0).unwrap(); // 02:15 CET
+        assert!(names_unambiguously(first, zone));
+        assert!(!names_unambiguously(second, zone));
+        assert!(names_unambiguously(Utc.with_ymd_and_hms(2026, 10, 25, 2, 15, 0).unwrap(), zone));
+        // A spring-forward gap has no local time to be ambiguous about.
+        assert!(names_unambiguously(Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap(), zone));
     }
 
     #[test]

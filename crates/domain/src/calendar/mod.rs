@@ -2,8 +2,9 @@
 //! the doctor's appointments (the past 30 days to the slot horizon) as iCalendar.
 //!
 //! - **The URL is the credential.** Its token is shown once, when the doctor creates or
-//!   rotates the feed; only its SHA-256 is stored, so a database dump reveals no working URL.
-//!   Rotating replaces it and revoking deletes it: the old URL answers 404 at once.
+//!   rotates the feed; only its SHA-256 is stored, so a database dump reveals no working URL,
+//!   and request logs show the path with `{token}` in its place. Rotating replaces it and
+//!   revoking deletes it: the old URL answers 404 at once, as does a deactivated doctor's.
 //! - **Privacy.** An event says "Appointment", the visit's type and status. The patient's name
 //!   appears only when the doctor opts in (calendar apps sync to phones and third parties);
 //!   the reason for the visit, notes and anything clinical never do.
@@ -201,10 +202,18 @@ pub fn render(
             .raw("UID", &format!("{}@healthsync", item.id))
             .utc("DTSTAMP", now)
             .utc("CREATED", item.created_at)
-            .utc("LAST-MODIFIED", item.updated_at)
-            .local("DTSTART", item.starts_at, zone)
-            .local("DTEND", item.ends_at, zone)
-            .text("SUMMARY", &summary)
+            .utc("LAST-MODIFIED", item.updated_at);
+        // In the clinic's zone, unless a time falls in the second pass of an hour the clocks
+        // repeat: local time would name the first pass, so both ends are written in UTC.
+        if ics::names_unambiguously(item.starts_at, zone)
+            && ics::names_unambiguously(item.ends_at, zone)
+        {
+            ics.local("DTSTART", item.starts_at, zone)
+                .local("DTEND", item.ends_at, zone);
+        } else {
+            ics.utc("DTSTART", item.starts_at).utc("DTEND", item.ends_at);
+        }
+        ics.text("SUMMARY", &summary)
             .text(
                 "DESCRIPTION",
                 &format!(
@@ -286,6 +295,17 @@ mod tests {
             shown.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
                 && shown.ends_with("END:VCALENDAR\r\n")
         );
+    }
+
+    #[test]
+    fn a_visit_in_the_repeated_hour_is_written_in_utc() {
+        let zone: Tz = "Europe/Berlin".parse().unwrap();
+        let mut late = item(AppointmentStatus::Scheduled, "x");
+        late.starts_at = Utc.with_ymd_and_hms(2026, 10, 25, 0, 45, 0).unwrap();
+        late.ends_at = Utc.with_ymd_and_hms(2026, 10, 25, 1, 15, 0).unwrap();
+        let span = (late.starts_at - Duration::days(1), late.starts_at + Duration::days(1));
+        let out = render(&owner(false), &[late], zone, span, span.0);
+        assert!(out.contains("DTSTART:20261025T004500Z\r\nDTEND:20261025T011500Z\r\n"), "{out}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ const PARTICIPATION_TYPES: &str = "http://terminology.hl7.org/CodeSystem/v3-Part
 /// doctor's and have no place in scheduling.
 pub fn appointment(a: &Appointment) -> resources::Appointment {
     let (code, display) = match a.kind {
-        AppointmentType::Consultation => ("ROUTINE", "Routine appointment"),
+        AppointmentType::Consultation => ("ROUTINE", "Routine appointment - default if not valued"),
         AppointmentType::FollowUp => ("FOLLOWUP", "A follow up visit from a previous appointment"),
         AppointmentType::Emergency => ("EMERGENCY", "Emergency appointment"),
     };

@@ -123,7 +123,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || o[0] == 0xff // multicast
         || o[..4] == [0x20, 0x01, 0x0d, 0xb8] // documentation 2001:db8::/32
         || o[..12] == [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] // NAT64: an IPv4 inside
+        || o[..6] == [0, 0x64, 0xff, 0x9b, 0, 1] // local-use NAT64 64:ff9b:1::/48
         || o[..12] == [0; 12] // IPv4-compatible (deprecated)
+        || o[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0] // IPv4-translated ::ffff:0:0:0/96
+        || o[..8] == [1, 0, 0, 0, 0, 0, 0, 0] // discard-only 100::/64
+        || o[..4] == [0x20, 0x01, 0, 0] // Teredo 2001::/32: an IPv4 inside
         || o[..2] == [0x20, 0x02]; // 6to4: an IPv4 inside
     !blocked
 }
@@ -187,6 +191,10 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:a00:1::1",
             "2001:db8::1",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:7f00:1",
+            "100::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!policy.permits(ip(blocked)), "{blocked}");
         }

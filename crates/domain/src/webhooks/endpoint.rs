@@ -27,85 +27,75 @@ pub struct WebhookUrl {
 impl WebhookUrl {
     /// `http(s)://host[:port][/path][?query]`: no user name or password (they would be sent
     /// in clear to every redirect and logged), no fragment, no white space. Plain `http` only
-    /// where configuration allows it (`WEBHOOK_REQUIRE_HTTPS=false`). A literal address must be
-    /// one the policy permits; a name is checked when it is resolved, at each delivery.
-    pub fn parse(
-        raw: &str,
-        require_https: bool,
-        policy: &AddressPolicy,
-    ) -> Result<Self, DomainError> {
+    /// where configuration allows it (`WEBHOOK_REQUIRE_HTTPS=false`).
+    ///
+    /// Parsed as the sender parses it (the WHATWG URL rules of the `url` crate, which reqwest
+    /// uses), so `http://2130706433/`, `http://0x7f.1/` and `http://127.1/` are the literal
+    /// address 127.0.0.1 here too. A literal address must be one the policy permits; a name is
+    /// checked when it is resolved, at each delivery.
+    pub fn parse(raw: &str, require_https: bool, policy: &AddressPolicy) -> Result<Self, DomainError> {
         let bad = |message: &str| DomainError::validation("url", message);
         if raw.len() > MAX_URL_LEN {
             return Err(bad("must be at most 2048 characters"));
         }
-        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("must not contain spaces or control characters"));
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+            return Err(bad("must not contain spaces, backslashes or control characters"));
         }
-        let lower = raw.to_ascii_lowercase();
-        let rest = if let Some(rest) = lower.strip_prefix("https://") {
-            rest
-        } else if let Some(rest) = lower.strip_prefix("http://") {
-            if require_https {
-                return Err(bad("must use https"));
-            }
-            rest
-        } else {
-            return Err(bad("must be an absolute http(s) URL"));
-        };
-        if rest.contains('#') {
-            return Err(bad("must not have a fragment"));
+        let url = url::Url::parse(raw).map_err(|_| bad("must be an absolute http(s) URL"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if !require_https => {}
+            "http" => return Err(bad("must use https")),
+            _ => return Err(bad("must be an absolute http(s) URL")),
         }
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        if authority.contains('@') {
+        if !url.username().is_empty() || url.password().is_some() {
             return Err(bad("must not carry a user name or password"));
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| bad("has an unclosed [ in its host"))?;
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
+        if url.fragment().is_some() {
+            return Err(bad("must not have a fragment"));
+        }
+        if url.port() == Some(0) {
+            return Err(bad("has an invalid port"));
+        }
+        let refused = |ip: IpAddr| {
+            (!policy.permits(ip)).then(|| {
+                bad("points at a private or reserved address; an operator can allow its network \
+                     with WEBHOOK_ALLOWED_NETWORKS")
+            })
         };
-        if let Some(port) = port {
-            if port.parse::<u16>().ok().filter(|p| *p > 0).is_none() {
-                return Err(bad("has an invalid port"));
+        let host = match url.host() {
+            Some(url::Host::Ipv4(v4)) => {
+                if let Some(e) = refused(IpAddr::V4(v4)) {
+                    return Err(e);
+                }
+                v4.to_string()
             }
-        }
-        if host.is_empty() {
-            return Err(bad("must have a host"));
-        }
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if !policy.permits(ip) {
-                return Err(bad(
-                    "points at a private or reserved address; an operator can allow its network \
-                     with WEBHOOK_ALLOWED_NETWORKS",
-                ));
+            Some(url::Host::Ipv6(v6)) => {
+                if let Some(e) = refused(IpAddr::V6(v6)) {
+                    return Err(e);
+                }
+                v6.to_string()
             }
-        } else {
-            let name_ok = host.len() <= 253
-                && host.split('.').all(|l| {
-                    (1..=63).contains(&l.len())
-                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                });
-            if !name_ok {
-                return Err(bad("has an invalid host name"));
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.');
+                // These names are the machine itself whatever DNS says.
+                if (name == "localhost" || name.ends_with(".localhost"))
+                    && !policy.permits(IpAddr::from([127, 0, 0, 1]))
+                {
+                    return Err(bad(
+                        "points at this machine; an operator can allow it with WEBHOOK_ALLOWED_NETWORKS",
+                    ));
+                }
+                if name.is_empty() {
+                    return Err(bad("must have a host"));
+                }
+                name.to_owned()
             }
-            // These names are the machine itself whatever DNS says.
-            if (host == "localhost" || host.ends_with(".localhost"))
-                && !policy.permits(IpAddr::from([127, 0, 0, 1]))
-            {
-                return Err(bad(
-                    "points at this machine; an operator can allow it with WEBHOOK_ALLOWED_NETWORKS",
-                ));
-            }
-        }
+            None => return Err(bad("must have a host")),
+        };
         Ok(Self {
-            raw: raw.to_owned(),
-            host: host.to_owned(),
+            raw: url.as_str().to_owned(),
+            host,
         })
     }
 
@@ -306,14 +296,19 @@ mod tests {
             "https://hooks example.com/",
             "https://hooks.example.com:0/",
             "https://hooks.example.com:99999/",
-            "https:///path",
             "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://127.1/",
+            "https://127.0.0.1./",
+            "https://[2606:4700::1111]junk/",
+            "https://hooks.example.com\\@127.0.0.1/",
+            "https://localhost./",
             "https://169.254.169.254/latest/meta-data",
             "https://[::1]/",
             "https://[::ffff:10.0.0.1]/",
             "https://localhost/",
             "https://db.localhost/",
-            "https://under_score.example.com/",
             "https://[2606:4700::1111/",
         ] {
             let err = url(bad).unwrap_err();

@@ -33,18 +33,19 @@ use crate::audit::AuditEvent;
 use crate::error::DomainError;
 use crate::paging::{Page, PageRequest};
 
-/// An endpoint a relay holds the lease of, with what it needs to sign.
+/// An endpoint a relay holds the lease of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedEndpoint {
     pub id: Uuid,
-    pub url: String,
-    pub secret: String,
 }
 
-/// The head of an endpoint's queue.
-#[derive(Debug, Clone, PartialEq)]
+/// The head of an endpoint's queue, with the endpoint's URL and secret as they are now (read
+/// with each delivery, so a changed URL or a rotated secret applies from the next request).
+#[derive(Clone, PartialEq)]
 pub struct DueDelivery {
     pub id: i64,
+    pub url: String,
+    pub secret: String,
     pub event_id: Uuid,
     pub event_type: String,
     pub data: serde_json::Value,
@@ -52,6 +53,18 @@ pub struct DueDelivery {
     /// Attempts made before this one.
     pub attempts: i32,
     pub first_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an attempt came to, as the relay records it.
@@ -101,18 +114,17 @@ pub struct DeliveryFilter {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send + Sync {
-    /// Stores a new endpoint with its secret and its audit event, in one transaction.
-    /// `Conflict(TooManyEndpoints)`-style limits are checked by the caller with [`Self::count`].
+    /// Stores a new endpoint with its secret and its audit event, in one transaction, unless
+    /// `max` endpoints exist already: then `Conflict(WebhookLimit)` (counted under a lock, so
+    /// concurrent registrations cannot pass the limit together).
     async fn create(
         &self,
         endpoint: Endpoint,
         secret: String,
         created_by: Uuid,
         event: AuditEvent,
+        max: u64,
     ) -> Result<(), DomainError>;
-
-    /// How many endpoints exist.
-    async fn count(&self) -> Result<u64, DomainError>;
 
     /// Oldest first.
     async fn list(&self, page: PageRequest) -> Result<Page<Endpoint>, DomainError>;
@@ -161,7 +173,7 @@ pub trait WebhookRepository: Send + Sync {
         limit: i64,
     ) -> Result<Vec<ClaimedEndpoint>, DomainError>;
 
-    /// The endpoint's queue head, if it is due at `now`.
+    /// The endpoint's queue head, if it is due at `now` and the endpoint is still on.
     async fn next_due(
         &self,
         endpoint_id: Uuid,

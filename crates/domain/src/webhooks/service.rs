@@ -21,7 +21,7 @@ use super::{
 use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::Clock;
-use crate::error::{Conflict, DomainError};
+use crate::error::DomainError;
 use crate::identity::Actor;
 use crate::paging::{Page, PageRequest};
 use crate::text::parse_optional_line;
@@ -104,9 +104,6 @@ impl WebhookService {
         let url = WebhookUrl::parse(&input.url, self.require_https, &self.policy)?;
         let description = Self::description(input.description)?;
         let event_types = parse_event_types(&input.event_types)?;
-        if self.repo.count().await? >= MAX_ENDPOINTS {
-            return Err(DomainError::Conflict(Conflict::WebhookLimit));
-        }
         let now = self.clock.now();
         let endpoint = Endpoint {
             id: Uuid::new_v4(),
@@ -128,7 +125,7 @@ impl WebhookService {
         )
         .after(endpoint.snapshot());
         self.repo
-            .create(endpoint.clone(), secret.0.clone(), actor.user_id, event)
+            .create(endpoint.clone(), secret.0.clone(), actor.user_id, event, MAX_ENDPOINTS)
             .await?;
         Ok((endpoint, secret))
     }
@@ -314,13 +311,13 @@ impl WebhookService {
             let headers = vec![
                 (
                     SIGNATURE_HEADER.to_owned(),
-                    sign(&endpoint.secret, timestamp, body.as_bytes()),
+                    sign(&due.secret, timestamp, body.as_bytes()),
                 ),
                 (EVENT_ID_HEADER.to_owned(), due.event_id.to_string()),
                 (EVENT_TYPE_HEADER.to_owned(), due.event_type.clone()),
                 (DELIVERY_ID_HEADER.to_owned(), due.id.to_string()),
             ];
-            let outcome = self.sender.send(&endpoint.url, headers, body).await;
+            let outcome = self.sender.send(&due.url, headers, body).await;
             let now = self.clock.now();
             let (record, ok) = match outcome {
                 SendOutcome::Delivered { status_code } => (
@@ -417,6 +414,8 @@ mod tests {
     fn due(id: i64, attempts: i32, first: Option<DateTime<Utc>>) -> DueDelivery {
         DueDelivery {
             id,
+            url: "https://hooks.example.com/h".into(),
+            secret: "whsec_x".into(),
             event_id: Uuid::from_u128(id as u128),
             event_type: "appointment.booked".into(),
             data: serde_json::json!({"appointmentId": "a"}),
@@ -429,8 +428,6 @@ mod tests {
     fn claimed() -> ClaimedEndpoint {
         ClaimedEndpoint {
             id: Uuid::from_u128(7),
-            url: "https://hooks.example.com/h".into(),
-            secret: "whsec_x".into(),
         }
     }
 
@@ -602,10 +599,10 @@ mod tests {
     async fn the_secret_is_in_no_audit_event() {
         let clock = Arc::new(ManualClock::starting_now());
         let mut repo = MockWebhookRepository::new();
-        repo.expect_count().returning(|| Ok(0));
         let events = Arc::new(Mutex::new(Vec::new()));
         let kept = events.clone();
-        repo.expect_create().returning(move |_, secret, _, event| {
+        repo.expect_create().returning(move |_, secret, _, event, max| {
+            assert_eq!(max, MAX_ENDPOINTS);
             kept.lock().unwrap().push((secret, event));
             Ok(())
         });
@@ -623,22 +620,5 @@ mod tests {
         let events = events.lock().unwrap();
         assert_eq!(events[0].0, secret.0);
         assert!(!format!("{:?}", events[0].1).contains(&secret.0));
-    }
-
-    #[tokio::test]
-    async fn the_endpoint_limit() {
-        let clock = Arc::new(ManualClock::starting_now());
-        let mut repo = MockWebhookRepository::new();
-        repo.expect_count().returning(|| Ok(MAX_ENDPOINTS));
-        let svc = service(repo, MockWebhookSender::new(), clock);
-        let input = NewEndpoint {
-            url: "https://hooks.example.com".into(),
-            description: None,
-            event_types: vec!["bill.paid".into()],
-        };
-        assert!(matches!(
-            svc.create(&actor(Role::Admin), input).await,
-            Err(DomainError::Conflict(Conflict::WebhookLimit))
-        ));
     }
 }
