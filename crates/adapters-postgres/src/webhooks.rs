@@ -197,6 +197,23 @@ const CLAIM: &str = "
          FOR NO KEY UPDATE SKIP LOCKED)
     RETURNING e.id";
 
+/// The oldest finished deliveries; rows another process is pruning are skipped.
+const PRUNE_DELIVERIES: &str = "
+    DELETE FROM webhook_deliveries WHERE id IN (
+        SELECT id FROM webhook_deliveries
+         WHERE status <> 'PENDING' AND created_at < $1
+         ORDER BY id LIMIT $2
+         FOR UPDATE SKIP LOCKED)";
+
+/// The oldest events no delivery refers to any more.
+const PRUNE_EVENTS: &str = "
+    DELETE FROM webhook_events WHERE id IN (
+        SELECT e.id FROM webhook_events e
+         WHERE e.occurred_at < $1
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+         ORDER BY e.id LIMIT $2
+         FOR UPDATE SKIP LOCKED)";
+
 /// Serialises endpoint registrations (the limit is counted under it).
 const REGISTRATION_LOCK: i64 = 0x68_73_2d_77_65_62_68_6b; // "hs-webhk"
 
@@ -590,6 +607,25 @@ impl WebhookRepository for PgWebhookRepository {
                 insert_events(conn, std::slice::from_ref(&event)).await?;
             }
             Ok(true)
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, limit: i64) -> Result<usize, DomainError> {
+        let mut conn = self.pool.get().await.map_err(map_pool)?;
+        conn.transaction::<usize, TxError, _>(async move |conn| {
+            let deliveries = diesel::sql_query(PRUNE_DELIVERIES)
+                .bind::<Timestamptz, _>(before)
+                .bind::<BigInt, _>(limit)
+                .execute(conn)
+                .await?;
+            let events = diesel::sql_query(PRUNE_EVENTS)
+                .bind::<Timestamptz, _>(before)
+                .bind::<BigInt, _>(limit)
+                .execute(conn)
+                .await?;
+            Ok(deliveries + events)
         })
         .await
         .map_err(Into::into)

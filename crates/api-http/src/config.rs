@@ -192,6 +192,10 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_GIVE_UP_HOURS", default_value_t = 24)]
     pub webhook_give_up_hours: i64,
 
+    /// How long the webhook delivery log keeps delivered and failed deliveries, in days.
+    #[arg(long, env = "WEBHOOK_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_log_retention_days: i64,
+
     /// How often the webhook relay looks for due deliveries, in milliseconds.
     #[arg(long, env = "WEBHOOK_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub webhook_relay_interval_ms: u64,
@@ -310,6 +314,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("WEBHOOK_RETRY_MAX_SECS", 1, 86_400),
     ("WEBHOOK_GIVE_UP_HOURS", 1, 168),
     ("WEBHOOK_RELAY_INTERVAL_MS", 10, 60_000),
+    ("WEBHOOK_LOG_RETENTION_DAYS", 1, 3650),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -502,6 +507,7 @@ impl Config {
             "WEBHOOK_RETRY_MAX_SECS" => self.webhook_retry_max_secs.into(),
             "WEBHOOK_GIVE_UP_HOURS" => self.webhook_give_up_hours.into(),
             "WEBHOOK_RELAY_INTERVAL_MS" => self.webhook_relay_interval_ms.into(),
+            "WEBHOOK_LOG_RETENTION_DAYS" => self.webhook_log_retention_days.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

@@ -225,12 +225,31 @@ pub async fn deliver_webhooks_once(state: &AppState) -> Result<usize, DomainErro
     state.webhooks.deliver_due().await
 }
 
+/// The webhook log's clean-up step: forgets finished deliveries older than
+/// `WEBHOOK_LOG_RETENTION_DAYS` and the events nothing refers to any more. Returns how many rows.
+pub async fn prune_webhook_log_once(state: &AppState) -> Result<usize, DomainError> {
+    let retention = chrono::Duration::days(state.config.webhook_log_retention_days);
+    state.webhooks.prune_log(retention).await
+}
+
 /// Delivers due webhooks every `WEBHOOK_RELAY_INTERVAL_MS` (several processes may: an
-/// endpoint is delivered to by one process at a time, in order).
+/// endpoint is delivered to by one process at a time, in order); every minute it also prunes
+/// the delivery log.
 pub fn spawn_webhook_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(state.config.webhook_relay_interval_ms);
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_prune {
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                match prune_webhook_log_once(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "old webhook deliveries pruned"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::errors::cause_chain(&e), "webhook log prune failed; retrying later")
+                    }
+                }
+            }
             match deliver_webhooks_once(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(delivered = n, "webhooks delivered"),

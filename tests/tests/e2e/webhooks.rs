@@ -716,3 +716,45 @@ async fn a_lapsed_lease_passes_to_another_relay_and_the_first_records_nothing() 
     let log = deliveries(&app, &admin, &endpoint).await;
     assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("DELIVERED"), Some(1)));
 }
+
+/// The delivery log's retention: finished deliveries older than the cut-off go, with their
+/// events once nothing refers to them; a pending delivery stays whatever its age.
+#[tokio::test]
+async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
+    use adapters_postgres::webhooks::PgWebhookRepository;
+    use domain::webhooks::WebhookRepository;
+    let app = TestApp::spawn_with(hooks_config).await;
+    let admin = app.admin().await;
+    let up = Receiver::start().await;
+    let mut down = Receiver::start().await;
+    down.stop();
+    let (delivered_to, _) = register(&app, &admin, &up.url(), &["appointment.booked"]).await;
+    let (pending_at, _) = register(&app, &admin, &down.url(), &["appointment.booked"]).await;
+    bookings(&app, &admin, 3).await;
+    up.wait_accepted(3, PATIENCE).await;
+    wait_attempts(&app, &admin, &pending_at, 1).await;
+    let repo = PgWebhookRepository {
+        pool: app.app.pg.clone(),
+    };
+    let events_before = app.count_rows("webhook_events").await;
+    assert_eq!(events_before, 3);
+    // A cut-off in the future makes every finished delivery "old".
+    let pruned = repo
+        .prune(Utc::now() + chrono::Duration::days(1), 1000)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3, "the three delivered; the events stay, still referred to");
+    assert!(deliveries(&app, &admin, &delivered_to).await.is_empty());
+    assert_eq!(deliveries(&app, &admin, &pending_at).await.len(), 3);
+    // Deleting the dead endpoint drops its deliveries; the next prune takes the events.
+    let (status, _) = app
+        .json(Method::DELETE, &format!("/webhooks/{pending_at}"), Some(&admin.token), None)
+        .await;
+    assert_eq!(status, 204);
+    let pruned = repo
+        .prune(Utc::now() + chrono::Duration::days(1), 1000)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3);
+    assert_eq!(app.count_rows("webhook_events").await, 0);
+}

@@ -193,6 +193,11 @@ pub trait WebhookRepository: Send + Sync {
 
     /// Gives the lease back.
     async fn release(&self, owner: Uuid, endpoint_id: Uuid) -> Result<(), DomainError>;
+
+    /// Deletes up to `limit` delivered or failed deliveries created before `before`, then up to
+    /// `limit` events older than that with no delivery left (those of deleted endpoints too).
+    /// Never a pending delivery. Returns how many rows went. Safe with several processes.
+    async fn prune(&self, before: DateTime<Utc>, limit: i64) -> Result<usize, DomainError>;
 }
 
 /// Sends one signed request.

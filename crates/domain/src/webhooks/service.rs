@@ -266,6 +266,21 @@ impl WebhookService {
         self.repo.redeliver(endpoint_id, delivery_id, event).await
     }
 
+    /// Forgets the delivery log older than `retention` (pending deliveries are kept whatever
+    /// their age), in batches until a short one. Returns how many rows went.
+    pub async fn prune_log(&self, retention: Duration) -> Result<usize, DomainError> {
+        const BATCH: i64 = 1000;
+        let before = self.clock.now() - retention;
+        let mut pruned = 0;
+        loop {
+            let n = self.repo.prune(before, BATCH).await?;
+            pruned += n;
+            if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                return Ok(pruned);
+            }
+        }
+    }
+
     /// The relay's pass: claims the endpoints with something due and delivers to each (at
     /// once, one request at a time per endpoint). Returns how many deliveries succeeded.
     pub async fn deliver_due(&self) -> Result<usize, DomainError> {
