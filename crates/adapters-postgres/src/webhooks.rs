@@ -508,7 +508,18 @@ impl WebhookRepository for PgWebhookRepository {
             .optional()
             .db()?;
         Ok(head.and_then(
-            |(id, url, secret, attempts, next_at, first_attempt_at, event_id, event_type, data, occurred_at)| {
+            |(
+                id,
+                url,
+                secret,
+                attempts,
+                next_at,
+                first_attempt_at,
+                event_id,
+                event_type,
+                data,
+                occurred_at,
+            )| {
                 next_at.is_none_or(|t| t <= now).then_some(DueDelivery {
                     id,
                     url,

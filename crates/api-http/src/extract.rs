@@ -359,6 +359,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
     }
 }
 
+/// This server's origin as the client reached it (`http://host:port`), for absolute URLs in
+/// answers (a calendar feed's URL, FHIR links): the connection's scheme and the `Host` header.
+/// `Forwarded`/`X-Forwarded-*` are believed only with `TRUST_PROXY=true`, as for client IPs;
+/// otherwise any caller could make a cacheable answer point at a host of its choosing.
+pub fn origin(req: &HttpRequest) -> String {
+    let trust_proxy = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .is_some_and(|s| s.config.trust_proxy);
+    if trust_proxy {
+        let info = req.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    format!("{scheme}://{host}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,30 +524,4 @@ mod tests {
         }
         assert!(ApiQuery::<ListQuery>::parse("perPage=5&status=A&q=x").is_ok());
     }
-}
-
-/// This server's origin as the client reached it (`http://host:port`), for absolute URLs in
-/// answers (a calendar feed's URL, FHIR links): the connection's scheme and the `Host` header.
-/// `Forwarded`/`X-Forwarded-*` are believed only with `TRUST_PROXY=true`, as for client IPs;
-/// otherwise any caller could make a cacheable answer point at a host of its choosing.
-pub fn origin(req: &HttpRequest) -> String {
-    let trust_proxy = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .is_some_and(|s| s.config.trust_proxy);
-    if trust_proxy {
-        let info = req.connection_info();
-        return format!("{}://{}", info.scheme(), info.host());
-    }
-    let scheme = if req.app_config().secure() { "https" } else { "http" };
-    let host = req
-        .headers()
-        .get(actix_web::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-    format!("{scheme}://{host}")
 }

@@ -92,15 +92,20 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn feed_tokens_never_reach_the_log() {
-        assert_eq!(loggable_path("/calendar/hscal_0123abc/appointments.ics"), "/calendar/{token}/appointments.ics");
-        assert_eq!(loggable_path("/calendar/hscal_0123abc"), "/calendar/{token}");
+        assert_eq!(
+            loggable_path("/calendar/hscal_0123abc/appointments.ics"),
+            "/calendar/{token}/appointments.ics"
+        );
+        assert_eq!(
+            loggable_path("/calendar/hscal_0123abc"),
+            "/calendar/{token}"
+        );
         assert_eq!(loggable_path("/appointments/1"), "/appointments/1");
     }
 }

@@ -264,7 +264,11 @@ async fn the_feed_parses_with_correct_times_across_dst_and_keeps_names_private()
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(app.get(&new_path).await.status(), expected, "active: {active}");
+        assert_eq!(
+            app.get(&new_path).await.status(),
+            expected,
+            "active: {active}"
+        );
     }
     let (status, seen) = app
         .json(

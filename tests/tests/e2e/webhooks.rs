@@ -489,7 +489,11 @@ async fn a_receiver_down_for_a_while_catches_up_and_a_dead_one_is_switched_off()
         .await;
     assert_eq!(status, 200);
     bookings(&app, &admin, 1).await;
-    assert_eq!(deliveries(&app, &admin, &endpoint).await.len(), 7, "the redelivery is the 7th");
+    assert_eq!(
+        deliveries(&app, &admin, &endpoint).await.len(),
+        7,
+        "the redelivery is the 7th"
+    );
     // A pending or foreign delivery cannot be redelivered.
     let (status, body) = app
         .json(
@@ -688,14 +692,21 @@ async fn a_lapsed_lease_passes_to_another_relay_and_the_first_records_nothing() 
     let short = chrono::Duration::milliseconds(400);
     let claimed = repo.claim(first, now, short, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
-    assert!(repo.claim(second, now, short, 10).await.unwrap().is_empty(), "held");
+    assert!(
+        repo.claim(second, now, short, 10).await.unwrap().is_empty(),
+        "held"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let taken = repo
         .claim(second, now, chrono::Duration::minutes(5), 10)
         .await
         .unwrap();
     assert_eq!(taken.len(), 1, "lapsed, so the second relay takes it");
-    let due = repo.next_due(id, now).await.unwrap().expect("a due delivery");
+    let due = repo
+        .next_due(id, now)
+        .await
+        .unwrap()
+        .expect("a due delivery");
     let delivered = AttemptRecord::Delivered {
         at: now,
         status_code: 200,
@@ -705,16 +716,25 @@ async fn a_lapsed_lease_passes_to_another_relay_and_the_first_records_nothing() 
         .await
         .unwrap());
     let log = deliveries(&app, &admin, &endpoint).await;
-    assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("PENDING"), Some(0)));
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["attempts"].as_i64()),
+        (Some("PENDING"), Some(0))
+    );
     // The first relay giving back a lease it lost changes nothing.
     repo.release(first, id).await.unwrap();
-    assert!(repo.claim(first, now, short, 10).await.unwrap().is_empty(), "still the second's");
+    assert!(
+        repo.claim(first, now, short, 10).await.unwrap().is_empty(),
+        "still the second's"
+    );
     assert!(repo
         .record(second, id, due.id, delivered, short)
         .await
         .unwrap());
     let log = deliveries(&app, &admin, &endpoint).await;
-    assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64()), (Some("DELIVERED"), Some(1)));
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["attempts"].as_i64()),
+        (Some("DELIVERED"), Some(1))
+    );
 }
 
 /// The delivery log's retention: finished deliveries older than the cut-off go, with their
@@ -743,12 +763,20 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
         .prune(Utc::now() + chrono::Duration::days(1), 1000)
         .await
         .unwrap();
-    assert_eq!(pruned, 3, "the three delivered; the events stay, still referred to");
+    assert_eq!(
+        pruned, 3,
+        "the three delivered; the events stay, still referred to"
+    );
     assert!(deliveries(&app, &admin, &delivered_to).await.is_empty());
     assert_eq!(deliveries(&app, &admin, &pending_at).await.len(), 3);
     // Deleting the dead endpoint drops its deliveries; the next prune takes the events.
     let (status, _) = app
-        .json(Method::DELETE, &format!("/webhooks/{pending_at}"), Some(&admin.token), None)
+        .json(
+            Method::DELETE,
+            &format!("/webhooks/{pending_at}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     let pruned = repo

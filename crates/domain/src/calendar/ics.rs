@@ -217,14 +217,21 @@ mod tests {
     #[test]
     fn a_start_with_seconds_still_finds_transitions_on_the_minute() {
         let zone: Tz = "Europe/Berlin".parse().unwrap();
-        let from = Utc.with_ymd_and_hms(2026, 3, 1, 10, 17, 47).unwrap() + Duration::milliseconds(123);
+        let from =
+            Utc.with_ymd_and_hms(2026, 3, 1, 10, 17, 47).unwrap() + Duration::milliseconds(123);
         let to = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
-        assert_eq!(transitions(zone, from, to), vec![Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap()]);
+        assert_eq!(
+            transitions(zone, from, to),
+            vec![Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap()]
+        );
         let mut ics = Ics::default();
         ics.timezone(zone, from, to);
         let out = ics.finish();
         assert!(out.contains("DTSTART:20260329T020000\r\n"), "{out}");
-        assert!(out.contains("DTSTART:20260301T111700\r\n"), "the first observance on the minute: {out}");
+        assert!(
+            out.contains("DTSTART:20260301T111700\r\n"),
+            "the first observance on the minute: {out}"
+        );
     }
 
     #[test]
@@ -235,9 +242,15 @@ mod tests {
         let second = Utc.with_ymd_and_hms(2026, 10, 25, 1, 15, 0).unwrap(); // 02:15 CET
         assert!(names_unambiguously(first, zone));
         assert!(!names_unambiguously(second, zone));
-        assert!(names_unambiguously(Utc.with_ymd_and_hms(2026, 10, 25, 2, 15, 0).unwrap(), zone));
+        assert!(names_unambiguously(
+            Utc.with_ymd_and_hms(2026, 10, 25, 2, 15, 0).unwrap(),
+            zone
+        ));
         // A spring-forward gap has no local time to be ambiguous about.
-        assert!(names_unambiguously(Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap(), zone));
+        assert!(names_unambiguously(
+            Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap(),
+            zone
+        ));
     }
 
     #[test]

@@ -211,7 +211,8 @@ pub fn render(
             ics.local("DTSTART", item.starts_at, zone)
                 .local("DTEND", item.ends_at, zone);
         } else {
-            ics.utc("DTSTART", item.starts_at).utc("DTEND", item.ends_at);
+            ics.utc("DTSTART", item.starts_at)
+                .utc("DTEND", item.ends_at);
         }
         ics.text("SUMMARY", &summary)
             .text(
@@ -303,9 +304,15 @@ mod tests {
         let mut late = item(AppointmentStatus::Scheduled, "x");
         late.starts_at = Utc.with_ymd_and_hms(2026, 10, 25, 0, 45, 0).unwrap();
         late.ends_at = Utc.with_ymd_and_hms(2026, 10, 25, 1, 15, 0).unwrap();
-        let span = (late.starts_at - Duration::days(1), late.starts_at + Duration::days(1));
+        let span = (
+            late.starts_at - Duration::days(1),
+            late.starts_at + Duration::days(1),
+        );
         let out = render(&owner(false), &[late], zone, span, span.0);
-        assert!(out.contains("DTSTART:20261025T004500Z\r\nDTEND:20261025T011500Z\r\n"), "{out}");
+        assert!(
+            out.contains("DTSTART:20261025T004500Z\r\nDTEND:20261025T011500Z\r\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -33,13 +33,22 @@ impl WebhookUrl {
     /// uses), so `http://2130706433/`, `http://0x7f.1/` and `http://127.1/` are the literal
     /// address 127.0.0.1 here too. A literal address must be one the policy permits; a name is
     /// checked when it is resolved, at each delivery.
-    pub fn parse(raw: &str, require_https: bool, policy: &AddressPolicy) -> Result<Self, DomainError> {
+    pub fn parse(
+        raw: &str,
+        require_https: bool,
+        policy: &AddressPolicy,
+    ) -> Result<Self, DomainError> {
         let bad = |message: &str| DomainError::validation("url", message);
         if raw.len() > MAX_URL_LEN {
             return Err(bad("must be at most 2048 characters"));
         }
-        if raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
-            return Err(bad("must not contain spaces, backslashes or control characters"));
+        if raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        {
+            return Err(bad(
+                "must not contain spaces, backslashes or control characters",
+            ));
         }
         let url = url::Url::parse(raw).map_err(|_| bad("must be an absolute http(s) URL"))?;
         match url.scheme() {
@@ -57,12 +66,13 @@ impl WebhookUrl {
         if url.port() == Some(0) {
             return Err(bad("has an invalid port"));
         }
-        let refused = |ip: IpAddr| {
-            (!policy.permits(ip)).then(|| {
+        let refused =
+            |ip: IpAddr| {
+                (!policy.permits(ip)).then(|| {
                 bad("points at a private or reserved address; an operator can allow its network \
                      with WEBHOOK_ALLOWED_NETWORKS")
             })
-        };
+            };
         let host = match url.host() {
             Some(url::Host::Ipv4(v4)) => {
                 if let Some(e) = refused(IpAddr::V4(v4)) {

@@ -125,7 +125,13 @@ impl WebhookService {
         )
         .after(endpoint.snapshot());
         self.repo
-            .create(endpoint.clone(), secret.0.clone(), actor.user_id, event, MAX_ENDPOINTS)
+            .create(
+                endpoint.clone(),
+                secret.0.clone(),
+                actor.user_id,
+                event,
+                MAX_ENDPOINTS,
+            )
             .await?;
         Ok((endpoint, secret))
     }
@@ -616,11 +622,12 @@ mod tests {
         let mut repo = MockWebhookRepository::new();
         let events = Arc::new(Mutex::new(Vec::new()));
         let kept = events.clone();
-        repo.expect_create().returning(move |_, secret, _, event, max| {
-            assert_eq!(max, MAX_ENDPOINTS);
-            kept.lock().unwrap().push((secret, event));
-            Ok(())
-        });
+        repo.expect_create()
+            .returning(move |_, secret, _, event, max| {
+                assert_eq!(max, MAX_ENDPOINTS);
+                kept.lock().unwrap().push((secret, event));
+                Ok(())
+            });
         let svc = service(repo, MockWebhookSender::new(), clock);
         let input = NewEndpoint {
             url: "https://hooks.example.com".into(),

@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn extreme_timestamps_are_stale_not_a_panic() {
         let header = format!("t={},v1=00", i64::MIN);
-        assert_eq!(verify("k", &header, b"{}", i64::MAX, 300), Err(SignatureError::Stale));
+        assert_eq!(
+            verify("k", &header, b"{}", i64::MAX, 300),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]
