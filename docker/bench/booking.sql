@@ -1,6 +1,7 @@
 -- pgbench script: the statements a booking transaction runs (lock the slot, is it inside time
 -- off, is it held by a waitlist offer, read the doctor, read the patient, insert the appointment, take the slot, two notifications, the audit outbox
--- row), on a random free slot of the benchmark's pool, each statement finding its rows by the
+-- row, the webhook outbox statement (issue 15; no endpoint subscribes in the benchmark, as in the
+-- HTTP run)), on a random free slot of the benchmark's pool, each statement finding its rows by the
 -- slot number. It ends in ROLLBACK so every run books the same free slots: the ceiling of what
 -- PostgreSQL itself does for this transaction on this machine, without HTTP, JSON or Redis.
 \set n random(1, :slots)
@@ -29,4 +30,14 @@ SELECT u, 'BOOKING_CONFIRMATION', 'Appointment booked', 'bench', a.id
                                     (SELECT user_id FROM doctors WHERE id = a.doctor_id)]) AS u
  WHERE a.time_slot_id = (SELECT id FROM bench_slots WHERE n = :n) AND a.status <> 'CANCELLED';
 INSERT INTO audit_outbox (action, entity, changes) VALUES ('CREATE', 'appointment', '{"after": {}}');
+WITH subscribed AS (
+    SELECT id FROM webhook_endpoints
+     WHERE (is_active OR disabled_reason IS NOT NULL) AND 'appointment.booked' = ANY (event_types)
+), event AS (
+    INSERT INTO webhook_events (event_type, data)
+    SELECT 'appointment.booked', '{}'::jsonb WHERE EXISTS (SELECT 1 FROM subscribed)
+    RETURNING id
+)
+INSERT INTO webhook_deliveries (endpoint_id, event_id)
+SELECT subscribed.id, event.id FROM subscribed CROSS JOIN event;
 ROLLBACK;
