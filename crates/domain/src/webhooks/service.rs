@@ -321,7 +321,10 @@ impl WebhookService {
 
     async fn deliver_queue(&self, endpoint: &ClaimedEndpoint) -> Result<usize, DomainError> {
         let mut delivered = 0;
-        while delivered < self.relay.deliveries_per_claim {
+        // A pass waits for all its endpoints: one slow receiver with a backlog gives its turn
+        // back after half a lease, so it cannot hold the others' next pass for long.
+        let until = self.clock.now() + self.relay.lease / 2;
+        while delivered < self.relay.deliveries_per_claim && self.clock.now() < until {
             let Some(due) = self.repo.next_due(endpoint.id, self.clock.now()).await? else {
                 break;
             };
@@ -642,5 +645,26 @@ mod tests {
         let events = events.lock().unwrap();
         assert_eq!(events[0].0, secret.0);
         assert!(!format!("{:?}", events[0].1).contains(&secret.0));
+    }
+
+    #[tokio::test]
+    async fn a_slow_receiver_gives_its_turn_back_after_half_a_lease() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut repo = MockWebhookRepository::new();
+        repo.expect_claim()
+            .returning(|_, _, _, _| Ok(vec![claimed()]));
+        repo.expect_next_due()
+            .returning(|_, _| Ok(Some(due(1, 0, None))));
+        repo.expect_record().returning(|_, _, _, _, _| Ok(true));
+        repo.expect_release().times(1).returning(|_, _| Ok(()));
+        let mut sender = MockWebhookSender::new();
+        let ticking = clock.clone();
+        // Each request takes 20 s; the lease is 5 minutes, so the turn ends after 150 s.
+        sender.expect_send().returning(move |_, _, _| {
+            ticking.advance(Duration::seconds(20));
+            SendOutcome::Delivered { status_code: 200 }
+        });
+        let svc = service(repo, sender, clock);
+        assert_eq!(svc.deliver_due().await.unwrap(), 8);
     }
 }
