@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Python tools the end-to-end tests run into .stack/test-venv (pinned, with
 # hashes, from scripts/test-tools/requirements.txt): an iCalendar parser independent of the
-# server's writer, for the calendar feed. Reinstalled only when the requirements change. The tests find it at .stack/test-venv/bin/python (or HS_TEST_PYTHON).
+# server's writer, for the calendar feed, and aiosmtpd, for smtp_sink.py (the SMTP server
+# that records the emails the service sends). Reinstalled only when the requirements change. The tests find it at .stack/test-venv/bin/python (or HS_TEST_PYTHON).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.stack/test-venv"

@@ -14,6 +14,7 @@ pub mod db;
 pub mod proxy;
 pub mod receiver;
 pub mod servers;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,13 @@ impl TestApp {
         config.file_store = "local".into();
         config.file_store_dir = std::env::temp_dir()
             .join(format!("hs_files_{id}"))
+            .to_string_lossy()
+            .into_owned();
+        // Emails as files in a directory of the test's own (a test that checks delivery points
+        // SMTP_URL at its own server).
+        config.smtp_url = None;
+        config.email_dir = std::env::temp_dir()
+            .join(format!("hs_mail_{id}"))
             .to_string_lossy()
             .into_owned();
         adjust(&mut config);
@@ -197,6 +205,9 @@ impl Drop for TestApp {
         let config = self.config.clone();
         if config.file_store_dir.contains("hs_files_") {
             let _ = std::fs::remove_dir_all(&config.file_store_dir);
+        }
+        if config.email_dir.contains("hs_mail_") {
+            let _ = std::fs::remove_dir_all(&config.email_dir);
         }
         // Drop runs inside the test's runtime, which cannot be blocked on, and the app's
         // clients belong to that runtime: clean up on a thread with its own runtime and its

@@ -279,7 +279,12 @@ async fn book_with(
         let notices: Vec<_> = plan.notices.iter().map(|n| (Some(b.id), n)).collect();
         insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
     }
-    insert_events(conn, std::slice::from_ref(&plan.event)).await?;
+    if notify {
+        insert_events(conn, std::slice::from_ref(&plan.event)).await?;
+    } else {
+        crate::audit_outbox::insert_events_without_emails(conn, std::slice::from_ref(&plan.event))
+            .await?;
+    }
     Ok(Booked {
         appointment: Appointment::try_from(row)?,
         slot_date: Some(plan.slot_date),
@@ -599,10 +604,45 @@ impl AppointmentRepository for PgAppointmentRepository {
         reminders: Vec<(Uuid, UserNotice)>,
     ) -> Result<usize, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let notices: Vec<_> = reminders.iter().map(|(a, n)| (Some(*a), n)).collect();
-        insert_user_notices(&mut conn, NotificationType::Reminder, &notices)
-            .await
-            .map_err(DomainError::from)
+        let rows: Vec<NewNotificationRow> = reminders
+            .iter()
+            .map(|(appointment_id, n)| NewNotificationRow {
+                user_id: n.user_id,
+                type_: NotificationType::Reminder.into(),
+                title: n.notice.title.clone(),
+                message: n.notice.message.clone(),
+                appointment_id: Some(*appointment_id),
+            })
+            .collect();
+        conn.transaction::<usize, TxError, _>(async move |conn| {
+            let written: Vec<Option<Uuid>> = diesel::insert_into(notifications::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning(notifications::appointment_id)
+                .get_results(conn)
+                .await?;
+            // The reminder emails of exactly the reminders this call wrote, so a visit
+            // reminded by two processes at once is emailed once.
+            let ids: Vec<Uuid> = written.iter().flatten().copied().collect();
+            let visits: Vec<AppointmentRow> = appointments::table
+                .filter(appointments::id.eq_any(&ids))
+                .select(AppointmentRow::as_select())
+                .load(conn)
+                .await?;
+            let intents: Vec<_> = visits
+                .into_iter()
+                .map(Appointment::try_from)
+                .collect::<Result<Vec<_>, _>>()?
+                .iter()
+                .map(|a| {
+                    domain::email::intents::reminder(a.patient_id, domain::email::Visit::of(a))
+                })
+                .collect();
+            crate::email::insert_patient_emails(conn, &intents).await?;
+            Ok(written.len())
+        })
+        .await
+        .map_err(DomainError::from)
     }
 }
 
@@ -733,6 +773,13 @@ pub(crate) mod series {
         let notices: Vec<_> = notices.iter().map(|n| (Some(first), n)).collect();
         insert_user_notices(conn, NotificationType::BookingConfirmation, &notices).await?;
         insert_events(conn, &[series_event(s, &booked, meta)]).await?;
+        // One email for the whole series (its visits' own events wrote none).
+        let visits: Vec<Appointment> = booked.iter().map(|o| o.appointment.clone()).collect();
+        crate::email::insert_patient_emails(
+            conn,
+            domain::email::intents::booking_confirmation(r.patient_id, &visits).as_slice(),
+        )
+        .await?;
         Ok(SeriesBooked {
             id: s.id,
             booked,

@@ -1,7 +1,7 @@
 //! The audit outbox: events are inserted in the transaction of the change they record (each
 //! row gets its globally unique `event_id` from the column default), and shipped to the audit
 //! sink by [`PgAuditOutbox::relay_batch`]. The same call writes the changes' webhook events
-//! (`crate::webhooks::insert_webhook_events`).
+//! (`crate::webhooks::insert_webhook_events`) and emails (`crate::email`).
 
 use std::sync::Arc;
 
@@ -56,10 +56,28 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-/// Writes `events` on `conn`, which must be inside the transaction of the change.
+/// Writes `events` on `conn`, which must be inside the transaction of the change, with the
+/// webhook events and the emails those changes make.
 pub async fn insert_events(
     conn: &mut AsyncPgConnection,
     events: &[AuditEvent],
+) -> Result<(), diesel::result::Error> {
+    write(conn, events, true).await
+}
+
+/// Like [`insert_events`], without the emails: a recurring series writes one confirmation for
+/// all its visits instead of one per visit.
+pub async fn insert_events_without_emails(
+    conn: &mut AsyncPgConnection,
+    events: &[AuditEvent],
+) -> Result<(), diesel::result::Error> {
+    write(conn, events, false).await
+}
+
+async fn write(
+    conn: &mut AsyncPgConnection,
+    events: &[AuditEvent],
+    emails: bool,
 ) -> Result<(), diesel::result::Error> {
     if events.is_empty() {
         return Ok(());
@@ -80,8 +98,13 @@ pub async fn insert_events(
         .values(&rows)
         .execute(conn)
         .await?;
-    // The same changes, as webhook events for the endpoints that subscribe to them.
-    crate::webhooks::insert_webhook_events(conn, events).await
+    // The same changes, as webhook events for the endpoints that subscribe to them, and as
+    // emails to the patients they concern.
+    crate::webhooks::insert_webhook_events(conn, events).await?;
+    if emails {
+        crate::email::insert_emails_from_audit(conn, events).await?;
+    }
+    Ok(())
 }
 
 /// The outbox relay's PostgreSQL side.

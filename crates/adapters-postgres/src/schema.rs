@@ -205,6 +205,40 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    email_outbox (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[max_length = 32]
+        kind -> Varchar,
+        data -> Jsonb,
+        #[max_length = 10]
+        status -> Varchar,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        lease_owner -> Nullable<Uuid>,
+        lease_until -> Nullable<Timestamptz>,
+        #[max_length = 500]
+        last_error -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    email_preferences (user_id) {
+        user_id -> Uuid,
+        appointments -> Bool,
+        reminders -> Bool,
+        billing -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     idempotency_keys (user_id, key) {
         user_id -> Uuid,
         #[max_length = 200]
@@ -258,6 +292,21 @@ diesel::table! {
         is_read -> Bool,
         created_at -> Timestamptz,
         appointment_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    password_resets (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[max_length = 64]
+        token_hash -> Bpchar,
+        requested_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -493,6 +542,8 @@ diesel::joinable!(doctor_booking_windows -> doctors (doctor_id));
 diesel::joinable!(doctor_departments -> departments (department_id));
 diesel::joinable!(doctor_departments -> doctors (doctor_id));
 diesel::joinable!(doctors -> users (user_id));
+diesel::joinable!(email_outbox -> users (user_id));
+diesel::joinable!(email_preferences -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(medical_records -> patients (patient_id));
 diesel::joinable!(medical_records -> users (uploaded_by));
@@ -528,9 +579,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     doctor_booking_windows,
     doctor_departments,
     doctors,
+    email_outbox,
+    email_preferences,
     idempotency_keys,
     medical_records,
     notifications,
+    password_resets,
     patients,
     prescription_items,
     prescriptions,

@@ -1,5 +1,5 @@
 //! The per-IP request budget at `rate:{ip}` (and `rate:{ip}:login` for login attempts): a
-//! fixed one-minute window counted with INCR, so every API process sharing the Redis server
+//! fixed window (a minute, an hour for password reset requests) counted with INCR, so every API process sharing the Redis server
 //! shares the budget.
 
 use deadpool_redis::redis;
@@ -28,6 +28,17 @@ impl RedisRateLimiter {
     /// Counts one request against `rate:{bucket}` and decides. Errors mean Redis is down;
     /// the caller fails open (and logs it).
     pub async fn hit(&self, bucket: &str, budget: u64) -> Result<RateDecision, RedisError> {
+        self.hit_per(bucket, budget, 60).await
+    }
+
+    /// Like [`RedisRateLimiter::hit`] with a window of `window_secs` (password reset requests
+    /// are counted per hour).
+    pub async fn hit_per(
+        &self,
+        bucket: &str,
+        budget: u64,
+        window_secs: u64,
+    ) -> Result<RateDecision, RedisError> {
         let key = self.store.key(&format!("rate:{bucket}"));
         // INCR, set the expiry only when the key is new, read it back: one atomic exchange
         // (MULTI/EXEC sent as one pipeline, one round trip).
@@ -39,7 +50,7 @@ impl RedisRateLimiter {
                     .incr(&key, 1)
                     .cmd("EXPIRE")
                     .arg(&key)
-                    .arg(60)
+                    .arg(window_secs)
                     .arg("NX")
                     .ignore()
                     .ttl(&key),
@@ -47,7 +58,9 @@ impl RedisRateLimiter {
             .await?;
         if count > budget {
             Ok(RateDecision::Limited {
-                retry_after_secs: u64::try_from(ttl).unwrap_or(60).clamp(1, 60),
+                retry_after_secs: u64::try_from(ttl)
+                    .unwrap_or(window_secs)
+                    .clamp(1, window_secs.max(1)),
             })
         } else {
             Ok(RateDecision::Allowed {

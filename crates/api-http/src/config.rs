@@ -200,6 +200,72 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub webhook_relay_interval_ms: u64,
 
+    /// The SMTP server emails go through, as a URL: `smtp://user:pass@host:587` (STARTTLS when
+    /// the server offers it; add `?tls=required` to insist) or `smtps://user:pass@host:465`.
+    /// Empty: emails are written as `.eml` files into `EMAIL_DIR` instead (and logged).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of every email, `Name <address>` or an address.
+    #[arg(
+        long,
+        env = "EMAIL_FROM",
+        default_value = "HealthSync <no-reply@healthsync.invalid>"
+    )]
+    pub email_from: String,
+
+    /// Where emails are written when `SMTP_URL` is empty.
+    #[arg(long, env = "EMAIL_DIR", default_value = ".stack/mail")]
+    pub email_dir: String,
+
+    /// The clinic's name, as emails say it.
+    #[arg(long, env = "CLINIC_NAME", default_value = "HealthSync Clinic")]
+    pub clinic_name: String,
+
+    /// The web app's address: links in emails (password reset, bills, appointments) point
+    /// into it, e.g. `https://app.clinic.example`.
+    #[arg(long, env = "APP_URL", default_value = "http://localhost:5173")]
+    pub app_url: String,
+
+    /// How long one SMTP exchange may take, in milliseconds, before the attempt counts as
+    /// failed (and is retried).
+    #[arg(long, env = "EMAIL_TIMEOUT_MS", default_value_t = 10_000)]
+    pub email_timeout_ms: u64,
+
+    /// The first retry's delay after an email could not be sent, in seconds; it doubles per
+    /// attempt up to `EMAIL_RETRY_MAX_SECS`.
+    #[arg(long, env = "EMAIL_RETRY_BASE_SECS", default_value_t = 30)]
+    pub email_retry_base_secs: i64,
+
+    /// The longest delay between two attempts of an email, in seconds.
+    #[arg(long, env = "EMAIL_RETRY_MAX_SECS", default_value_t = 3600)]
+    pub email_retry_max_secs: i64,
+
+    /// How long an email is retried, in hours, before it is given up (FAILED).
+    #[arg(long, env = "EMAIL_GIVE_UP_HOURS", default_value_t = 24)]
+    pub email_give_up_hours: i64,
+
+    /// How often the email relay looks for due emails, in milliseconds.
+    #[arg(long, env = "EMAIL_RELAY_INTERVAL_MS", default_value_t = 1000)]
+    pub email_relay_interval_ms: u64,
+
+    /// How long sent and failed emails stay in the outbox, in days.
+    #[arg(long, env = "EMAIL_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub email_log_retention_days: i64,
+
+    /// How long a password reset link works, in minutes.
+    #[arg(long, env = "PASSWORD_RESET_TTL_MINUTES", default_value_t = 30)]
+    pub password_reset_ttl_minutes: i64,
+
+    /// Password reset requests per hour for one email address (whether or not an account uses
+    /// it).
+    #[arg(long, env = "PASSWORD_RESET_PER_EMAIL_PER_HOUR", default_value_t = 3)]
+    pub password_reset_per_email_per_hour: u64,
+
+    /// Password reset requests and uses per hour from one client IP.
+    #[arg(long, env = "PASSWORD_RESET_PER_IP_PER_HOUR", default_value_t = 20)]
+    pub password_reset_per_ip_per_hour: u64,
+
     /// How long before an appointment its REMINDER notification is written, in minutes.
     #[arg(long, env = "REMINDER_LEAD_MINUTES", default_value_t = 1440)]
     pub reminder_lead_minutes: i64,
@@ -315,6 +381,15 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("WEBHOOK_GIVE_UP_HOURS", 1, 168),
     ("WEBHOOK_RELAY_INTERVAL_MS", 10, 60_000),
     ("WEBHOOK_LOG_RETENTION_DAYS", 1, 3650),
+    ("EMAIL_TIMEOUT_MS", 100, 120_000),
+    ("EMAIL_RETRY_BASE_SECS", 1, 3600),
+    ("EMAIL_RETRY_MAX_SECS", 1, 86_400),
+    ("EMAIL_GIVE_UP_HOURS", 1, 168),
+    ("EMAIL_RELAY_INTERVAL_MS", 10, 60_000),
+    ("EMAIL_LOG_RETENTION_DAYS", 1, 3650),
+    ("PASSWORD_RESET_TTL_MINUTES", 5, 1440),
+    ("PASSWORD_RESET_PER_EMAIL_PER_HOUR", 1, 1000),
+    ("PASSWORD_RESET_PER_IP_PER_HOUR", 1, 100_000),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -410,6 +485,50 @@ impl Config {
         }
     }
 
+    /// How the email relay retries and leases (the ranges are checked at start-up).
+    pub fn email_relay(&self) -> domain::email::relay::RelaySettings {
+        domain::email::relay::RelaySettings {
+            retry: domain::webhooks::RetryPolicy {
+                base: chrono::Duration::seconds(self.email_retry_base_secs),
+                max: chrono::Duration::seconds(self.email_retry_max_secs),
+                give_up_after: chrono::Duration::hours(self.email_give_up_hours),
+            },
+            // Renewed before each send: a few timeouts, so a slow server never lets a second
+            // relay take an email that is being sent.
+            lease: chrono::Duration::milliseconds(
+                i64::try_from(self.email_timeout_ms).unwrap_or(10_000) * 4,
+            )
+            .max(chrono::Duration::seconds(30)),
+            batch: 20,
+        }
+    }
+
+    /// `APP_URL` without a trailing slash, refusing anything but an http(s) URL.
+    pub fn app_url(&self) -> anyhow::Result<String> {
+        let parsed = url::Url::parse(&self.app_url)
+            .map_err(|e| anyhow::anyhow!("APP_URL {:?} is not a URL: {e}", self.app_url))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            anyhow::bail!("APP_URL must be an http(s) address, got {:?}", self.app_url);
+        }
+        Ok(self.app_url.trim_end_matches('/').to_owned())
+    }
+
+    /// The configured email sender: SMTP when `SMTP_URL` is set, else `.eml` files.
+    pub fn email_sender(&self) -> anyhow::Result<std::sync::Arc<dyn domain::email::EmailSender>> {
+        let from = adapters_email::parse_from(&self.email_from).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(match self.smtp_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => std::sync::Arc::new(
+                adapters_email::SmtpSender::new(
+                    url,
+                    from,
+                    Duration::from_millis(self.email_timeout_ms),
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+            ),
+            _ => std::sync::Arc::new(adapters_email::DirSender::new(&self.email_dir, from)),
+        })
+    }
+
     /// The clinic's time zone, refusing an unknown name.
     pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
         self.clinic_timezone.parse().map_err(|_| {
@@ -463,6 +582,19 @@ impl Config {
         if let Err(e) = self.webhook_policy() {
             problems.push(e.to_string());
         }
+        if let Err(e) = self.app_url() {
+            problems.push(e.to_string());
+        }
+        if let Err(e) = adapters_email::parse_from(&self.email_from) {
+            problems.push(e);
+        }
+        if let Some(raw) = self.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            let scheme = url::Url::parse(raw.trim()).map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("smtp" | "smtps")) {
+                // Not the value: it may hold a password.
+                problems.push("SMTP_URL must be an smtp:// or smtps:// URL".to_owned());
+            }
+        }
         for origin in self.cors_origins() {
             if !is_origin(&origin) {
                 problems.push(format!(
@@ -508,6 +640,15 @@ impl Config {
             "WEBHOOK_GIVE_UP_HOURS" => self.webhook_give_up_hours.into(),
             "WEBHOOK_RELAY_INTERVAL_MS" => self.webhook_relay_interval_ms.into(),
             "WEBHOOK_LOG_RETENTION_DAYS" => self.webhook_log_retention_days.into(),
+            "EMAIL_TIMEOUT_MS" => self.email_timeout_ms.into(),
+            "EMAIL_RETRY_BASE_SECS" => self.email_retry_base_secs.into(),
+            "EMAIL_RETRY_MAX_SECS" => self.email_retry_max_secs.into(),
+            "EMAIL_GIVE_UP_HOURS" => self.email_give_up_hours.into(),
+            "EMAIL_RELAY_INTERVAL_MS" => self.email_relay_interval_ms.into(),
+            "EMAIL_LOG_RETENTION_DAYS" => self.email_log_retention_days.into(),
+            "PASSWORD_RESET_TTL_MINUTES" => self.password_reset_ttl_minutes.into(),
+            "PASSWORD_RESET_PER_EMAIL_PER_HOUR" => self.password_reset_per_email_per_hour.into(),
+            "PASSWORD_RESET_PER_IP_PER_HOUR" => self.password_reset_per_ip_per_hour.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

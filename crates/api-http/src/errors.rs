@@ -227,6 +227,7 @@ fn conflict_message(conflict: domain::error::Conflict) -> &'static str {
         C::AlreadyWaiting => "the patient is already on this doctor's waitlist",
         C::WebhookLimit => "the clinic has registered the most webhook endpoints it may; delete one first",
         C::DeliveryPending => "this delivery is still pending; it will be sent (or retried) without a redelivery",
+        C::UserInactive => "the account is deactivated; activate it first",
         C::ChatClosed => {
             "this conversation takes no more messages: the appointment was cancelled, or completed longer ago than the chat window"
         }

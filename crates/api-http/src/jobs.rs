@@ -261,3 +261,40 @@ pub fn spawn_webhook_relay(state: web::Data<AppState>) -> tokio::task::JoinHandl
         }
     })
 }
+
+/// The email relay's step: sends every due email this process can claim. Returns what it did.
+pub async fn send_emails_once(state: &AppState) -> Result<domain::email::relay::Pass, DomainError> {
+    state.email_relay.deliver_due().await
+}
+
+/// The email outbox's clean-up step: forgets sent and failed emails older than
+/// `EMAIL_LOG_RETENTION_DAYS`, and reset links expired as long ago. Returns how many rows.
+pub async fn prune_emails_once(state: &AppState) -> Result<usize, DomainError> {
+    let retention = chrono::Duration::days(state.config.email_log_retention_days);
+    state.email_relay.prune(retention).await
+}
+
+/// Sends due emails every `EMAIL_RELAY_INTERVAL_MS` (several processes may: each email is
+/// leased by one at a time); every minute it also prunes the outbox.
+pub fn spawn_email_relay(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_millis(state.config.email_relay_interval_ms);
+        let mut next_prune = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= next_prune {
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                match prune_emails_once(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "old emails pruned"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::errors::cause_chain(&e), "email outbox prune failed; retrying later")
+                    }
+                }
+            }
+            if let Err(e) = send_emails_once(&state).await {
+                tracing::warn!(error = %crate::errors::cause_chain(&e), "email relay failed; retrying");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

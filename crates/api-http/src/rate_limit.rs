@@ -35,6 +35,48 @@ pub async fn check(state: &AppState, bucket: &str, budget: u64) -> Result<(), Ap
     }
 }
 
+/// Counts the request against `bucket` in a window of an hour.
+async fn check_hourly(state: &AppState, bucket: &str, budget: u64) -> Result<(), ApiError> {
+    match state.rate_limiter.hit_per(bucket, budget, 3600).await {
+        Ok(RateDecision::Allowed { .. }) => Ok(()),
+        Ok(RateDecision::Limited { retry_after_secs }) => Err(too_many(retry_after_secs)),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable; allowing the request");
+            Ok(())
+        }
+    }
+}
+
+/// The hourly budget of password reset requests and uses from one IP, at
+/// `rate:{ip}:password-reset`.
+pub async fn check_password_reset_ip(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let ip = client_ip(req, state.config.trust_proxy).unwrap_or_else(|| "unknown".into());
+    check_hourly(
+        state,
+        &format!("{ip}:password-reset"),
+        state.config.password_reset_per_ip_per_hour,
+    )
+    .await
+}
+
+/// The hourly budget of reset requests for one address (counted whether or not an account
+/// uses it, so a 429 says nothing about accounts), at `rate:password-reset:{sha256(address)}`:
+/// the key does not spell out the address.
+pub async fn check_password_reset_email(state: &AppState, email: &str) -> Result<(), ApiError> {
+    use sha2::{Digest, Sha256};
+    let normalised = email.trim().to_lowercase();
+    let digest: String = Sha256::digest(normalised.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    check_hourly(
+        state,
+        &format!("password-reset:{digest}"),
+        state.config.password_reset_per_email_per_hour,
+    )
+    .await
+}
+
 /// The stricter budget of login attempts, at `rate:{ip}:login`.
 pub async fn check_login(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let ip = client_ip(req, state.config.trust_proxy).unwrap_or_else(|| "unknown".into());

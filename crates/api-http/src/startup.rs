@@ -118,6 +118,7 @@ impl Application {
             AbortOnDrop(crate::jobs::spawn_analytics_fold(state.clone())),
             AbortOnDrop(crate::jobs::spawn_waitlist(state.clone())),
             AbortOnDrop(crate::jobs::spawn_webhook_relay(state.clone())),
+            AbortOnDrop(crate::jobs::spawn_email_relay(state.clone())),
         ];
         Ok(Self {
             port,
@@ -165,9 +166,9 @@ impl Application {
 /// OpenAPI document by the same line. Literal paths (`/patients/me`) come before `{id}` ones.
 pub fn configure(cfg: &mut ServiceConfig) {
     use routes::{
-        analytics, appointments, audit, auth, billing, calendar, chat, departments, doctors, fhir,
-        health, medical_records, notifications, patients, prescriptions, schedules, series,
-        time_off, users, waitlist, webhooks,
+        analytics, appointments, audit, auth, billing, calendar, chat, departments, doctors,
+        email_preferences, fhir, health, medical_records, notifications, password_reset, patients,
+        prescriptions, schedules, series, time_off, users, waitlist, webhooks,
     };
     cfg.service(analytics::dashboard)
         .service(analytics::dashboard_csv)
@@ -188,9 +189,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::end_session)
         .service(auth::me)
         .service(auth::change_password)
+        .service(password_reset::forgot_password)
+        .service(password_reset::reset_password)
+        .service(email_preferences::get)
+        .service(email_preferences::set)
         .service(users::create_staff)
         .service(users::get_user)
         .service(users::set_status)
+        .service(password_reset::send_password_reset)
         .service(patients::me)
         .service(patients::create)
         .service(patients::list)

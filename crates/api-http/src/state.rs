@@ -47,6 +47,11 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn StoreProbe>>,
     pub tokens: TokenService,
     pub identity: IdentityService,
+    /// Password reset links (asked for by the user, or sent by an admin).
+    pub password_resets: domain::identity::PasswordResets,
+    /// Sends the email outbox (see `jobs::spawn_email_relay`).
+    pub email_relay: domain::email::relay::EmailRelay,
+    pub email_preferences: domain::email::EmailPreferenceService,
     /// Single-use tickets that open the live stream from a browser.
     pub stream_tickets: domain::identity::tickets::StreamTickets,
     pub directory: DirectoryService,
@@ -119,6 +124,18 @@ impl AppState {
         ];
         let tokens = TokenService::new(config.jwt_secret()?);
         let users = Arc::new(PgUserRepository { pool: pg.clone() });
+        let reset_key = domain::identity::ResetKey::from_secret(config.jwt_secret()?);
+        let password_resets = domain::identity::PasswordResets::new(
+            users.clone(),
+            Arc::new(adapters_postgres::PgPasswordResets { pool: pg.clone() }),
+            Arc::new(RedisSessionStore {
+                store: redis.clone(),
+            }),
+            Arc::new(Argon2Hasher),
+            clock.clone(),
+            reset_key.clone(),
+            chrono::Duration::minutes(config.password_reset_ttl_minutes),
+        );
         let identity = IdentityService::new(
             users,
             Arc::new(RedisSessionStore {
@@ -282,6 +299,21 @@ impl AppState {
             config.timezone()?,
             config.slot_horizon_days,
         );
+        let email_relay = domain::email::relay::EmailRelay::new(
+            Arc::new(adapters_postgres::PgEmailOutbox { pool: pg.clone() }),
+            config.email_sender()?,
+            clock.clone(),
+            domain::email::templates::Renderer {
+                zone: config.timezone()?,
+                clinic_name: config.clinic_name.clone(),
+                app_url: config.app_url()?,
+                reset_key,
+            },
+            config.email_relay(),
+        );
+        let email_preferences = domain::email::EmailPreferenceService::new(Arc::new(
+            adapters_postgres::PgEmailPreferences { pool: pg.clone() },
+        ));
         let notifications = domain::notifications::NotificationService::new(Arc::new(
             adapters_postgres::PgNotificationRepository { pool: pg.clone() },
         ));
@@ -294,6 +326,9 @@ impl AppState {
             probes,
             tokens,
             identity,
+            password_resets,
+            email_relay,
+            email_preferences,
             stream_tickets,
             directory,
             audit_log,

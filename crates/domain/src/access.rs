@@ -57,6 +57,8 @@ pub enum Permission {
     ManageWebhooks,
     /// Issue and revoke a calendar feed (a doctor its own; admins may read and revoke).
     CalendarFeed,
+    /// Choose which emails to get (patients: the emails it switches are all a patient's).
+    EmailPreferences,
 }
 
 impl Permission {
@@ -80,6 +82,7 @@ impl Permission {
             Self::EditDoctors | Self::ManageSchedules => &[Admin, Doctor],
             Self::WritePrescriptions => &[Doctor],
             Self::Chat => &[Doctor, Patient],
+            Self::EmailPreferences => &[Patient],
             Self::Analytics | Self::CalendarFeed => &[Admin, Doctor],
         }
     }

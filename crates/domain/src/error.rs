@@ -45,6 +45,8 @@ pub enum Conflict {
     WebhookLimit,
     /// A redelivery of a delivery that is still pending (it will be sent anyway).
     DeliveryPending,
+    /// A password reset link for a deactivated account (it could not sign in with it).
+    UserInactive,
 }
 
 impl Conflict {
@@ -71,6 +73,7 @@ impl Conflict {
             Self::AlreadyWaiting => "ALREADY_WAITING",
             Self::WebhookLimit => "WEBHOOK_LIMIT",
             Self::DeliveryPending => "DELIVERY_PENDING",
+            Self::UserInactive => "USER_INACTIVE",
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod chat;
 pub mod clock;
 pub mod dates;
 pub mod directory;
+pub mod email;
 pub mod error;
 pub mod fhir;
 pub mod health;

@@ -60,7 +60,7 @@ impl Appointment {
             "patientId": self.patient_id, "doctorId": self.doctor_id, "timeSlotId": self.time_slot_id,
             "type": self.kind, "status": self.status.as_str(), "reason": self.reason,
             "cancelReason": self.cancel_reason, "consultationFee": self.consultation_fee.to_string(),
-            "startsAt": self.starts_at,
+            "startsAt": self.starts_at, "endsAt": self.ends_at,
         })
     }
 }

@@ -8,6 +8,7 @@
 //! them. The session remembers the user's patient or doctor record, so no use case has to look
 //! up "which patient is this user" again.
 
+pub mod reset;
 mod service;
 pub mod tickets;
 mod values;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use crate::text::parse_optional_text;
+pub use reset::{PasswordResetRepository, PasswordResets, ResetKey};
 pub use service::{IdentityService, Registration, StaffAccount};
 pub use values::{parse_name, parse_phone, Email, Password, PasswordHash, Role};
 
