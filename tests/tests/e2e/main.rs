@@ -23,6 +23,7 @@ mod calendar;
 mod chat;
 mod clinical_access;
 mod directory;
+mod email;
 mod fhir;
 mod file_stores;
 mod hardening;
