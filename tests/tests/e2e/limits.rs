@@ -43,7 +43,11 @@ enum Target {
 
 /// Pairs whose value at the bound is itself wrong for another reason, so its answer may name
 /// the field: a `currentPassword` of 128 characters is simply not the current password.
-const AT_LIMIT_MAY_NAME_THE_FIELD: &[(&str, &str)] = &[("changePassword", "currentPassword")];
+/// A reset `token` of 70 characters is not a token that was ever issued.
+const AT_LIMIT_MAY_NAME_THE_FIELD: &[(&str, &str)] = &[
+    ("changePassword", "currentPassword"),
+    ("resetPassword", "token"),
+];
 
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"].as_str() {
@@ -277,6 +281,22 @@ async fn bases(app: &TestApp, v: &Visit) -> BTreeMap<&'static str, Base> {
             token: token(&v.other_patient),
             body: json!({ "currentPassword": "not-the-password-1", "newPassword": "another-pass-2" }),
         },
+    );
+    bases.insert(
+        "forgotPassword",
+        post(
+            "/auth/forgot-password",
+            None,
+            json!({ "email": v.other_patient.email }),
+        ),
+    );
+    bases.insert(
+        "resetPassword",
+        post(
+            "/auth/reset-password",
+            None,
+            json!({ "token": format!("hsrst_{}", "0".repeat(64)), "newPassword": "another-pass-2" }),
+        ),
     );
     bases.insert("createPatient", post("/patients", token(&v.desk), person()));
     bases.insert(
