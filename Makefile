@@ -21,7 +21,7 @@ run: stack-up build secret
 # `healthsync seed --reset`; the logins are printed before the server starts). `make run`'s
 # database is never touched. SEED and APPOINTMENTS change the clinic.
 DEMO_ENV := DATABASE_URL="$${DATABASE_URL%/*}/healthsync_demo" MONGODB_DATABASE=healthsync_demo \
-  FILE_STORE_DIR=.stack/demo-files
+  FILE_STORE_DIR=.stack/demo-files EMAIL_DIR=.stack/demo-mail
 demo: stack-up build secret
 	$(ENV) psql -q "$$DATABASE_URL" -tc "SELECT 1 FROM pg_database WHERE datname = 'healthsync_demo'" \
 	  | grep -q 1 || { $(ENV) psql -q "$$DATABASE_URL" -c "CREATE DATABASE healthsync_demo"; }

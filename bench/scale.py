@@ -695,7 +695,8 @@ def main():
     run_rows, memories = [], {}
     for size in SIZES:
         env = dict(os.environ, DATABASE_URL=db_url(size), MONGODB_DATABASE=f"healthsync_bench_{size}",
-                   FILE_STORE="local", FILE_STORE_DIR=os.path.join(ROOT, ".stack", "bench-files"))
+                   FILE_STORE="local", FILE_STORE_DIR=os.path.join(ROOT, ".stack", "bench-files"),
+                   EMAIL_DIR=os.path.join(ROOT, ".stack", "bench-mail"))
         rows, memory = run_size(size, env, perf)
         run_rows += [dict(size=size, **r) for r in rows]
         memories[size] = memory

@@ -59,7 +59,7 @@ psql -q "$admin_db_url" -c "CREATE DATABASE \"hs_$id\"" >/dev/null
 export DATABASE_URL
 export MONGODB_DATABASE="hs_$id"
 export REDIS_KEY_PREFIX="$id:"
-export FILE_STORE=local FILE_STORE_DIR="$work/files"
+export FILE_STORE=local FILE_STORE_DIR="$work/files" EMAIL_DIR="$work/mail"
 export HTTP_ADDR="127.0.0.1:$port"
 export JWT_SECRET="${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 -w0)}"
 export LOG_FORMAT="${LOG_FORMAT:-json}"

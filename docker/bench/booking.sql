@@ -1,7 +1,7 @@
 -- pgbench script: the statements a booking transaction runs (lock the slot, is it inside time
 -- off, is it held by a waitlist offer, read the doctor, read the patient, insert the appointment, take the slot, two notifications, the audit outbox
 -- row, the webhook outbox statement (issue 15; no endpoint subscribes in the benchmark, as in the
--- HTTP run)), on a random free slot of the benchmark's pool, each statement finding its rows by the
+-- HTTP run), the email outbox statement (issue 16: the patient's confirmation)), on a random free slot of the benchmark's pool, each statement finding its rows by the
 -- slot number. It ends in ROLLBACK so every run books the same free slots: the ceiling of what
 -- PostgreSQL itself does for this transaction on this machine, without HTTP, JSON or Redis.
 \set n random(1, :slots)
@@ -40,4 +40,19 @@ WITH subscribed AS (
 )
 INSERT INTO webhook_deliveries (endpoint_id, event_id)
 SELECT subscribed.id, event.id FROM subscribed CROSS JOIN event;
+INSERT INTO email_outbox (user_id, kind, data)
+SELECT u.id, i.kind, i.data
+  FROM unnest(ARRAY[(SELECT id FROM bench_patients WHERE n = :p)], ARRAY['BOOKING_CONFIRMATION'],
+              ARRAY['APPOINTMENTS'], ARRAY['{"kind": "BOOKING_CONFIRMATION", "visits": []}'::jsonb])
+           WITH ORDINALITY AS i (patient_id, kind, topic, data, n)
+  JOIN patients p ON p.id = i.patient_id
+  JOIN users u ON u.id = p.user_id AND u.is_active
+  LEFT JOIN email_preferences ep ON ep.user_id = u.id
+ WHERE CASE i.topic
+           WHEN 'APPOINTMENTS' THEN coalesce(ep.appointments, true)
+           WHEN 'REMINDERS' THEN coalesce(ep.reminders, true)
+           WHEN 'BILLING' THEN coalesce(ep.billing, true)
+           ELSE true
+       END
+ ORDER BY i.n;
 ROLLBACK;

@@ -1,9 +1,13 @@
 //! Outgoing email, behind `domain::email::EmailSender`:
 //!
-//! - [`SmtpSender`]: SMTP through `lettre` (`SMTP_URL`: `smtp://` with STARTTLS when offered
-//!   and `?tls=required` to insist, `smtps://` for TLS from the start, credentials in the URL).
-//!   A refusal with a 5xx reply is permanent (the relay gives the email up); anything else (no
-//!   connection, a timeout, a 4xx) is temporary and retried.
+//! - [`SmtpSender`]: SMTP through `lettre` (`SMTP_URL`: `smtps://` for TLS from the start,
+//!   `smtp://...?tls=required` for STARTTLS, `?tls=opportunistic` for STARTTLS when offered,
+//!   plain `smtp://` for a relay on a trusted network; credentials in the URL).
+//!   Only a refusal of the recipient (`550`, `551`, `553`) is permanent (the relay gives that
+//!   email up); anything else is temporary and retried: no connection, a timeout, a `4xx`, and
+//!   also other `5xx` replies (a wrong password or a refused sender is the operator's to fix,
+//!   and must not fail every email in the outbox at once). A whole send is bounded by
+//!   `EMAIL_TIMEOUT_MS`, so it always ends well within the relay's lease.
 //! - [`DirSender`]: without SMTP settings, each email is written as an `.eml` file (what a mail
 //!   client opens) into a directory and logged, so a developer running `make run` sees them.
 //!
@@ -33,7 +37,9 @@ pub fn message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, SendFai
         .to_email
         .parse()
         .map_err(|e| permanent(format!("recipient address refused: {e}")))?;
-    let to = Mailbox::new(Some(email.to_name.clone()), address);
+    // Names are refused with control characters at the edge; still, a line break here would
+    // make lettre panic, so none gets this far.
+    let to = Mailbox::new(Some(one_line(&email.to_name)), address);
     let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
     let body =
         if email.attachments.is_empty() {
@@ -53,10 +59,17 @@ pub fn message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, SendFai
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(email.subject.clone())
+        .subject(one_line(&email.subject))
         .message_id(Some(format!("<{}@healthsync>", email.id)))
         .multipart(body)
         .map_err(|e| permanent(format!("message refused by the builder: {e}")))
+}
+
+/// `text` with every control character (line breaks included) replaced by a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Parses `EMAIL_FROM` (`HealthSync <no-reply@clinic.example>` or a bare address).
@@ -69,16 +82,28 @@ pub fn parse_from(raw: &str) -> Result<Mailbox, String> {
 pub struct SmtpSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    timeout: Duration,
+}
+
+/// Whether an SMTP failure is about the recipient itself (retrying cannot help).
+fn refuses_recipient(error: &lettre::transport::smtp::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|code| matches!(code.to_string().as_str(), "550" | "551" | "553"))
 }
 
 impl SmtpSender {
-    /// From `SMTP_URL`; `timeout` bounds each SMTP command, connecting included.
+    /// From `SMTP_URL`; `timeout` bounds a whole send (and each SMTP command).
     pub fn new(url: &str, from: Mailbox, timeout: Duration) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("SMTP_URL is not an SMTP URL: {e}"))?
             .timeout(Some(timeout))
             .build();
-        Ok(Self { transport, from })
+        Ok(Self {
+            transport,
+            from,
+            timeout,
+        })
     }
 }
 
@@ -86,11 +111,15 @@ impl SmtpSender {
 impl EmailSender for SmtpSender {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), SendFailure> {
         let message = message(&self.from, email)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(SendFailure {
-                permanent: e.is_permanent(),
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(SendFailure {
+                permanent: refuses_recipient(&e),
                 message: format!("SMTP: {e}"),
+            }),
+            Err(_) => Err(SendFailure {
+                permanent: false,
+                message: format!("SMTP: no answer within {} ms", self.timeout.as_millis()),
             }),
         }
     }
@@ -183,7 +212,23 @@ mod tests {
         assert!(raw.contains("text/calendar"));
         assert!(raw.contains("filename=\"appointment.ics\""));
         // The display name is quoted, so its comma is not a second recipient.
-        assert!(raw.contains("To: \"Ann O'Neil, Jr.\" <ann@example.org>"));
+        // The display name's comma travels inside an encoded word, so it is not a second
+        // recipient.
+        let to = raw.lines().find(|l| l.starts_with("To: ")).unwrap();
+        assert_eq!(to, "To: =?utf-8?b?QW5uIE8nTmVpbCwgSnIu?= <ann@example.org>");
+    }
+
+    #[test]
+    fn a_line_break_in_a_name_or_subject_adds_no_header() {
+        let mut sneaky = email(Vec::new());
+        sneaky.to_name = "Ann\r\nBcc: thief@example.org".into();
+        sneaky.subject = "Hello\r\nBcc: thief@example.org".into();
+        let raw = String::from_utf8(message(&from(), &sneaky).unwrap().formatted()).unwrap();
+        assert!(
+            !raw.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            "{raw}"
+        );
     }
 
     #[test]

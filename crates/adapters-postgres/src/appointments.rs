@@ -626,6 +626,10 @@ impl AppointmentRepository for PgAppointmentRepository {
             let ids: Vec<Uuid> = written.iter().flatten().copied().collect();
             let visits: Vec<AppointmentRow> = appointments::table
                 .filter(appointments::id.eq_any(&ids))
+                .filter(appointments::status.eq_any([
+                    PgAppointmentStatus::Scheduled,
+                    PgAppointmentStatus::Confirmed,
+                ]))
                 .select(AppointmentRow::as_select())
                 .load(conn)
                 .await?;

@@ -235,7 +235,10 @@ impl EmailOutbox for PgEmailOutbox {
                     .await
             }
         };
-        done.db()?;
+        if done.db()? == 0 {
+            // Its lease lapsed and another relay took the email: that relay records it.
+            tracing::warn!(email_id = %id, "email outcome not recorded: the lease was lost");
+        }
         Ok(())
     }
 
@@ -428,6 +431,15 @@ impl PasswordResetRepository for PgPasswordResets {
                 if claimed == 0 {
                     return Ok(false);
                 }
+                // Any other link still open (asked for at the same moment) dies with this use.
+                diesel::update(
+                    password_resets::table
+                        .filter(password_resets::user_id.eq(user_id))
+                        .filter(password_resets::used_at.is_null()),
+                )
+                .set(password_resets::used_at.eq(now))
+                .execute(conn)
+                .await?;
                 diesel::update(users::table.find(user_id))
                     .set((
                         users::password_hash.eq(&hash.0),

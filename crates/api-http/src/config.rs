@@ -200,9 +200,11 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_RELAY_INTERVAL_MS", default_value_t = 1000)]
     pub webhook_relay_interval_ms: u64,
 
-    /// The SMTP server emails go through, as a URL: `smtp://user:pass@host:587` (STARTTLS when
-    /// the server offers it; add `?tls=required` to insist) or `smtps://user:pass@host:465`.
-    /// Empty: emails are written as `.eml` files into `EMAIL_DIR` instead (and logged).
+    /// The SMTP server emails go through, as a URL: `smtps://user:pass@host:465` (TLS from the
+    /// start), `smtp://user:pass@host:587?tls=required` (STARTTLS, refused without it),
+    /// `?tls=opportunistic` (STARTTLS when offered), or plain `smtp://host:25` (a relay on a
+    /// trusted network only). Empty: emails are written as `.eml` files into `EMAIL_DIR` instead
+    /// (and logged).
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
@@ -227,8 +229,8 @@ pub struct Config {
     #[arg(long, env = "APP_URL", default_value = "http://localhost:5173")]
     pub app_url: String,
 
-    /// How long one SMTP exchange may take, in milliseconds, before the attempt counts as
-    /// failed (and is retried).
+    /// How long one whole SMTP send may take (connecting included), in milliseconds, before
+    /// the attempt counts as failed (and is retried). The relay's lease is four times this.
     #[arg(long, env = "EMAIL_TIMEOUT_MS", default_value_t = 10_000)]
     pub email_timeout_ms: u64,
 
@@ -261,6 +263,11 @@ pub struct Config {
     /// it).
     #[arg(long, env = "PASSWORD_RESET_PER_EMAIL_PER_HOUR", default_value_t = 3)]
     pub password_reset_per_email_per_hour: u64,
+
+    /// The least time a password reset request takes to answer, in milliseconds: both paths
+    /// (an account uses the address or not) wait until then, so timing tells nothing.
+    #[arg(long, env = "PASSWORD_RESET_RESPONSE_MS", default_value_t = 250)]
+    pub password_reset_response_ms: u64,
 
     /// Password reset requests and uses per hour from one client IP.
     #[arg(long, env = "PASSWORD_RESET_PER_IP_PER_HOUR", default_value_t = 20)]
@@ -390,6 +397,7 @@ pub const RANGES: &[(&str, i128, i128)] = &[
     ("PASSWORD_RESET_TTL_MINUTES", 5, 1440),
     ("PASSWORD_RESET_PER_EMAIL_PER_HOUR", 1, 1000),
     ("PASSWORD_RESET_PER_IP_PER_HOUR", 1, 100_000),
+    ("PASSWORD_RESET_RESPONSE_MS", 0, 5000),
     ("REMINDER_LEAD_MINUTES", 1, 10_080),
     ("REMINDER_INTERVAL_SECS", 1, 86_400),
     ("LIVE_KEEPALIVE_SECS", 1, 300),
@@ -649,6 +657,7 @@ impl Config {
             "PASSWORD_RESET_TTL_MINUTES" => self.password_reset_ttl_minutes.into(),
             "PASSWORD_RESET_PER_EMAIL_PER_HOUR" => self.password_reset_per_email_per_hour.into(),
             "PASSWORD_RESET_PER_IP_PER_HOUR" => self.password_reset_per_ip_per_hour.into(),
+            "PASSWORD_RESET_RESPONSE_MS" => self.password_reset_response_ms.into(),
             "REMINDER_LEAD_MINUTES" => self.reminder_lead_minutes.into(),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs.into(),
             "LIVE_KEEPALIVE_SECS" => self.live_keepalive_secs.into(),

@@ -35,14 +35,16 @@ pub async fn check(state: &AppState, bucket: &str, budget: u64) -> Result<(), Ap
     }
 }
 
-/// Counts the request against `bucket` in a window of an hour.
+/// Counts the request against `bucket` in a window of an hour. Unlike the per-minute budgets,
+/// this one fails closed: with Redis down, reset emails could be sent without limit (an
+/// inbox flooded from outside), so the request is refused with 503 instead.
 async fn check_hourly(state: &AppState, bucket: &str, budget: u64) -> Result<(), ApiError> {
     match state.rate_limiter.hit_per(bucket, budget, 3600).await {
         Ok(RateDecision::Allowed { .. }) => Ok(()),
         Ok(RateDecision::Limited { retry_after_secs }) => Err(too_many(retry_after_secs)),
         Err(e) => {
-            tracing::warn!(error = %e, "rate limiter unavailable; allowing the request");
-            Ok(())
+            tracing::warn!(error = %e, "rate limiter unavailable; refusing the password reset request");
+            Err(domain::error::DomainError::Unavailable("rate limiter").into())
         }
     }
 }

@@ -45,27 +45,25 @@ pub struct ResetRequested {
     pub message: String,
 }
 
-fn requested(state: &AppState) -> HttpResponse {
-    HttpResponse::Accepted().json(ResetRequested {
-        message: format!(
-            "If an active account uses this address, a link to reset its password is on its \
-             way. It works once, for {} minutes.",
-            state.config.password_reset_ttl_minutes
-        ),
-    })
+fn accepted(message: String) -> HttpResponse {
+    HttpResponse::Accepted().json(ResetRequested { message })
 }
 
 /// Ask for a password reset link.
 ///
-/// Always answers 202 with the same body, whether or not an account uses the address, so
-/// accounts cannot be discovered; when one does (and is active), a link valid for 30 minutes is
-/// emailed to it, and any older link stops working. Limited per address (3 per hour, counted
-/// whether or not an account uses it) and per IP (20 per hour); beyond, 429 with `Retry-After`.
+/// Always answers 202 with the same body, in the same time (at least
+/// `PASSWORD_RESET_RESPONSE_MS`, 250 ms by default), whether or not an account uses the
+/// address, so accounts cannot be discovered; when one does (and is active), a link valid for
+/// `PASSWORD_RESET_TTL_MINUTES` (30 by default) is emailed to it, and any older link stops
+/// working. Limited per address (`PASSWORD_RESET_PER_EMAIL_PER_HOUR`, 3, counted whether or not
+/// an account uses it) and per IP (`PASSWORD_RESET_PER_IP_PER_HOUR`, 20); beyond, 429 with
+/// `Retry-After`. With the rate limiter unreachable, 503 (no unlimited emails).
 #[utoipa::path(operation_id = "forgotPassword", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted (the same answer for every address)", body = ResetRequested),
         (status = 422, description = "Not an email address", body = ErrorBody),
         (status = 429, description = "Too many requests for this address or from this IP", body = ErrorBody),
+        (status = 503, description = "The rate limiter is unreachable", body = ErrorBody),
     ))]
 #[post("/auth/forgot-password")]
 pub async fn forgot_password(
@@ -76,16 +74,23 @@ pub async fn forgot_password(
 ) -> Result<HttpResponse, ApiError> {
     rate_limit::check_password_reset_ip(&req, &state).await?;
     rate_limit::check_password_reset_email(&state, &body.0.email).await?;
-    state
-        .password_resets
-        .request(&body.0.email, &meta.0)
-        .await?;
-    Ok(requested(&state))
+    // Both paths answer at the same moment: the work is far shorter than the floor.
+    let floor = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(state.config.password_reset_response_ms);
+    let outcome = state.password_resets.request(&body.0.email, &meta.0).await;
+    tokio::time::sleep_until(floor).await;
+    outcome?;
+    Ok(accepted(format!(
+        "If an active account uses this address, a link to reset its password is on its way. \
+         It works once, for {} minutes.",
+        state.config.password_reset_ttl_minutes
+    )))
 }
 
 /// Set a new password with the token from a reset link.
 ///
-/// The token works once, within 30 minutes of the request, for an active account. The new
+/// The token works once, within `PASSWORD_RESET_TTL_MINUTES` (30 by default) of the request,
+/// for an active account; using it closes any other open link of the account. The new
 /// password must meet the password policy; on success every session of the account ends (log
 /// in again). An unknown, expired or used token is one answer: 422 on `token`. Limited per IP
 /// with the reset requests.
@@ -94,6 +99,7 @@ pub async fn forgot_password(
         (status = 204, description = "Password set; every session ended"),
         (status = 422, description = "Unusable token, or a weak new password", body = ErrorBody),
         (status = 429, description = "Too many attempts from this IP", body = ErrorBody),
+        (status = 503, description = "The rate limiter or the session store is unreachable", body = ErrorBody),
     ))]
 #[post("/auth/reset-password")]
 pub async fn reset_password(
@@ -113,8 +119,9 @@ pub async fn reset_password(
 
 /// Email a user a password reset link (admins).
 ///
-/// The same link the user could ask for: valid for 30 minutes, once; older links stop working.
-/// The admin never sees the token. A deactivated account is 409 `USER_INACTIVE`.
+/// The same link the user could ask for (the email says an administrator sent it): valid for
+/// `PASSWORD_RESET_TTL_MINUTES`, once; older links stop working. The admin never sees the
+/// token. A deactivated account is 409 `USER_INACTIVE`.
 #[utoipa::path(operation_id = "sendPasswordReset", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses(
@@ -133,5 +140,9 @@ pub async fn send_password_reset(
         .password_resets
         .send_by_admin(&user.0, id.into_inner())
         .await?;
-    Ok(requested(&state))
+    Ok(accepted(format!(
+        "A link to reset the password is on its way to the account's address. It works once, \
+         for {} minutes.",
+        state.config.password_reset_ttl_minutes
+    )))
 }

@@ -28,7 +28,6 @@ impl Visit {
         Self {
             appointment_id: a.id,
             doctor_id: a.doctor_id,
-            kind: a.kind,
             starts_at: a.starts_at,
             ends_at: a.ends_at,
         }
@@ -40,7 +39,6 @@ impl Visit {
         Some(Self {
             appointment_id: id?,
             doctor_id: serde_json::from_value(field("doctorId")).ok()?,
-            kind: serde_json::from_value(field("type")).ok()?,
             starts_at: serde_json::from_value(field("startsAt")).ok()?,
             ends_at: serde_json::from_value(field("endsAt")).ok()?,
         })
@@ -111,9 +109,14 @@ fn one(event: &AuditEvent) -> Option<EmailIntent> {
     let (status_before, status_after) = (status(event.before.as_ref()), status(Some(after)));
     let patient_id = patient_of(after)?;
     let letter = match (event.entity, event.action) {
-        ("appointment", AuditAction::Create) => Letter::BookingConfirmation {
-            visits: vec![Visit::from_snapshot(event.entity_id, after)?],
-        },
+        // A walk-in (no slot) is booked at the desk with the patient there, already under way.
+        ("appointment", AuditAction::Create)
+            if after.get("timeSlotId").is_some_and(|s| !s.is_null()) =>
+        {
+            Letter::BookingConfirmation {
+                visits: vec![Visit::from_snapshot(event.entity_id, after)?],
+            }
+        }
         ("appointment", AuditAction::Update) if status_before != status_after => {
             if status_after.as_deref() != Some("CANCELLED") {
                 return None;
@@ -133,6 +136,9 @@ fn one(event: &AuditEvent) -> Option<EmailIntent> {
             Letter::Reschedule {
                 visit,
                 previous_starts_at: previous,
+                previous_ends_at: before
+                    .get("endsAt")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok()),
             }
         }
         ("billing", AuditAction::Create) => Letter::Bill {
@@ -247,6 +253,15 @@ mod tests {
                 json!({"patientId": p, "diagnosis": "flu", "medicines": "aspirin"}),
             ),
         ];
+        let walk_in = {
+            let mut s = snapshot(p, "IN_PROGRESS", at);
+            s["timeSlotId"] = Value::Null;
+            event(AuditAction::Create, "appointment", None, s)
+        };
+        assert!(
+            from_audit(&[walk_in]).is_empty(),
+            "a walk-in is at the desk already"
+        );
         let kinds: Vec<_> = events
             .iter()
             .flat_map(|e| from_audit(std::slice::from_ref(e)))
@@ -311,6 +326,7 @@ mod tests {
         let letter = Letter::PasswordReset {
             reset_id: Uuid::new_v4(),
             expires_at: chrono::Utc::now(),
+            by_admin: true,
         };
         let back: Letter = serde_json::from_value(letter.to_json()).unwrap();
         assert_eq!(back, letter);

@@ -27,20 +27,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::appointments::AppointmentType;
 use crate::error::DomainError;
 
 pub use intents::EmailIntent;
 pub use preferences::{EmailPreferenceRepository, EmailPreferenceService, EmailPreferences, Topic};
 
-/// One visit as an email tells it: when, with whom, what kind; never why.
+/// One visit as an email tells it: when and with whom. Not why, and not its type either: an
+/// "Emergency" in a shared calendar already says something about the patient.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Visit {
     pub appointment_id: Uuid,
     pub doctor_id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AppointmentType,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
@@ -64,6 +62,9 @@ pub enum Letter {
     Reschedule {
         visit: Visit,
         previous_starts_at: DateTime<Utc>,
+        /// Absent in emails written before it was recorded: the old time had the new length.
+        #[serde(default)]
+        previous_ends_at: Option<DateTime<Utc>>,
     },
     /// A bill was issued.
     #[serde(rename_all = "camelCase")]
@@ -86,6 +87,9 @@ pub enum Letter {
     PasswordReset {
         reset_id: Uuid,
         expires_at: DateTime<Utc>,
+        /// Sent by an admin rather than asked for by the user.
+        #[serde(default)]
+        by_admin: bool,
     },
 }
 
@@ -157,6 +161,17 @@ impl Letter {
         ids
     }
 
+    /// The start of the letter's last visit; `None` for letters not about visits.
+    pub fn last_visit_start(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::BookingConfirmation { visits }
+            | Self::Reminder { visits }
+            | Self::Cancellation { visits } => visits.iter().map(|v| v.starts_at).max(),
+            Self::Reschedule { visit, .. } => Some(visit.starts_at),
+            _ => None,
+        }
+    }
+
     /// The outbox's `data` column.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
@@ -199,8 +214,9 @@ pub struct OutgoingEmail {
     pub attachments: Vec<Attachment>,
 }
 
-/// Why a send failed. `permanent`: retrying cannot help (the server refused the address with
-/// a 5xx); otherwise (connection refused, timeout, a 4xx) it is retried.
+/// Why a send failed. `permanent`: retrying cannot help (the address is not an address, or the
+/// server refused the recipient); otherwise (no connection, a timeout, any other refusal) it is
+/// retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SendFailure {

@@ -142,8 +142,9 @@ impl EmailRelay {
         Ok(Some(outcome))
     }
 
-    /// Why an email is no longer worth sending: its account was deactivated, or it is a reset
-    /// link that expired while it waited.
+    /// Why an email is no longer worth sending: its account was deactivated, it is about visits
+    /// that have all started (after retries while the server was down), or it is a reset link
+    /// that expired while it waited.
     fn not_worth_sending(
         &self,
         email: &QueuedEmail,
@@ -152,11 +153,14 @@ impl EmailRelay {
         if !email.to_active {
             return Some("the account is deactivated");
         }
-        match email.letter {
-            super::Letter::PasswordReset { expires_at, .. } if expires_at <= now => {
+        match &email.letter {
+            super::Letter::PasswordReset { expires_at, .. } if *expires_at <= now => {
                 Some("the reset link expired before it could be sent")
             }
-            _ => None,
+            letter => letter
+                .last_visit_start()
+                .is_some_and(|start| start <= now)
+                .then_some("the visit started before the email could be sent"),
         }
     }
 
@@ -300,6 +304,7 @@ mod tests {
         expired.letter = Letter::PasswordReset {
             reset_id: Uuid::nil(),
             expires_at: clock.now() - Duration::minutes(1),
+            by_admin: false,
         };
         let mut inactive = queued(0, clock.now());
         inactive.to_active = false;
@@ -313,6 +318,25 @@ mod tests {
                 .unwrap();
             assert_eq!(pass.failed, 1);
         }
+    }
+
+    #[tokio::test]
+    async fn a_visit_email_that_waited_past_the_visit_is_not_sent() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut late = queued(0, clock.now());
+        late.letter = Letter::Reminder {
+            visits: vec![crate::email::Visit {
+                appointment_id: Uuid::nil(),
+                doctor_id: Uuid::nil(),
+                starts_at: clock.now() - Duration::minutes(5),
+                ends_at: clock.now() + Duration::minutes(25),
+            }],
+        };
+        let mut sender = MockEmailSender::new();
+        sender.expect_send().never();
+        let outbox = outbox_with(late, |o| matches!(o, SendOutcome::Failed { .. }));
+        let pass = relay(outbox, sender, clock).deliver_due().await.unwrap();
+        assert_eq!(pass.failed, 1);
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
 //! Every email's words, in one place: each [`Letter`] becomes a [`Draft`] (subject, paragraphs,
 //! a table of details, an optional button), which is written out twice, as plain text and as
 //! HTML, so the two never say different things. Times are in the clinic's zone with its
-//! abbreviation; confirmations and moves carry an iCalendar file whose event UIDs are the
-//! doctor feed's (`<appointment id>@healthsync`), so calendars merge them.
+//! abbreviation; confirmations, moves and cancellations carry an iCalendar file whose event
+//! UIDs are the doctor feed's (`<appointment id>@healthsync`), so calendars merge them. A
+//! visit's type is never written (an "Emergency" in a shared calendar says too much).
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::{Attachment, Letter, OutgoingEmail, QueuedEmail, Visit};
-use crate::calendar::{ics, kind_label};
+use crate::calendar::ics;
 use crate::identity::reset::ResetKey;
 
 /// What rendering needs besides the letter: the clinic's zone and name, where the web app is,
@@ -78,49 +79,28 @@ impl Renderer {
         now: DateTime<Utc>,
     ) -> Draft {
         let clinic = &self.clinic_name;
-        let doctor = |id: Uuid| {
-            doctors
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| "your doctor".into())
-        };
         let preferences = format!(
             "You get this email because you have an account at {clinic}. You can choose which \
              emails you get under Email preferences in the app: {}/settings/email",
             self.app_url
         );
-        let visit_details = |visits: &[Visit]| -> Vec<(String, String)> {
-            let many = visits.len() > 1;
-            visits
-                .iter()
-                .enumerate()
-                .flat_map(|(i, v)| {
-                    let n = if many {
-                        format!(" {}", i + 1)
-                    } else {
-                        String::new()
-                    };
-                    [
-                        (format!("When{n}"), self.span(v.starts_at, v.ends_at)),
-                        (format!("Doctor{n}"), doctor(v.doctor_id)),
-                        (format!("Visit{n}"), kind_label(v.kind).to_owned()),
-                    ]
-                })
-                .collect()
-        };
         let manage = Some((
             "See your appointments".to_owned(),
             format!("{}/appointments", self.app_url),
         ));
+        // Subjects name the first visit; a letter always has one (an empty list, which no code
+        // path writes, reads as "now" rather than stopping the relay).
+        let first = |visits: &[Visit]| visits.first().map_or(now, |v| v.starts_at);
+        let several = |visits: &[Visit]| visits.len() > 1;
         match letter {
             Letter::BookingConfirmation { visits } => Draft {
-                subject: if visits.len() > 1 {
+                subject: if several(visits) {
                     format!("{} appointments booked at {clinic}", visits.len())
                 } else {
-                    format!("Appointment booked: {}", self.short(visits[0].starts_at))
+                    format!("Appointment booked: {}", self.short(first(visits)))
                 },
                 paragraphs: vec![
-                    if visits.len() > 1 {
+                    if several(visits) {
                         format!("Your {} appointments at {clinic} are booked.", visits.len())
                     } else {
                         format!("Your appointment at {clinic} is booked.")
@@ -129,58 +109,57 @@ impl Renderer {
                      please cancel in the app so someone else can have the time."
                         .into(),
                 ],
-                details: visit_details(visits),
+                details: self.visit_details(visits, doctors),
                 action: manage,
                 footer: preferences,
-                calendar: Some(self.calendar(visits, doctors, email_id, now)),
+                calendar: Some(self.calendar(visits, doctors, email_id, now, false)),
             },
             Letter::Reminder { visits } => Draft {
-                subject: format!(
-                    "Reminder: your appointment {}",
-                    self.short(visits[0].starts_at)
-                ),
+                subject: format!("Reminder: your appointment {}", self.short(first(visits))),
                 paragraphs: vec![
                     format!("This is a reminder of your appointment at {clinic}."),
                     "If you cannot come, please cancel in the app so someone else can have the \
                      time."
                         .into(),
                 ],
-                details: visit_details(visits),
+                details: self.visit_details(visits, doctors),
                 action: manage,
                 footer: preferences,
                 calendar: None,
             },
             Letter::Cancellation { visits } => Draft {
-                subject: if visits.len() > 1 {
+                subject: if several(visits) {
                     format!("{} appointments cancelled", visits.len())
                 } else {
-                    format!("Appointment cancelled: {}", self.short(visits[0].starts_at))
+                    format!("Appointment cancelled: {}", self.short(first(visits)))
                 },
                 paragraphs: vec![
-                    if visits.len() > 1 {
+                    if several(visits) {
                         "These appointments are cancelled.".into()
                     } else {
                         "This appointment is cancelled.".into()
                     },
-                    "You can book another time in the app.".into(),
+                    "The attached calendar file marks it cancelled in your calendar. You can \
+                     book another time in the app."
+                        .into(),
                 ],
-                details: visit_details(visits),
+                details: self.visit_details(visits, doctors),
                 action: Some(("Book again".into(), format!("{}/doctors", self.app_url))),
                 footer: preferences,
-                calendar: None,
+                calendar: Some(self.calendar(visits, doctors, email_id, now, true)),
             },
             Letter::Reschedule {
                 visit,
                 previous_starts_at,
+                previous_ends_at,
             } => {
+                let previous_end = previous_ends_at
+                    .unwrap_or(*previous_starts_at + (visit.ends_at - visit.starts_at));
                 let mut details = vec![(
                     "Was".to_owned(),
-                    self.span(
-                        *previous_starts_at,
-                        *previous_starts_at + (visit.ends_at - visit.starts_at),
-                    ),
+                    self.span(*previous_starts_at, previous_end),
                 )];
-                details.extend(visit_details(std::slice::from_ref(visit)));
+                details.extend(self.visit_details(std::slice::from_ref(visit), doctors));
                 Draft {
                     subject: format!("Appointment moved to {}", self.short(visit.starts_at)),
                     paragraphs: vec![
@@ -195,6 +174,7 @@ impl Renderer {
                         doctors,
                         email_id,
                         now,
+                        false,
                     )),
                 }
             }
@@ -204,7 +184,7 @@ impl Renderer {
                 due_at,
             } => Draft {
                 subject: format!("Your bill from {clinic}: {amount}"),
-                paragraphs: vec![format!("{clinic} has issued a bill for your visit.")],
+                paragraphs: vec![format!("{clinic} has issued you a bill.")],
                 details: [("Amount".to_owned(), amount.clone())]
                     .into_iter()
                     .chain(due_at.map(|d| ("Due by".to_owned(), self.day(d))))
@@ -244,12 +224,20 @@ impl Renderer {
             Letter::PasswordReset {
                 reset_id,
                 expires_at,
+                by_admin,
             } => Draft {
                 subject: format!("Reset your {clinic} password"),
                 paragraphs: vec![
-                    "Someone (we hope you) asked to reset the password of your account. The \
-                     link below lets you choose a new one; it works once."
-                        .into(),
+                    if *by_admin {
+                        format!(
+                            "An administrator of {clinic} has sent you a link to choose a new \
+                             password for your account. It works once."
+                        )
+                    } else {
+                        "Someone (we hope you) asked to reset the password of your account. \
+                         The link below lets you choose a new one; it works once."
+                            .into()
+                    },
                     "Setting a new password signs you out on every device.".into(),
                 ],
                 details: vec![("Link valid until".into(), self.moment(*expires_at))],
@@ -262,7 +250,7 @@ impl Renderer {
                         self.reset_key.token(*reset_id)
                     ),
                 )),
-                footer: "If you did not ask for this, ignore this email: your password stays as \
+                footer: "If you did not expect this, ignore this email: your password stays as \
                          it is."
                     .into(),
                 calendar: None,
@@ -270,20 +258,53 @@ impl Renderer {
         }
     }
 
+    /// When and with whom, per visit (numbered when there are several).
+    fn visit_details(
+        &self,
+        visits: &[Visit],
+        doctors: &HashMap<Uuid, String>,
+    ) -> Vec<(String, String)> {
+        let many = visits.len() > 1;
+        visits
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| {
+                let n = if many {
+                    format!(" {}", i + 1)
+                } else {
+                    String::new()
+                };
+                [
+                    (format!("When{n}"), self.span(v.starts_at, v.ends_at)),
+                    (format!("Doctor{n}"), doctor_name(doctors, v.doctor_id)),
+                ]
+            })
+            .collect()
+    }
+
     fn local(&self, at: DateTime<Utc>) -> DateTime<Tz> {
         at.with_timezone(&self.zone)
     }
 
-    /// "Tuesday 1 December 2026, 09:00–09:30 CET".
+    /// "Tuesday 1 December 2026, 09:00–09:30 CET" ("01:30 BST–01:10 GMT" across a change).
     fn span(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
         let (a, b) = (self.local(from), self.local(to));
-        format!(
-            "{}, {}–{} {}",
-            a.format("%A %-d %B %Y"),
-            a.format("%H:%M"),
-            b.format("%H:%M"),
-            b.format("%Z")
-        )
+        let (za, zb) = (a.format("%Z").to_string(), b.format("%Z").to_string());
+        if za == zb {
+            format!(
+                "{}, {}–{} {zb}",
+                a.format("%A %-d %B %Y"),
+                a.format("%H:%M"),
+                b.format("%H:%M"),
+            )
+        } else {
+            format!(
+                "{}, {} {za}–{} {zb}",
+                a.format("%A %-d %B %Y"),
+                a.format("%H:%M"),
+                b.format("%H:%M"),
+            )
+        }
     }
 
     /// "Tue 1 Dec, 09:00" for subjects.
@@ -301,14 +322,16 @@ impl Renderer {
         self.local(at).format("%-d %B %Y, %H:%M %Z").to_string()
     }
 
-    /// The visits as an iCalendar object (`METHOD:PUBLISH`). `SEQUENCE` grows with each email
-    /// about a visit, so a move replaces the booked time in the recipient's calendar.
+    /// The visits as an iCalendar object (`METHOD:PUBLISH`), `STATUS:CANCELLED` for a
+    /// cancellation. `SEQUENCE` grows with each email about a visit, so a move replaces the
+    /// booked time, and a cancellation the event, in the recipient's calendar.
     fn calendar(
         &self,
         visits: &[Visit],
         doctors: &HashMap<Uuid, String>,
         email_id: Uuid,
         now: DateTime<Utc>,
+        cancelled: bool,
     ) -> String {
         let from = visits.iter().map(|v| v.starts_at).min().unwrap_or(now);
         let to = visits.iter().map(|v| v.ends_at).max().unwrap_or(now);
@@ -322,10 +345,6 @@ impl Renderer {
         // Seconds since 2024: an integer that only grows, as SEQUENCE must.
         let sequence = (now.timestamp() - 1_704_067_200).max(0);
         for v in visits {
-            let doctor = doctors
-                .get(&v.doctor_id)
-                .cloned()
-                .unwrap_or_else(|| "your doctor".into());
             cal.raw("BEGIN", "VEVENT")
                 .raw("UID", &format!("{}@healthsync", v.appointment_id))
                 .utc("DTSTAMP", now)
@@ -338,23 +357,33 @@ impl Renderer {
             } else {
                 cal.utc("DTSTART", v.starts_at).utc("DTEND", v.ends_at);
             }
-            cal.text("SUMMARY", &format!("{} with {doctor}", kind_label(v.kind)))
-                .text("LOCATION", &self.clinic_name)
-                .text(
-                    "DESCRIPTION",
-                    &format!(
-                        "{} at {}. Booked through HealthSync (email {email_id}).",
-                        kind_label(v.kind),
-                        self.clinic_name
-                    ),
-                )
-                .raw("STATUS", "CONFIRMED")
-                .raw("TRANSP", "OPAQUE")
-                .raw("END", "VEVENT");
+            cal.text(
+                "SUMMARY",
+                &format!("Appointment with {}", doctor_name(doctors, v.doctor_id)),
+            )
+            .text("LOCATION", &self.clinic_name)
+            .text(
+                "DESCRIPTION",
+                &format!(
+                    "Appointment at {}. Booked through HealthSync (email {email_id}).",
+                    self.clinic_name
+                ),
+            )
+            .raw("STATUS", if cancelled { "CANCELLED" } else { "CONFIRMED" })
+            .raw("TRANSP", if cancelled { "TRANSPARENT" } else { "OPAQUE" })
+            .raw("END", "VEVENT");
         }
         cal.raw("END", "VCALENDAR");
         cal.finish()
     }
+}
+
+/// A doctor's name, or "your doctor" when it could not be read.
+fn doctor_name(doctors: &HashMap<Uuid, String>, id: Uuid) -> String {
+    doctors
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| "your doctor".into())
 }
 
 fn method_label(method: &str) -> &str {
@@ -452,7 +481,6 @@ pub fn escape(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::appointments::AppointmentType;
     use crate::email::EmailKind;
 
     fn renderer() -> Renderer {
@@ -473,7 +501,6 @@ mod tests {
         Visit {
             appointment_id: Uuid::from_u128(7),
             doctor_id: Uuid::from_u128(1),
-            kind: AppointmentType::FollowUp,
             starts_at,
             ends_at: starts_at + Duration::minutes(30),
         }
@@ -511,7 +538,6 @@ mod tests {
             .text
             .contains("When    Tuesday 1 December 2026, 09:00–09:30 CET"));
         assert!(email.text.contains("Dr Maria Rossi"));
-        assert!(email.text.contains("Follow-up"));
         // Escaped in HTML, as written in text.
         assert!(email.html.contains("Riverside &lt;Clinic&gt;"));
         assert!(email.text.contains("Riverside <Clinic>"));
@@ -519,10 +545,12 @@ mod tests {
         assert!(ics.contains("UID:00000000-0000-0000-0000-000000000007@healthsync"));
         assert!(ics.contains("DTSTART;TZID=Europe/Berlin:20261201T090000"));
         assert!(ics.contains("BEGIN:VTIMEZONE"));
+        assert!(ics.contains("SUMMARY:Appointment with Dr Maria Rossi"));
+        assert!(ics.contains("STATUS:CONFIRMED"));
     }
 
     #[test]
-    fn only_confirmations_and_moves_carry_a_calendar_file() {
+    fn confirmations_moves_and_cancellations_carry_a_calendar_file() {
         let r = renderer();
         let now = at("2026-11-20T10:00:00Z");
         let letters = [
@@ -538,6 +566,7 @@ mod tests {
             Letter::Reschedule {
                 visit: visit("2026-12-02T08:00:00Z"),
                 previous_starts_at: at("2026-12-01T08:00:00Z"),
+                previous_ends_at: None,
             },
             Letter::Bill {
                 bill_id: Uuid::nil(),
@@ -553,13 +582,18 @@ mod tests {
             Letter::PasswordReset {
                 reset_id: Uuid::nil(),
                 expires_at: now,
+                by_admin: false,
             },
+            // Never written, but must not stop the relay.
+            Letter::Reminder { visits: Vec::new() },
         ];
         for letter in letters {
             let kind = letter.kind();
             let email = r.render(&queued(letter), &doctors(), now);
-            let with_calendar =
-                matches!(kind, EmailKind::BookingConfirmation | EmailKind::Reschedule);
+            let with_calendar = matches!(
+                kind,
+                EmailKind::BookingConfirmation | EmailKind::Reschedule | EmailKind::Cancellation
+            );
             assert_eq!(
                 email.attachments.len(),
                 usize::from(with_calendar),
@@ -577,6 +611,7 @@ mod tests {
             &queued(Letter::PasswordReset {
                 reset_id: id,
                 expires_at: at("2026-12-01T08:30:00Z"),
+                by_admin: false,
             }),
             &doctors(),
             at("2026-12-01T08:00:00Z"),
@@ -594,16 +629,58 @@ mod tests {
             &queued(Letter::Reschedule {
                 visit: visit("2026-12-02T08:00:00Z"),
                 previous_starts_at: at("2026-12-01T08:00:00Z"),
+                previous_ends_at: Some(at("2026-12-01T08:45:00Z")),
             }),
             &HashMap::new(),
             at("2026-11-20T10:00:00Z"),
         );
         assert!(email
             .text
-            .contains("Was     Tuesday 1 December 2026, 09:00–09:30 CET"));
+            .contains("Was     Tuesday 1 December 2026, 09:00–09:45 CET"));
         assert!(email
             .text
             .contains("When    Wednesday 2 December 2026, 09:00–09:30 CET"));
         assert!(email.text.contains("your doctor"));
+    }
+
+    #[test]
+    fn a_visit_across_the_clocks_going_back_names_both_offsets() {
+        // Berlin, 25 October 2026: 03:00 CEST becomes 02:00 CET (01:00 UTC).
+        let email = renderer().render(
+            &queued(Letter::Reminder {
+                visits: vec![Visit {
+                    appointment_id: Uuid::nil(),
+                    doctor_id: Uuid::nil(),
+                    starts_at: at("2026-10-25T00:30:00Z"),
+                    ends_at: at("2026-10-25T01:10:00Z"),
+                }],
+            }),
+            &HashMap::new(),
+            at("2026-10-24T10:00:00Z"),
+        );
+        assert!(
+            email
+                .text
+                .contains("Sunday 25 October 2026, 02:30 CEST–02:10 CET"),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
+    fn a_link_sent_by_an_admin_says_so() {
+        let email = renderer().render(
+            &queued(Letter::PasswordReset {
+                reset_id: Uuid::nil(),
+                expires_at: at("2026-12-01T08:30:00Z"),
+                by_admin: true,
+            }),
+            &HashMap::new(),
+            at("2026-12-01T08:00:00Z"),
+        );
+        assert!(email
+            .text
+            .contains("An administrator of Riverside <Clinic>"));
+        assert!(!email.text.contains("we hope you"));
     }
 }

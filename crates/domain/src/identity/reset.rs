@@ -9,7 +9,8 @@
 //!   writes the email. So neither a database dump nor the outbox lets anyone reset a password.
 //! - **Using it** ([`PasswordResets::complete`]) within [`PasswordResets`]' lifetime (30
 //!   minutes by default), once: the new password meets the password policy, the reset is
-//!   marked used in the same transaction as the new hash, and every session of the user ends.
+//!   marked used in the same transaction as the new hash (with any other open link of the
+//!   user), and every session of the user ends.
 //!   An unknown, expired or used token all get the same answer. A new request closes the
 //!   user's older links.
 //! - **Admins** can send a user the link ([`PasswordResets::send_by_admin`]). Every step is
@@ -113,8 +114,9 @@ pub trait PasswordResetRepository: Send + Sync {
 
     async fn find(&self, token_hash: String) -> Result<Option<StoredReset>, DomainError>;
 
-    /// In one transaction, if the reset is still unused: marks it used at `now`, sets the
-    /// user's password hash and writes the audit events. `false` when it was used meanwhile.
+    /// In one transaction, if the reset is still unused: marks it (and any other open reset of
+    /// the user) used at `now`, sets the user's password hash and writes the audit events.
+    /// `false` when it was used meanwhile.
     async fn complete(
         &self,
         reset_id: Uuid,
@@ -225,6 +227,7 @@ impl PasswordResets {
         let letter = Letter::PasswordReset {
             reset_id: id,
             expires_at: reset.expires_at,
+            by_admin: by.is_some(),
         };
         self.resets.open(reset, letter, vec![event]).await
     }
@@ -263,6 +266,9 @@ impl PasswordResets {
             return Err(self.refuse(Some(reset.id), Some("inactive"), meta).await);
         }
         let hash = self.hasher.hash(&password).await?;
+        // Sessions end before the password changes (Redis down: nothing changes, the link
+        // stays usable) and again after, for a login with the old password in between.
+        self.sessions.delete_all(reset.user_id).await?;
         let events = vec![
             AuditEvent::new(
                 Some(reset.user_id),

@@ -378,10 +378,13 @@ export interface paths {
         put?: never;
         /**
          * Ask for a password reset link.
-         * @description Always answers 202 with the same body, whether or not an account uses the address, so
-         *     accounts cannot be discovered; when one does (and is active), a link valid for 30 minutes is
-         *     emailed to it, and any older link stops working. Limited per address (3 per hour, counted
-         *     whether or not an account uses it) and per IP (20 per hour); beyond, 429 with `Retry-After`.
+         * @description Always answers 202 with the same body, in the same time (at least
+         *     `PASSWORD_RESET_RESPONSE_MS`, 250 ms by default), whether or not an account uses the
+         *     address, so accounts cannot be discovered; when one does (and is active), a link valid for
+         *     `PASSWORD_RESET_TTL_MINUTES` (30 by default) is emailed to it, and any older link stops
+         *     working. Limited per address (`PASSWORD_RESET_PER_EMAIL_PER_HOUR`, 3, counted whether or not
+         *     an account uses it) and per IP (`PASSWORD_RESET_PER_IP_PER_HOUR`, 20); beyond, 429 with
+         *     `Retry-After`. With the rate limiter unreachable, 503 (no unlimited emails).
          */
         post: operations["forgotPassword"];
         delete?: never;
@@ -481,7 +484,8 @@ export interface paths {
         put?: never;
         /**
          * Set a new password with the token from a reset link.
-         * @description The token works once, within 30 minutes of the request, for an active account. The new
+         * @description The token works once, within `PASSWORD_RESET_TTL_MINUTES` (30 by default) of the request,
+         *     for an active account; using it closes any other open link of the account. The new
          *     password must meet the password policy; on success every session of the account ends (log
          *     in again). An unknown, expired or used token is one answer: 422 on `token`. Limited per IP
          *     with the reset requests.
@@ -1485,8 +1489,9 @@ export interface paths {
         put?: never;
         /**
          * Email a user a password reset link (admins).
-         * @description The same link the user could ask for: valid for 30 minutes, once; older links stop working.
-         *     The admin never sees the token. A deactivated account is 409 `USER_INACTIVE`.
+         * @description The same link the user could ask for (the email says an administrator sent it): valid for
+         *     `PASSWORD_RESET_TTL_MINUTES`, once; older links stop working. The admin never sees the
+         *     token. A deactivated account is 409 `USER_INACTIVE`.
          */
         post: operations["sendPasswordReset"];
         delete?: never;
@@ -4933,7 +4938,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The rate limiter is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     login: {
@@ -5137,7 +5150,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The rate limiter or the session store is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     listSessions: {
