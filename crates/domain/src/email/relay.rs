@@ -24,6 +24,9 @@ pub struct RelaySettings {
     pub batch: i64,
 }
 
+/// Temporary failures in a row that end a relay pass (see [`EmailRelay::deliver_due`]).
+pub const GIVE_UP_PASS_AFTER: usize = 3;
+
 pub struct EmailRelay {
     outbox: Arc<dyn EmailOutbox>,
     sender: Arc<dyn EmailSender>,
@@ -61,9 +64,12 @@ impl EmailRelay {
     }
 
     /// Sends what is due, batch after batch until the outbox has no more due emails this
-    /// relay can claim.
+    /// relay can claim, or until [`GIVE_UP_PASS_AFTER`] sends in a row failed for a reason that
+    /// may pass (the server is down: the rest of the batch is not tried against it, and waits for
+    /// its lease to lapse, by when the failed ones' back-off is near anyway).
     pub async fn deliver_due(&self) -> Result<Pass, DomainError> {
         let mut total = Pass::default();
+        let mut failing = 0;
         loop {
             let now = self.clock.now();
             let batch = self
@@ -73,8 +79,17 @@ impl EmailRelay {
             let claimed = batch.len();
             for email in batch {
                 match self.deliver(email).await? {
-                    Some(SendOutcome::Sent { .. }) => total.sent += 1,
-                    Some(SendOutcome::Retry { .. }) => total.retrying += 1,
+                    Some(SendOutcome::Sent { .. }) => {
+                        total.sent += 1;
+                        failing = 0;
+                    }
+                    Some(SendOutcome::Retry { .. }) => {
+                        total.retrying += 1;
+                        failing += 1;
+                        if failing >= GIVE_UP_PASS_AFTER {
+                            return Ok(total);
+                        }
+                    }
                     Some(SendOutcome::Failed { .. }) => total.failed += 1,
                     None => {}
                 }
@@ -279,6 +294,38 @@ mod tests {
                 .await
                 .unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_keeps_failing_ends_the_pass() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut outbox = MockEmailOutbox::new();
+        let now = clock.now();
+        let mut once = Some((0..10).map(|_| queued(0, now)).collect::<Vec<_>>());
+        outbox
+            .expect_claim()
+            .times(1)
+            .returning(move |_, _, _, _| Ok(once.take().unwrap_or_default()));
+        outbox.expect_renew().returning(|_, _, _| Ok(true));
+        outbox
+            .expect_doctor_names()
+            .returning(|_| Ok(HashMap::new()));
+        outbox
+            .expect_record()
+            .times(GIVE_UP_PASS_AFTER)
+            .returning(|_, _, _| Ok(()));
+        let mut sender = MockEmailSender::new();
+        sender
+            .expect_send()
+            .times(GIVE_UP_PASS_AFTER)
+            .returning(|_| {
+                Err(SendFailure {
+                    permanent: false,
+                    message: "connection refused".into(),
+                })
+            });
+        let pass = relay(outbox, sender, clock).deliver_due().await.unwrap();
+        assert_eq!(pass.retrying, GIVE_UP_PASS_AFTER);
     }
 
     #[tokio::test]
