@@ -43,16 +43,11 @@ SELECT subscribed.id, event.id FROM subscribed CROSS JOIN event;
 INSERT INTO email_outbox (user_id, kind, data)
 SELECT u.id, i.kind, i.data
   FROM unnest(ARRAY[(SELECT id FROM bench_patients WHERE n = :p)], ARRAY['BOOKING_CONFIRMATION'],
-              ARRAY['APPOINTMENTS'], ARRAY['{"kind": "BOOKING_CONFIRMATION", "visits": []}'::jsonb])
-           WITH ORDINALITY AS i (patient_id, kind, topic, data, n)
+              ARRAY['{"kind": "BOOKING_CONFIRMATION", "visits": []}'::jsonb])
+           WITH ORDINALITY AS i (patient_id, kind, data, n)
   JOIN patients p ON p.id = i.patient_id
   JOIN users u ON u.id = p.user_id AND u.is_active
   LEFT JOIN email_preferences ep ON ep.user_id = u.id
- WHERE CASE i.topic
-           WHEN 'APPOINTMENTS' THEN coalesce(ep.appointments, true)
-           WHEN 'REMINDERS' THEN coalesce(ep.reminders, true)
-           WHEN 'BILLING' THEN coalesce(ep.billing, true)
-           ELSE true
-       END
+ WHERE NOT (i.kind = ANY (coalesce(ep.opted_out, '{}')))
  ORDER BY i.n;
 ROLLBACK;

@@ -22,13 +22,15 @@ CREATE TABLE email_outbox (
 CREATE INDEX email_outbox_pending_idx ON email_outbox (created_at) WHERE status = 'PENDING';
 CREATE INDEX email_outbox_user_idx ON email_outbox (user_id);
 
--- A patient's choices; no row means everything on.
+-- A patient's choices: the kinds it turned off (no row, or an empty list: everything on; a kind
+-- added later starts on). A password reset cannot be turned off.
 CREATE TABLE email_preferences (
-    user_id      uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    appointments boolean NOT NULL DEFAULT true,
-    reminders    boolean NOT NULL DEFAULT true,
-    billing      boolean NOT NULL DEFAULT true,
-    updated_at   timestamptz NOT NULL DEFAULT now()
+    user_id    uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    opted_out  text[] NOT NULL DEFAULT '{}'
+                   CONSTRAINT email_preferences_opted_out_check CHECK (opted_out <@ ARRAY[
+                       'BOOKING_CONFIRMATION', 'REMINDER', 'CANCELLATION', 'RESCHEDULE', 'BILL',
+                       'PAYMENT_RECEIPT']::text[]),
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Password reset links. Only the token's SHA-256 is stored; the token itself is derived from

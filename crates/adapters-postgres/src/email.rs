@@ -18,8 +18,8 @@ use diesel::sql_types::{Array, BigInt, Jsonb, Text, Timestamptz, Uuid as SqlUuid
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::audit::AuditEvent;
 use domain::email::{
-    EmailIntent, EmailOutbox, EmailPreferenceRepository, EmailPreferences, Letter, QueuedEmail,
-    SendOutcome,
+    EmailIntent, EmailKind, EmailOutbox, EmailPreferenceRepository, EmailPreferences, Letter,
+    QueuedEmail, SendOutcome,
 };
 use domain::error::DomainError;
 use domain::identity::reset::{NewPasswordReset, PasswordResetRepository, StoredReset};
@@ -31,21 +31,16 @@ use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::schema::{doctors, email_outbox, email_preferences, password_resets, users};
 use crate::PgPool;
 
-/// Each intent to its patient's account, if the account is active and wants the topic.
+/// Each intent to its patient's account, if the account is active and has not turned the kind
+/// off.
 const INSERT_FOR_PATIENTS: &str = "
     INSERT INTO email_outbox (user_id, kind, data)
     SELECT u.id, i.kind, i.data
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])
-               WITH ORDINALITY AS i (patient_id, kind, topic, data, n)
+      FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i (patient_id, kind, data, n)
       JOIN patients p ON p.id = i.patient_id
       JOIN users u ON u.id = p.user_id AND u.is_active
       LEFT JOIN email_preferences ep ON ep.user_id = u.id
-     WHERE CASE i.topic
-               WHEN 'APPOINTMENTS' THEN coalesce(ep.appointments, true)
-               WHEN 'REMINDERS' THEN coalesce(ep.reminders, true)
-               WHEN 'BILLING' THEN coalesce(ep.billing, true)
-               ELSE true
-           END
+     WHERE NOT (i.kind = ANY (coalesce(ep.opted_out, '{}')))
      ORDER BY i.n";
 
 /// Writes `intents` to the outbox; runs inside the change's transaction.
@@ -58,15 +53,10 @@ pub async fn insert_patient_emails(
     }
     let patients: Vec<Uuid> = intents.iter().map(|i| i.patient_id).collect();
     let kinds: Vec<&str> = intents.iter().map(|i| i.letter.kind().as_str()).collect();
-    let topics: Vec<&str> = intents
-        .iter()
-        .map(|i| i.letter.kind().topic().map_or("", |t| t.as_str()))
-        .collect();
     let data: Vec<serde_json::Value> = intents.iter().map(|i| i.letter.to_json()).collect();
     diesel::sql_query(INSERT_FOR_PATIENTS)
         .bind::<Array<SqlUuid>, _>(patients)
         .bind::<Array<Text>, _>(kinds)
-        .bind::<Array<Text>, _>(topics)
         .bind::<Array<Jsonb>, _>(data)
         .execute(conn)
         .await?;
@@ -285,24 +275,19 @@ pub struct PgEmailPreferences {
 impl EmailPreferenceRepository for PgEmailPreferences {
     async fn get(&self, user_id: Uuid) -> Result<EmailPreferences, DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
-        let row: Option<(bool, bool, bool)> = email_preferences::table
+        let opted_out: Option<Vec<Option<String>>> = email_preferences::table
             .find(user_id)
-            .select((
-                email_preferences::appointments,
-                email_preferences::reminders,
-                email_preferences::billing,
-            ))
+            .select(email_preferences::opted_out)
             .first(&mut conn)
             .await
             .optional()
             .db()?;
-        Ok(row.map_or_else(
-            EmailPreferences::default,
-            |(appointments, reminders, billing)| EmailPreferences {
-                appointments,
-                reminders,
-                billing,
-            },
+        Ok(EmailPreferences::from_opted_out(
+            opted_out
+                .unwrap_or_default()
+                .iter()
+                .flatten()
+                .filter_map(|k| EmailKind::parse(k)),
         ))
     }
 
@@ -313,11 +298,14 @@ impl EmailPreferenceRepository for PgEmailPreferences {
         event: AuditEvent,
     ) -> Result<(), DomainError> {
         let mut conn = self.pool.get().await.map_err(map_pool)?;
+        let opted_out: Vec<Option<String>> = p
+            .opted_out()
+            .iter()
+            .map(|k| Some(k.as_str().to_owned()))
+            .collect();
         conn.transaction::<(), TxError, _>(async move |conn| {
             let values = (
-                email_preferences::appointments.eq(p.appointments),
-                email_preferences::reminders.eq(p.reminders),
-                email_preferences::billing.eq(p.billing),
+                email_preferences::opted_out.eq(&opted_out),
                 email_preferences::updated_at.eq(diesel::dsl::now),
             );
             diesel::insert_into(email_preferences::table)

@@ -229,9 +229,7 @@ diesel::table! {
 
     email_preferences (user_id) {
         user_id -> Uuid,
-        appointments -> Bool,
-        reminders -> Bool,
-        billing -> Bool,
+        opted_out -> Array<Nullable<Text>>,
         updated_at -> Timestamptz,
     }
 }

@@ -192,7 +192,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(password_reset::forgot_password)
         .service(password_reset::reset_password)
         .service(email_preferences::get)
-        .service(email_preferences::set)
+        .service(email_preferences::update)
         .service(users::create_staff)
         .service(users::get_user)
         .service(users::set_status)

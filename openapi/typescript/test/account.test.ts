@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { login, TokenStore } from "../src/index.js";
+import { login, TokenStore, type Schemas } from "../src/index.js";
 import { anonymous, expectError, must, PASSWORD, registerPatient, signIn } from "./support.js";
 
 const EMAIL_DIR = must(process.env["EMAIL_DIR"], "EMAIL_DIR (set by scripts/with-server.sh)");
@@ -69,14 +69,20 @@ test("a forgotten password: the link by email, a new password, the old one gone"
   );
 });
 
-test("a patient's email choices: all on at first, then as chosen", async () => {
+test("a patient's email choices: all on at first, then kind by kind", async () => {
   const patient = await registerPatient();
   const initial = await patient.api.GET("/me/email-preferences");
-  assert.deepEqual(initial.data, { appointments: true, reminders: true, billing: true });
-  const chosen = await patient.api.PUT("/me/email-preferences", {
-    body: { appointments: true, reminders: false, billing: false },
-  });
-  assert.deepEqual(chosen.data, { appointments: true, reminders: false, billing: false });
-  const read = await patient.api.GET("/me/email-preferences");
-  assert.equal(must(read.data, "the choices").reminders, false);
+  const allOn: Schemas["EmailPreferencesDto"] = {
+    bookingConfirmations: true,
+    reminders: true,
+    cancellations: true,
+    reschedules: true,
+    bills: true,
+    paymentReceipts: true,
+  };
+  assert.deepEqual(initial.data, allOn);
+  const changed = await patient.api.PATCH("/me/email-preferences", { body: { reminders: false } });
+  assert.deepEqual(changed.data, { ...allOn, reminders: false });
+  const again = await patient.api.PATCH("/me/email-preferences", { body: { bills: false } });
+  assert.deepEqual(again.data, { ...allOn, reminders: false, bills: false }, "an unnamed kind keeps its choice");
 });

@@ -71,13 +71,17 @@ async fn patients_get_each_email_once_without_clinical_text() {
     // The second patient wants no reminders.
     let (status, body) = app
         .json(
-            Method::PUT,
+            Method::PATCH,
             "/me/email-preferences",
             Some(&v.other_patient.token),
-            Some(json!({ "appointments": true, "reminders": false, "billing": true })),
+            Some(json!({ "reminders": false })),
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["reminders"], &body["bookingConfirmations"]),
+        (&json!(false), &json!(true))
+    );
     let (status, body) = app
         .json(
             Method::GET,
@@ -90,7 +94,8 @@ async fn patients_get_each_email_once_without_clinical_text() {
         (status, body),
         (
             200,
-            json!({ "appointments": true, "reminders": true, "billing": true })
+            json!({ "bookingConfirmations": true, "reminders": true, "cancellations": true,
+                "reschedules": true, "bills": true, "paymentReceipts": true })
         )
     );
     let (status, _) = app

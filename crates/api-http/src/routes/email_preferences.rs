@@ -1,8 +1,8 @@
-//! A patient's choice of which emails it gets.
+//! A patient's choice of which emails it gets, kind by kind.
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, patch, web, HttpResponse};
 use domain::access::Permission;
-use domain::email::EmailPreferences;
+use domain::email::{EmailKind, EmailPreferences};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,36 +11,63 @@ use crate::errors::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-/// Which emails the patient gets, by topic. All are on until the patient turns them off. A
-/// password reset link the user asks for is always sent.
+/// Which emails the patient gets, one switch per kind. All are on until the patient turns them
+/// off. A password reset link the user asks for is always sent.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EmailPreferencesDto {
-    /// Booking confirmations (with a calendar file), cancellations and moves.
-    pub appointments: bool,
+    /// A visit (or a series of visits) booked, with a calendar file.
+    pub booking_confirmations: bool,
     /// The reminder before each visit.
     pub reminders: bool,
-    /// Bills and payment receipts.
-    pub billing: bool,
+    /// A visit cancelled, with a calendar file that cancels it.
+    pub cancellations: bool,
+    /// A visit moved to another time, with a calendar file.
+    pub reschedules: bool,
+    /// A bill issued.
+    pub bills: bool,
+    /// A payment received.
+    pub payment_receipts: bool,
 }
 
-impl From<EmailPreferences> for EmailPreferencesDto {
-    fn from(p: EmailPreferences) -> Self {
+/// The switches to change; one left out keeps its value.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailPreferencesChange {
+    pub booking_confirmations: Option<bool>,
+    pub reminders: Option<bool>,
+    pub cancellations: Option<bool>,
+    pub reschedules: Option<bool>,
+    pub bills: Option<bool>,
+    pub payment_receipts: Option<bool>,
+}
+
+impl From<&EmailPreferences> for EmailPreferencesDto {
+    fn from(p: &EmailPreferences) -> Self {
         Self {
-            appointments: p.appointments,
-            reminders: p.reminders,
-            billing: p.billing,
+            booking_confirmations: p.wants(EmailKind::BookingConfirmation),
+            reminders: p.wants(EmailKind::Reminder),
+            cancellations: p.wants(EmailKind::Cancellation),
+            reschedules: p.wants(EmailKind::Reschedule),
+            bills: p.wants(EmailKind::Bill),
+            payment_receipts: p.wants(EmailKind::PaymentReceipt),
         }
     }
 }
 
-impl From<EmailPreferencesDto> for EmailPreferences {
-    fn from(p: EmailPreferencesDto) -> Self {
-        Self {
-            appointments: p.appointments,
-            reminders: p.reminders,
-            billing: p.billing,
-        }
+impl EmailPreferencesChange {
+    fn changes(&self) -> Vec<(EmailKind, bool)> {
+        [
+            (EmailKind::BookingConfirmation, self.booking_confirmations),
+            (EmailKind::Reminder, self.reminders),
+            (EmailKind::Cancellation, self.cancellations),
+            (EmailKind::Reschedule, self.reschedules),
+            (EmailKind::Bill, self.bills),
+            (EmailKind::PaymentReceipt, self.payment_receipts),
+        ]
+        .into_iter()
+        .filter_map(|(kind, wanted)| wanted.map(|w| (kind, w)))
+        .collect()
     }
 }
 
@@ -54,26 +81,30 @@ impl From<EmailPreferencesDto> for EmailPreferences {
 #[get("/me/email-preferences")]
 pub async fn get(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let preferences = state.email_preferences.get(&user.0).await?;
-    Ok(HttpResponse::Ok().json(EmailPreferencesDto::from(preferences)))
+    Ok(HttpResponse::Ok().json(EmailPreferencesDto::from(&preferences)))
 }
 
-/// Replace the current patient's email choices (all three are required). Audited.
-#[utoipa::path(operation_id = "setEmailPreferences", tag = "auth", security(("bearer" = [])),
-    request_body = EmailPreferencesDto,
+/// Turn kinds of email on or off for the current patient (the ones named; the others keep
+/// their choice). Answers every choice. Audited.
+#[utoipa::path(operation_id = "updateEmailPreferences", tag = "auth", security(("bearer" = [])),
+    request_body = EmailPreferencesChange,
     responses(
-        (status = 200, description = "Stored", body = EmailPreferencesDto),
+        (status = 200, description = "Stored; every choice", body = EmailPreferencesDto),
         (status = 401, description = "No session", body = ErrorBody),
         (status = 403, description = "Not a patient", body = ErrorBody),
-        (status = 422, description = "A missing or non-boolean field", body = ErrorBody),
+        (status = 422, description = "A field that is not a boolean, or an unknown field", body = ErrorBody),
     ))]
-#[put("/me/email-preferences")]
-pub async fn set(
+#[patch("/me/email-preferences")]
+pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: JsonBody<EmailPreferencesDto>,
+    body: JsonBody<EmailPreferencesChange>,
 ) -> Result<HttpResponse, ApiError> {
     user.0.require(Permission::EmailPreferences)?;
-    let wanted = body.parse()?;
-    let stored = state.email_preferences.set(&user.0, wanted.into()).await?;
-    Ok(HttpResponse::Ok().json(EmailPreferencesDto::from(stored)))
+    let change = body.parse()?;
+    let stored = state
+        .email_preferences
+        .change(&user.0, &change.changes())
+        .await?;
+    Ok(HttpResponse::Ok().json(EmailPreferencesDto::from(&stored)))
 }

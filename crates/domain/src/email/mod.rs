@@ -6,7 +6,7 @@
 //!   record's title ([`intents`] picks fields one by one from the changes).
 //! - **When** : written to the email outbox in the transaction of the change it tells about,
 //!   like the audit trail, so a rolled-back change sends nothing and a committed one cannot be
-//!   missed. Letters to patients are written only when the patient wants that [`Topic`]
+//!   missed. Letters to patients are written only when the patient wants that kind
 //!   ([`EmailPreferences`]; everything is on until the patient turns it off).
 //! - **How** ([`relay::EmailRelay`]): a relay in every `serve` process claims due emails under a
 //!   lease, renews the lease just before sending, and records the outcome; so several processes
@@ -30,7 +30,9 @@ use uuid::Uuid;
 use crate::error::DomainError;
 
 pub use intents::EmailIntent;
-pub use preferences::{EmailPreferenceRepository, EmailPreferenceService, EmailPreferences, Topic};
+pub use preferences::{
+    EmailPreferenceRepository, EmailPreferenceService, EmailPreferences, OPTIONAL_KINDS,
+};
 
 /// One visit as an email tells it: when and with whom. Not why, and not its type either: an
 /// "Emergency" in a shared calendar already says something about the patient.
@@ -120,17 +122,18 @@ impl EmailKind {
         }
     }
 
-    /// The preference that switches this kind off; `None` for what is always sent (a reset
-    /// link the user asked for).
-    pub fn topic(self) -> Option<Topic> {
-        match self {
-            Self::BookingConfirmation | Self::Cancellation | Self::Reschedule => {
-                Some(Topic::Appointments)
-            }
-            Self::Reminder => Some(Topic::Reminders),
-            Self::Bill | Self::PaymentReceipt => Some(Topic::Billing),
-            Self::PasswordReset => None,
-        }
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::BookingConfirmation,
+            Self::Reminder,
+            Self::Cancellation,
+            Self::Reschedule,
+            Self::Bill,
+            Self::PaymentReceipt,
+            Self::PasswordReset,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
     }
 }
 

@@ -1,64 +1,68 @@
-//! Which emails a patient wants, by topic. Everything is on until the patient turns it off:
-//! reminders (what reduces no-shows), the appointment emails and the billing emails alike. A
-//! password reset link the user asked for is always sent.
+//! Which emails a patient wants, kind by kind. Everything is on until the patient turns it off:
+//! reminders (what reduces no-shows) like the rest. A password reset link the user asked for is
+//! always sent. Stored as the kinds the patient turned off (`email_preferences.opted_out`), so a
+//! kind added later starts on for everyone.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::json;
 
+use super::EmailKind;
 use crate::access::Permission;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::DomainError;
 use crate::identity::Actor;
 
-/// The topics a patient switches on or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Topic {
-    /// Confirmations, cancellations and moves of visits.
-    Appointments,
-    /// The reminder before a visit.
-    Reminders,
-    /// Bills and payment receipts.
-    Billing,
-}
+/// The kinds a patient may turn off: every kind but the password reset.
+pub const OPTIONAL_KINDS: [EmailKind; 6] = [
+    EmailKind::BookingConfirmation,
+    EmailKind::Reminder,
+    EmailKind::Cancellation,
+    EmailKind::Reschedule,
+    EmailKind::Bill,
+    EmailKind::PaymentReceipt,
+];
 
-impl Topic {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Appointments => "APPOINTMENTS",
-            Self::Reminders => "REMINDERS",
-            Self::Billing => "BILLING",
-        }
-    }
-}
-
-/// A patient's choices (`email_preferences`; no row means all on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A patient's choices: the kinds it turned off (none at first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EmailPreferences {
-    pub appointments: bool,
-    pub reminders: bool,
-    pub billing: bool,
-}
-
-impl Default for EmailPreferences {
-    fn default() -> Self {
-        Self {
-            appointments: true,
-            reminders: true,
-            billing: true,
-        }
-    }
+    opted_out: Vec<EmailKind>,
 }
 
 impl EmailPreferences {
-    pub fn wants(&self, topic: Topic) -> bool {
-        match topic {
-            Topic::Appointments => self.appointments,
-            Topic::Reminders => self.reminders,
-            Topic::Billing => self.billing,
-        }
+    /// From the stored kinds; names this build does not know are ignored.
+    pub fn from_opted_out(kinds: impl IntoIterator<Item = EmailKind>) -> Self {
+        let mut opted_out: Vec<EmailKind> = kinds
+            .into_iter()
+            .filter(|k| OPTIONAL_KINDS.contains(k))
+            .collect();
+        opted_out.sort_by_key(|k| k.as_str());
+        opted_out.dedup();
+        Self { opted_out }
+    }
+
+    pub fn wants(&self, kind: EmailKind) -> bool {
+        !self.opted_out.contains(&kind)
+    }
+
+    pub fn opted_out(&self) -> &[EmailKind] {
+        &self.opted_out
+    }
+
+    /// These choices with `changes` applied (a kind not named keeps its choice).
+    pub fn with(&self, changes: &[(EmailKind, bool)]) -> Self {
+        let kept = OPTIONAL_KINDS.into_iter().filter(|kind| {
+            changes
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map_or(!self.wants(*kind), |(_, wanted)| !wanted)
+        });
+        Self::from_opted_out(kept)
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        json!({ "optedOut": self.opted_out.iter().map(|k| k.as_str()).collect::<Vec<_>>() })
     }
 }
 
@@ -66,7 +70,7 @@ impl EmailPreferences {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait EmailPreferenceRepository: Send + Sync {
-    /// The user's choices (the defaults when it never chose).
+    /// The user's choices (everything on when it never chose).
     async fn get(&self, user_id: uuid::Uuid) -> Result<EmailPreferences, DomainError>;
     /// Stores the choices with their audit event, in one transaction.
     async fn set(
@@ -92,14 +96,22 @@ impl EmailPreferenceService {
         self.repository.get(actor.user_id).await
     }
 
-    /// Replaces the patient's own choices (audited as `email_preferences`).
-    pub async fn set(
+    /// Changes some of the patient's own choices (audited as `email_preferences`); returns all
+    /// of them.
+    pub async fn change(
         &self,
         actor: &Actor,
-        preferences: EmailPreferences,
+        changes: &[(EmailKind, bool)],
     ) -> Result<EmailPreferences, DomainError> {
         actor.require(Permission::EmailPreferences)?;
+        if let Some((kind, _)) = changes.iter().find(|(k, _)| !OPTIONAL_KINDS.contains(k)) {
+            return Err(DomainError::validation(
+                "kind",
+                format!("{} emails are always sent", kind.as_str()),
+            ));
+        }
         let before = self.repository.get(actor.user_id).await?;
+        let after = before.with(changes);
         let event = AuditEvent::new(
             Some(actor.user_id),
             AuditAction::Update,
@@ -107,11 +119,30 @@ impl EmailPreferenceService {
             Some(actor.user_id),
             &actor.meta,
         )
-        .before(json!(before))
-        .after(json!(preferences));
+        .before(before.snapshot())
+        .after(after.snapshot());
         self.repository
-            .set(actor.user_id, preferences, event)
+            .set(actor.user_id, after.clone(), event)
             .await?;
-        Ok(preferences)
+        Ok(after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_is_on_until_turned_off_kind_by_kind() {
+        let all = EmailPreferences::default();
+        assert!(OPTIONAL_KINDS.iter().all(|k| all.wants(*k)));
+        let quiet = all.with(&[(EmailKind::Reminder, false), (EmailKind::Bill, false)]);
+        assert!(!quiet.wants(EmailKind::Reminder) && !quiet.wants(EmailKind::Bill));
+        assert!(quiet.wants(EmailKind::BookingConfirmation));
+        // A kind not named keeps its choice; turning one back on leaves the other off.
+        let again = quiet.with(&[(EmailKind::Reminder, true)]);
+        assert!(again.wants(EmailKind::Reminder) && !again.wants(EmailKind::Bill));
+        assert!(EmailPreferences::from_opted_out([EmailKind::PasswordReset])
+            .wants(EmailKind::PasswordReset));
     }
 }

@@ -1037,13 +1037,16 @@ export interface paths {
         };
         /** The current patient's email choices. */
         get: operations["getEmailPreferences"];
-        /** Replace the current patient's email choices (all three are required). Audited. */
-        put: operations["setEmailPreferences"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Turn kinds of email on or off for the current patient (the ones named; the others keep
+         *     their choice). Answers every choice. Audited.
+         */
+        patch: operations["updateEmailPreferences"];
         trace?: never;
     };
     "/me/password": {
@@ -2375,17 +2378,32 @@ export interface components {
             qualification?: string | null;
             specialization?: string | null;
         };
+        /** @description The switches to change; one left out keeps its value. */
+        EmailPreferencesChange: {
+            bills?: boolean | null;
+            bookingConfirmations?: boolean | null;
+            cancellations?: boolean | null;
+            paymentReceipts?: boolean | null;
+            reminders?: boolean | null;
+            reschedules?: boolean | null;
+        };
         /**
-         * @description Which emails the patient gets, by topic. All are on until the patient turns them off. A
-         *     password reset link the user asks for is always sent.
+         * @description Which emails the patient gets, one switch per kind. All are on until the patient turns them
+         *     off. A password reset link the user asks for is always sent.
          */
         EmailPreferencesDto: {
-            /** @description Booking confirmations (with a calendar file), cancellations and moves. */
-            appointments: boolean;
-            /** @description Bills and payment receipts. */
-            billing: boolean;
+            /** @description A bill issued. */
+            bills: boolean;
+            /** @description A visit (or a series of visits) booked, with a calendar file. */
+            bookingConfirmations: boolean;
+            /** @description A visit cancelled, with a calendar file that cancels it. */
+            cancellations: boolean;
+            /** @description A payment received. */
+            paymentReceipts: boolean;
             /** @description The reminder before each visit. */
             reminders: boolean;
+            /** @description A visit moved to another time, with a calendar file. */
+            reschedules: boolean;
         };
         /** @description The JSON body of every error answer. */
         ErrorBody: {
@@ -6728,7 +6746,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    setEmailPreferences: {
+    updateEmailPreferences: {
         parameters: {
             query?: never;
             header?: never;
@@ -6737,11 +6755,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EmailPreferencesDto"];
+                "application/json": components["schemas"]["EmailPreferencesChange"];
             };
         };
         responses: {
-            /** @description Stored */
+            /** @description Stored; every choice */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6771,7 +6789,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description A missing or non-boolean field */
+            /** @description A field that is not a boolean, or an unknown field */
             422: {
                 headers: {
                     [name: string]: unknown;
