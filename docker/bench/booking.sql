@@ -41,13 +41,9 @@ WITH subscribed AS (
 INSERT INTO webhook_deliveries (endpoint_id, event_id)
 SELECT subscribed.id, event.id FROM subscribed CROSS JOIN event;
 INSERT INTO email_outbox (user_id, kind, data)
-SELECT u.id, i.kind, i.data
-  FROM unnest(ARRAY[(SELECT id FROM bench_patients WHERE n = :p)], ARRAY['BOOKING_CONFIRMATION'],
-              ARRAY['{"kind": "BOOKING_CONFIRMATION", "visits": []}'::jsonb])
-           WITH ORDINALITY AS i (patient_id, kind, data, n)
-  JOIN patients p ON p.id = i.patient_id
-  JOIN users u ON u.id = p.user_id AND u.is_active
-  LEFT JOIN email_preferences ep ON ep.user_id = u.id
- WHERE NOT (i.kind = ANY (coalesce(ep.opted_out, '{}')))
- ORDER BY i.n;
+SELECT u.id, 'BOOKING_CONFIRMATION', '{"kind": "BOOKING_CONFIRMATION", "visits": []}'::jsonb
+  FROM patients p JOIN users u ON u.id = p.user_id
+ WHERE p.id = (SELECT id FROM bench_patients WHERE n = :p) AND u.is_active
+   AND NOT EXISTS (SELECT 1 FROM email_preferences ep
+                    WHERE ep.user_id = u.id AND ep.opted_out @> ARRAY['BOOKING_CONFIRMATION']);
 ROLLBACK;

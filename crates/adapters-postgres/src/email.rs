@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::audit::AuditEvent;
 use domain::email::{
@@ -31,35 +31,42 @@ use crate::errors::{map_pool, DbResultExt, TxError};
 use crate::schema::{doctors, email_outbox, email_preferences, password_resets, users};
 use crate::PgPool;
 
-/// Each intent to its patient's account, if the account is active and has not turned the kind
-/// off.
-const INSERT_FOR_PATIENTS: &str = "
-    INSERT INTO email_outbox (user_id, kind, data)
-    SELECT u.id, i.kind, i.data
-      FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i (patient_id, kind, data, n)
-      JOIN patients p ON p.id = i.patient_id
-      JOIN users u ON u.id = p.user_id AND u.is_active
-      LEFT JOIN email_preferences ep ON ep.user_id = u.id
-     WHERE NOT (i.kind = ANY (coalesce(ep.opted_out, '{}')))
-     ORDER BY i.n";
-
-/// Writes `intents` to the outbox; runs inside the change's transaction.
+/// Writes `intents` to the outbox, each to its patient's account if the account is active and
+/// has not turned the kind off; runs inside the change's transaction. One typed
+/// `INSERT ... SELECT` per intent (a change makes one, a series or a batch a few), so each
+/// connection prepares it once: it runs in every booking.
 pub async fn insert_patient_emails(
     conn: &mut AsyncPgConnection,
     intents: &[EmailIntent],
 ) -> Result<(), diesel::result::Error> {
-    if intents.is_empty() {
-        return Ok(());
+    use crate::schema::patients;
+    use diesel::dsl::{exists, not};
+    use diesel::PgArrayExpressionMethods;
+    for intent in intents {
+        let kind = intent.letter.kind().as_str();
+        let turned_off = email_preferences::table
+            .filter(email_preferences::user_id.eq(users::id))
+            .filter(email_preferences::opted_out.contains(vec![Some(kind)]));
+        let recipient = patients::table
+            .inner_join(users::table)
+            .filter(patients::id.eq(intent.patient_id))
+            .filter(users::is_active)
+            .filter(not(exists(turned_off)))
+            .select((
+                users::id,
+                kind.into_sql::<Text>(),
+                intent.letter.to_json().into_sql::<Jsonb>(),
+            ));
+        diesel::insert_into(email_outbox::table)
+            .values(recipient)
+            .into_columns((
+                email_outbox::user_id,
+                email_outbox::kind,
+                email_outbox::data,
+            ))
+            .execute(conn)
+            .await?;
     }
-    let patients: Vec<Uuid> = intents.iter().map(|i| i.patient_id).collect();
-    let kinds: Vec<&str> = intents.iter().map(|i| i.letter.kind().as_str()).collect();
-    let data: Vec<serde_json::Value> = intents.iter().map(|i| i.letter.to_json()).collect();
-    diesel::sql_query(INSERT_FOR_PATIENTS)
-        .bind::<Array<SqlUuid>, _>(patients)
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<Array<Jsonb>, _>(data)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

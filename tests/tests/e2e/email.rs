@@ -663,3 +663,73 @@ async fn reset_requests_take_as_long_for_unknown_addresses() {
         "median {k:?} with an account, {u:?} without"
     );
 }
+
+/// A recurring series sends one confirmation listing every visit, with one calendar event per
+/// visit; cancelling "this and following" sends one cancellation for them all; an emergency
+/// walk-in, booked with the patient at the desk, sends nothing.
+#[tokio::test]
+async fn a_series_is_one_email_and_a_walk_in_none() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(through(&sink)).await;
+    let admin = app.admin().await;
+    let desk = app.staff(&admin, "RECEPTIONIST").await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let patient = app.patient().await;
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (first, day) = day_ahead(2);
+    app.schedule(&admin, &doctor_id, day, "09:00", "10:00", 30)
+        .await;
+    let (status, series) = post(
+        &app,
+        "/appointment-series",
+        Some(&desk.token),
+        json!({ "patientId": patient.profile_id, "doctorId": doctor_id, "firstDate": first,
+            "startTime": "09:00", "everyWeeks": 1, "occurrences": 3, "type": "FOLLOW_UP",
+            "reason": "Physiotherapy" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{series}");
+    let mails = exactly(&sink, 1, Duration::from_millis(500)).await;
+    assert_eq!(
+        mails[0].subject.as_deref(),
+        Some("3 appointments booked at HealthSync Clinic")
+    );
+    let text = mails[0].text.as_deref().unwrap();
+    assert!(text.contains("When 3"), "{text}");
+    assert!(!text.contains("Physiotherapy") && !text.contains("Follow"));
+    assert_eq!(
+        mails[0].attachments[0]
+            .content
+            .matches("BEGIN:VEVENT")
+            .count(),
+        3
+    );
+
+    let second = series["booked"][1]["appointment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{series}"))
+        .to_owned();
+    let (status, body) = post(
+        &app,
+        &format!("/appointments/{second}/cancel-following"),
+        Some(&desk.token),
+        json!({ "reason": "Moving away" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mails = exactly(&sink, 2, Duration::from_millis(500)).await;
+    assert_eq!(
+        mails[1].subject.as_deref(),
+        Some("2 appointments cancelled")
+    );
+
+    let (status, body) = post(
+        &app,
+        "/appointments/walk-ins",
+        Some(&desk.token),
+        json!({ "patientId": patient.profile_id, "doctorId": doctor_id, "reason": "Chest pain" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    exactly(&sink, 2, Duration::from_millis(800)).await;
+}
