@@ -6,7 +6,7 @@ CREATE TABLE email_outbox (
     user_id         uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind            varchar(32) NOT NULL CONSTRAINT email_outbox_kind_check CHECK (kind IN (
                         'BOOKING_CONFIRMATION', 'REMINDER', 'CANCELLATION', 'RESCHEDULE',
-                        'BILL', 'PAYMENT_RECEIPT', 'PASSWORD_RESET')),
+                        'BILL', 'PAYMENT_RECEIPT', 'PASSWORD_RESET', 'WAITLIST_OFFER')),
     data            jsonb NOT NULL,
     status          varchar(10) NOT NULL DEFAULT 'PENDING'
                         CONSTRAINT email_outbox_status_check CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
@@ -29,7 +29,7 @@ CREATE TABLE email_preferences (
     opted_out  text[] NOT NULL DEFAULT '{}'
                    CONSTRAINT email_preferences_opted_out_check CHECK (opted_out <@ ARRAY[
                        'BOOKING_CONFIRMATION', 'REMINDER', 'CANCELLATION', 'RESCHEDULE', 'BILL',
-                       'PAYMENT_RECEIPT']::text[]),
+                       'PAYMENT_RECEIPT', 'WAITLIST_OFFER']::text[]),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 

@@ -79,6 +79,7 @@ test("a patient's email choices: all on at first, then kind by kind", async () =
     reschedules: true,
     bills: true,
     paymentReceipts: true,
+    waitlistOffers: true,
   };
   assert.deepEqual(initial.data, allOn);
   const changed = await patient.api.PATCH("/me/email-preferences", { body: { reminders: false } });

@@ -95,7 +95,8 @@ async fn patients_get_each_email_once_without_clinical_text() {
         (
             200,
             json!({ "bookingConfirmations": true, "reminders": true, "cancellations": true,
-                "reschedules": true, "bills": true, "paymentReceipts": true })
+                "reschedules": true, "bills": true, "paymentReceipts": true,
+                "waitlistOffers": true })
         )
     );
     let (status, _) = app
@@ -732,4 +733,53 @@ async fn a_series_is_one_email_and_a_walk_in_none() {
     .await;
     assert_eq!(status, 201, "{body}");
     exactly(&sink, 2, Duration::from_millis(800)).await;
+}
+
+/// A slot freed by a cancellation is held for the patient waiting for it, and the patient is
+/// told by email (the hold is short; a patient not in the app would miss it), with the time,
+/// the doctor, when the hold ends and where to accept it.
+#[tokio::test]
+async fn a_waiting_patient_is_emailed_the_held_slot() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(through(&sink)).await;
+    let admin = app.admin().await;
+    let desk = app.staff(&admin, "RECEPTIONIST").await;
+    let doctor = app.staff(&admin, "DOCTOR").await;
+    let (booker, waiting) = (app.patient().await, app.patient().await);
+    let doctor_id = doctor.profile_id.clone().unwrap();
+    let (date, day) = day_ahead(2);
+    app.schedule(&admin, &doctor_id, day, "09:00", "09:30", 30)
+        .await;
+    let slot = app.free_slots(&doctor_id, date).await.remove(0);
+    let (status, booked) = app.book(&booker.token, &slot, None).await;
+    assert_eq!(status, 201, "{booked}");
+    let (status, body) = post(
+        &app,
+        "/waitlist",
+        Some(&waiting.token),
+        json!({ "doctorId": doctor_id, "from": date, "to": date }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = booked["id"].as_str().unwrap();
+    let (status, body) = post(
+        &app,
+        &format!("/appointments/{id}/cancel"),
+        Some(&desk.token),
+        json!({ "reason": "Called" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The booker: its confirmation and cancellation. The waiting patient: the offer.
+    let mails = exactly(&sink, 3, Duration::from_millis(500)).await;
+    let offer = to(&mails, &waiting.email);
+    assert_eq!(offer.len(), 1, "{:?}", subjects(&mails));
+    let subject = offer[0].subject.as_deref().unwrap();
+    assert!(
+        subject.starts_with("A time with DOCTOR One is held for you until"),
+        "{subject}"
+    );
+    let text = offer[0].text.as_deref().unwrap();
+    assert!(text.contains("/waitlist/offers/"), "{text}");
+    assert!(text.contains("Held until"), "{text}");
 }

@@ -28,6 +28,8 @@ pub struct EmailPreferencesDto {
     pub bills: bool,
     /// A payment received.
     pub payment_receipts: bool,
+    /// A freed slot held for the patient from the waitlist (the hold is short).
+    pub waitlist_offers: bool,
 }
 
 /// The switches to change; one left out keeps its value.
@@ -40,6 +42,7 @@ pub struct EmailPreferencesChange {
     pub reschedules: Option<bool>,
     pub bills: Option<bool>,
     pub payment_receipts: Option<bool>,
+    pub waitlist_offers: Option<bool>,
 }
 
 impl From<&EmailPreferences> for EmailPreferencesDto {
@@ -51,6 +54,7 @@ impl From<&EmailPreferences> for EmailPreferencesDto {
             reschedules: p.wants(EmailKind::Reschedule),
             bills: p.wants(EmailKind::Bill),
             payment_receipts: p.wants(EmailKind::PaymentReceipt),
+            waitlist_offers: p.wants(EmailKind::WaitlistOffer),
         }
     }
 }
@@ -64,6 +68,7 @@ impl EmailPreferencesChange {
             (EmailKind::Reschedule, self.reschedules),
             (EmailKind::Bill, self.bills),
             (EmailKind::PaymentReceipt, self.payment_receipts),
+            (EmailKind::WaitlistOffer, self.waitlist_offers),
         ]
         .into_iter()
         .filter_map(|(kind, wanted)| wanted.map(|w| (kind, w)))

@@ -141,6 +141,19 @@ fn one(event: &AuditEvent) -> Option<EmailIntent> {
                     .and_then(|v| serde_json::from_value(v.clone()).ok()),
             }
         }
+        // The hold is short (30 minutes by default): a patient who is not in the app would miss it.
+        ("waitlist_offer", AuditAction::Create) => {
+            let time = |name: &str| -> Option<chrono::DateTime<chrono::Utc>> {
+                serde_json::from_value(after.get(name)?.clone()).ok()
+            };
+            Letter::WaitlistOffer {
+                offer_id: event.entity_id?,
+                doctor_id: serde_json::from_value(after.get("doctorId")?.clone()).ok()?,
+                starts_at: time("startsAt")?,
+                ends_at: time("endsAt")?,
+                expires_at: time("expiresAt")?,
+            }
+        }
         ("billing", AuditAction::Create) => Letter::Bill {
             bill_id: event.entity_id?,
             amount: after.get("amount")?.as_str()?.to_owned(),
@@ -248,6 +261,13 @@ mod tests {
             ),
             event(
                 AuditAction::Create,
+                "waitlist_offer",
+                None,
+                json!({"patientId": p, "doctorId": Uuid::nil(), "slotId": Uuid::nil(),
+                    "startsAt": at, "endsAt": at, "expiresAt": at}),
+            ),
+            event(
+                AuditAction::Create,
                 "prescription",
                 None,
                 json!({"patientId": p, "diagnosis": "flu", "medicines": "aspirin"}),
@@ -274,7 +294,8 @@ mod tests {
                 "RESCHEDULE",
                 "CANCELLATION",
                 "BILL",
-                "PAYMENT_RECEIPT"
+                "PAYMENT_RECEIPT",
+                "WAITLIST_OFFER"
             ]
         );
         let all = serde_json::to_string(

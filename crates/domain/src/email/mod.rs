@@ -1,7 +1,7 @@
 //! Email: the messages a patient gets outside the app, and the password reset link.
 //!
 //! - **What is sent** ([`Letter`]): booking confirmations, reminders, cancellations, moves,
-//!   bills, payment receipts and password resets. A letter carries times, names of doctors,
+//!   bills, payment receipts, waitlist offers and password resets. A letter carries times, names of doctors,
 //!   amounts and ids only: never the reason for a visit, notes, a diagnosis, a prescription or a
 //!   record's title ([`intents`] picks fields one by one from the changes).
 //! - **When** : written to the email outbox in the transaction of the change it tells about,
@@ -83,6 +83,15 @@ pub enum Letter {
         paid_at: Option<DateTime<Utc>>,
         payment_method: Option<String>,
     },
+    /// A freed slot held for a patient on the waitlist until `expires_at` (accepting books it).
+    #[serde(rename_all = "camelCase")]
+    WaitlistOffer {
+        offer_id: Uuid,
+        doctor_id: Uuid,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
     /// A password reset link. The token is not stored anywhere: the relay derives it from
     /// `reset_id` with the server's key ([`crate::identity::reset::ResetKey`]).
     #[serde(rename_all = "camelCase")]
@@ -107,6 +116,7 @@ pub enum EmailKind {
     Bill,
     PaymentReceipt,
     PasswordReset,
+    WaitlistOffer,
 }
 
 impl EmailKind {
@@ -119,6 +129,7 @@ impl EmailKind {
             Self::Bill => "BILL",
             Self::PaymentReceipt => "PAYMENT_RECEIPT",
             Self::PasswordReset => "PASSWORD_RESET",
+            Self::WaitlistOffer => "WAITLIST_OFFER",
         }
     }
 
@@ -131,6 +142,7 @@ impl EmailKind {
             Self::Bill,
             Self::PaymentReceipt,
             Self::PasswordReset,
+            Self::WaitlistOffer,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)
@@ -147,6 +159,7 @@ impl Letter {
             Self::Bill { .. } => EmailKind::Bill,
             Self::PaymentReceipt { .. } => EmailKind::PaymentReceipt,
             Self::PasswordReset { .. } => EmailKind::PasswordReset,
+            Self::WaitlistOffer { .. } => EmailKind::WaitlistOffer,
         }
     }
 
@@ -157,6 +170,7 @@ impl Letter {
             | Self::Reminder { visits }
             | Self::Cancellation { visits } => visits.iter().map(|v| v.doctor_id).collect(),
             Self::Reschedule { visit, .. } => vec![visit.doctor_id],
+            Self::WaitlistOffer { doctor_id, .. } => vec![*doctor_id],
             _ => Vec::new(),
         };
         ids.sort();

@@ -15,13 +15,14 @@ use crate::error::DomainError;
 use crate::identity::Actor;
 
 /// The kinds a patient may turn off: every kind but the password reset.
-pub const OPTIONAL_KINDS: [EmailKind; 6] = [
+pub const OPTIONAL_KINDS: [EmailKind; 7] = [
     EmailKind::BookingConfirmation,
     EmailKind::Reminder,
     EmailKind::Cancellation,
     EmailKind::Reschedule,
     EmailKind::Bill,
     EmailKind::PaymentReceipt,
+    EmailKind::WaitlistOffer,
 ];
 
 /// A patient's choices: the kinds it turned off (none at first).

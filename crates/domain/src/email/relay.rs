@@ -172,6 +172,9 @@ impl EmailRelay {
             super::Letter::PasswordReset { expires_at, .. } if *expires_at <= now => {
                 Some("the reset link expired before it could be sent")
             }
+            super::Letter::WaitlistOffer { expires_at, .. } if *expires_at <= now => {
+                Some("the offer expired before it could be sent")
+            }
             letter => letter
                 .last_visit_start()
                 .is_some_and(|start| start <= now)

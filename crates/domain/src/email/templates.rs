@@ -221,6 +221,39 @@ impl Renderer {
                 footer: preferences,
                 calendar: None,
             },
+            Letter::WaitlistOffer {
+                offer_id,
+                doctor_id,
+                starts_at,
+                ends_at,
+                expires_at,
+            } => Draft {
+                subject: format!(
+                    "A time with {} is held for you until {}",
+                    doctor_name(doctors, *doctor_id),
+                    self.local(*expires_at).format("%H:%M")
+                ),
+                paragraphs: vec![
+                    format!(
+                        "A time you were waiting for at {clinic} has come free, and it is held \
+                         for you."
+                    ),
+                    "Accept it in the app before the hold ends to book it; after that it goes \
+                     to the next patient waiting."
+                        .into(),
+                ],
+                details: vec![
+                    ("When".into(), self.span(*starts_at, *ends_at)),
+                    ("Doctor".into(), doctor_name(doctors, *doctor_id)),
+                    ("Held until".into(), self.moment(*expires_at)),
+                ],
+                action: Some((
+                    "Accept or decline".into(),
+                    format!("{}/waitlist/offers/{offer_id}", self.app_url),
+                )),
+                footer: preferences,
+                calendar: None,
+            },
             Letter::PasswordReset {
                 reset_id,
                 expires_at,
@@ -583,6 +616,13 @@ mod tests {
                 reset_id: Uuid::nil(),
                 expires_at: now,
                 by_admin: false,
+            },
+            Letter::WaitlistOffer {
+                offer_id: Uuid::nil(),
+                doctor_id: Uuid::from_u128(1),
+                starts_at: at("2026-12-01T08:00:00Z"),
+                ends_at: at("2026-12-01T08:30:00Z"),
+                expires_at: at("2026-11-20T10:30:00Z"),
             },
             // Never written, but must not stop the relay.
             Letter::Reminder { visits: Vec::new() },

@@ -153,7 +153,8 @@ impl Offer {
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "entryId": self.entry_id, "patientId": self.patient_id, "slotId": self.slot_id,
-            "startsAt": self.starts_at, "expiresAt": self.expires_at,
+            "doctorId": self.doctor_id, "startsAt": self.starts_at, "endsAt": self.ends_at,
+            "expiresAt": self.expires_at,
         })
     }
 }

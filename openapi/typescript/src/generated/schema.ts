@@ -2386,6 +2386,7 @@ export interface components {
             paymentReceipts?: boolean | null;
             reminders?: boolean | null;
             reschedules?: boolean | null;
+            waitlistOffers?: boolean | null;
         };
         /**
          * @description Which emails the patient gets, one switch per kind. All are on until the patient turns them
@@ -2404,6 +2405,8 @@ export interface components {
             reminders: boolean;
             /** @description A visit moved to another time, with a calendar file. */
             reschedules: boolean;
+            /** @description A freed slot held for the patient from the waitlist (the hold is short). */
+            waitlistOffers: boolean;
         };
         /** @description The JSON body of every error answer. */
         ErrorBody: {
