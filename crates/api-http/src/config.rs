@@ -478,7 +478,7 @@ impl Config {
     /// How the webhook relay retries and leases (the ranges are checked at start-up).
     pub fn webhook_relay(&self) -> domain::webhooks::service::RelaySettings {
         domain::webhooks::service::RelaySettings {
-            retry: domain::webhooks::RetryPolicy {
+            retry: domain::retry::RetryPolicy {
                 base: chrono::Duration::seconds(self.webhook_retry_base_secs),
                 max: chrono::Duration::seconds(self.webhook_retry_max_secs),
                 give_up_after: chrono::Duration::hours(self.webhook_give_up_hours),
@@ -496,7 +496,7 @@ impl Config {
     /// How the email relay retries and leases (the ranges are checked at start-up).
     pub fn email_relay(&self) -> domain::email::relay::RelaySettings {
         domain::email::relay::RelaySettings {
-            retry: domain::webhooks::RetryPolicy {
+            retry: domain::retry::RetryPolicy {
                 base: chrono::Duration::seconds(self.email_retry_base_secs),
                 max: chrono::Duration::seconds(self.email_retry_max_secs),
                 give_up_after: chrono::Duration::hours(self.email_give_up_hours),

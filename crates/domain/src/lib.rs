@@ -51,6 +51,7 @@ pub mod money;
 pub mod notifications;
 pub mod paging;
 pub mod prescriptions;
+pub mod retry;
 pub mod scheduling;
 #[cfg(test)]
 mod testing;

@@ -10,7 +10,7 @@ use super::templates::Renderer;
 use super::{EmailOutbox, EmailSender, QueuedEmail, SendOutcome};
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::webhooks::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 /// How the relay retries and leases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
