@@ -786,3 +786,89 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
     assert_eq!(pruned, 3);
     assert_eq!(app.count_rows("webhook_events").await, 0);
 }
+
+/// The events the desk and the clock make: a walk-in's booking, a no-show recorded after the
+/// grace period (its fee billed), and that bill going OVERDUE by the job; signed, in order, with
+/// no clinical text.
+#[tokio::test]
+async fn walk_ins_no_shows_and_overdue_bills_are_events_too() {
+    let (app, clock) = TestApp::spawn_with_manual_clock(|c| {
+        hooks_config(c);
+        c.no_show_fee = "25.00".into();
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let mut v = app.visit("80.00", false).await;
+    let (_, secret) = register(
+        &app,
+        &v.admin,
+        &receiver.url(),
+        &["appointment.booked", "appointment.no_show", "bill.overdue"],
+    )
+    .await;
+    let (status, walk_in) = app
+        .json(
+            Method::POST,
+            "/appointments/walk-ins",
+            Some(&v.desk.token),
+            Some(
+                json!({ "patientId": v.other_patient.profile_id, "doctorId": v.doctor_id,
+                "reason": "SECRET-WALK-IN-REASON" }),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{walk_in}");
+    let got = receiver.wait_accepted(1, PATIENCE).await;
+    assert_eq!(got[0].json["type"], "appointment.booked");
+    assert_eq!(got[0].json["data"]["appointmentId"], walk_in["id"]);
+
+    let (_, visit) = app
+        .json(
+            Method::GET,
+            &format!("/appointments/{}", v.appointment_id),
+            Some(&v.admin.token),
+            None,
+        )
+        .await;
+    let starts: chrono::DateTime<Utc> = visit["startsAt"].as_str().unwrap().parse().unwrap();
+    clock.set(starts + chrono::Duration::minutes(16));
+    app.relogin(&mut v.doctor).await;
+    app.step(&v.doctor, &v.appointment_id, "no-show", 200).await;
+    let got = receiver.wait_accepted(2, PATIENCE).await;
+    assert_eq!(got[1].json["type"], "appointment.no_show");
+    assert_eq!(
+        (
+            got[1].json["data"]["appointmentId"].as_str(),
+            got[1].json["data"]["status"].as_str()
+        ),
+        (Some(v.appointment_id.as_str()), Some("NO_SHOW"))
+    );
+
+    clock.advance(chrono::Duration::days(app.config.bill_due_days + 1));
+    assert_eq!(
+        api_http::jobs::mark_overdue_once(&app.app).await.unwrap(),
+        1
+    );
+    let got = receiver.wait_accepted(3, PATIENCE).await;
+    assert_eq!(got[2].json["type"], "bill.overdue");
+    assert_eq!(
+        (
+            got[2].json["data"]["amount"].as_str(),
+            got[2].json["data"]["status"].as_str(),
+            got[2].json["data"]["patientId"].as_str()
+        ),
+        (Some("25.00"), Some("OVERDUE"), Some(v.patient_id.as_str()))
+    );
+    // Time for a duplicate to show up, if one were coming.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = receiver.received();
+    assert_eq!(all.len(), 3);
+    for r in &all {
+        check_signature(r, &secret);
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("SECRET-WALK-IN-REASON"),
+            "{}",
+            r.json
+        );
+    }
+}
