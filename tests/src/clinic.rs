@@ -98,6 +98,24 @@ impl TestApp {
         body
     }
 
+    /// The patient pays its (first) bill by card, as the patient; returns the bill's id.
+    pub async fn pay_own_bill(&self, patient: &Account) -> String {
+        let (_, bills) = self
+            .json(Method::GET, "/billings", Some(&patient.token), None)
+            .await;
+        let bill_id = bills["items"][0]["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .json(
+                Method::POST,
+                &format!("/billings/{bill_id}/pay"),
+                Some(&patient.token),
+                Some(json!({ "paymentMethod": "CARD" })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        bill_id
+    }
+
     /// A prescription with one item, as `who`.
     pub async fn prescribe(&self, who: &Account, appointment: &str) -> (u16, Value) {
         self.json(

@@ -15,9 +15,11 @@
 //! inside `multipart/mixed` when there are attachments, with `Message-ID: <id@healthsync>`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::clock::Clock;
 use domain::email::{EmailSender, OutgoingEmail, SendFailure};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
@@ -125,17 +127,20 @@ impl EmailSender for SmtpSender {
     }
 }
 
-/// `.eml` files in a directory (made when missing), one per email, named by time and id.
+/// `.eml` files in a directory (made when missing), one per email, named by the clinic's clock
+/// and the email's id, so a listing sorts them in the order they were sent.
 pub struct DirSender {
     dir: PathBuf,
     from: Mailbox,
+    clock: Arc<dyn Clock>,
 }
 
 impl DirSender {
-    pub fn new(dir: impl Into<PathBuf>, from: Mailbox) -> Self {
+    pub fn new(dir: impl Into<PathBuf>, from: Mailbox, clock: Arc<dyn Clock>) -> Self {
         Self {
             dir: dir.into(),
             from,
+            clock,
         }
     }
 }
@@ -153,7 +158,7 @@ impl EmailSender for DirSender {
             .map_err(temporary)?;
         let name = format!(
             "{}-{}.eml",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            self.clock.now().format("%Y%m%dT%H%M%S%.3fZ"),
             email.id
         );
         let path = self.dir.join(name);
@@ -242,7 +247,7 @@ mod tests {
     #[tokio::test]
     async fn without_smtp_the_email_is_a_file() {
         let dir = std::env::temp_dir().join(format!("hs_mail_{}", uuid::Uuid::new_v4().simple()));
-        DirSender::new(&dir, from())
+        DirSender::new(&dir, from(), Arc::new(domain::clock::SystemClock))
             .send(&email(Vec::new()))
             .await
             .unwrap();

@@ -522,7 +522,10 @@ impl Config {
     }
 
     /// The configured email sender: SMTP when `SMTP_URL` is set, else `.eml` files.
-    pub fn email_sender(&self) -> anyhow::Result<std::sync::Arc<dyn domain::email::EmailSender>> {
+    pub fn email_sender(
+        &self,
+        clock: std::sync::Arc<dyn domain::clock::Clock>,
+    ) -> anyhow::Result<std::sync::Arc<dyn domain::email::EmailSender>> {
         let from = adapters_email::parse_from(&self.email_from).map_err(|e| anyhow::anyhow!(e))?;
         Ok(match self.smtp_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => std::sync::Arc::new(
@@ -533,7 +536,7 @@ impl Config {
                 )
                 .map_err(|e| anyhow::anyhow!(e))?,
             ),
-            _ => std::sync::Arc::new(adapters_email::DirSender::new(&self.email_dir, from)),
+            _ => std::sync::Arc::new(adapters_email::DirSender::new(&self.email_dir, from, clock)),
         })
     }
 

@@ -301,7 +301,7 @@ impl AppState {
         );
         let email_relay = domain::email::relay::EmailRelay::new(
             Arc::new(adapters_postgres::PgEmailOutbox { pool: pg.clone() }),
-            config.email_sender()?,
+            config.email_sender(clock.clone())?,
             clock.clone(),
             domain::email::templates::Renderer {
                 zone: config.timezone()?,

@@ -113,18 +113,7 @@ async fn patients_get_each_email_once_without_clinical_text() {
     assert_eq!(status, 201, "{body}");
     app.step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
-    let (_, bills) = app
-        .json(Method::GET, "/billings", Some(&v.patient.token), None)
-        .await;
-    let bill_id = bills["items"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = post(
-        &app,
-        &format!("/billings/{bill_id}/pay"),
-        Some(&v.patient.token),
-        json!({ "paymentMethod": "CARD" }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    app.pay_own_bill(&v.patient).await;
     let (date, _) = day_ahead(2);
     let slots = app.free_slots(&v.doctor_id, date).await;
     let (status, second) = app.book(&v.other_patient.token, &slots[0], None).await;

@@ -134,19 +134,7 @@ async fn every_event_arrives_signed_in_order_without_clinical_text() {
     assert_eq!(status, 201, "{body}");
     app.step(&v.doctor, &v.appointment_id, "complete", 200)
         .await;
-    let (_, bills) = app
-        .json(Method::GET, "/billings", Some(&v.patient.token), None)
-        .await;
-    let bill_id = bills["items"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .json(
-            Method::POST,
-            &format!("/billings/{bill_id}/pay"),
-            Some(&v.patient.token),
-            Some(json!({ "paymentMethod": "CARD" })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let bill_id = app.pay_own_bill(&v.patient).await;
     let (status, body) = app
         .json(
             Method::POST,

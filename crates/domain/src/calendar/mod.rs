@@ -135,7 +135,7 @@ pub trait CalendarFeedRepository: Send + Sync {
     ) -> Result<Vec<FeedItem>, DomainError>;
 }
 
-pub fn kind_label(kind: AppointmentType) -> &'static str {
+fn kind_label(kind: AppointmentType) -> &'static str {
     match kind {
         AppointmentType::Consultation => "Consultation",
         AppointmentType::FollowUp => "Follow-up",

@@ -1,6 +1,7 @@
 //! The email relay: claims due emails from the outbox, renders and sends them, records each
 //! outcome. Every `serve` process runs one; leases keep them from sending the same email.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -77,8 +78,17 @@ impl EmailRelay {
                 .claim(self.owner, now, self.settings.lease, self.settings.batch)
                 .await?;
             let claimed = batch.len();
+            // The doctors the batch names, in one read.
+            let mut ids: Vec<Uuid> = batch.iter().flat_map(|e| e.letter.doctor_ids()).collect();
+            ids.sort();
+            ids.dedup();
+            let doctors = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                self.outbox.doctor_names(ids).await?
+            };
             for email in batch {
-                match self.deliver(email).await? {
+                match self.deliver(email, &doctors).await? {
                     Some(SendOutcome::Sent { .. }) => {
                         total.sent += 1;
                         failing = 0;
@@ -101,7 +111,11 @@ impl EmailRelay {
     }
 
     /// One email: renew the lease, render, send, record. `None` when the lease was lost.
-    async fn deliver(&self, email: QueuedEmail) -> Result<Option<SendOutcome>, DomainError> {
+    async fn deliver(
+        &self,
+        email: QueuedEmail,
+        doctors: &HashMap<Uuid, String>,
+    ) -> Result<Option<SendOutcome>, DomainError> {
         let now = self.clock.now();
         if !self
             .outbox
@@ -115,8 +129,7 @@ impl EmailRelay {
                 error: reason.into(),
             }
         } else {
-            let doctors = self.outbox.doctor_names(email.letter.doctor_ids()).await?;
-            let outgoing = self.renderer.render(&email, &doctors, now);
+            let outgoing = self.renderer.render(&email, doctors, now);
             match self.sender.send(&outgoing).await {
                 Ok(()) => SendOutcome::Sent {
                     at: self.clock.now(),
